@@ -1,0 +1,1 @@
+"""Python clients (sync and async) and trainer adapters."""

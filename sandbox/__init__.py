@@ -1,0 +1,1 @@
+"""Isolated execution of untrusted programs (bwrap and docker backends)."""

@@ -1,0 +1,1 @@
+"""The gateway: FastAPI app, engine (worker pools, deadlines, cache), settings and CLI."""

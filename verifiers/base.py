@@ -1,0 +1,156 @@
+"""The one small interface every verifier implements, built-in or plugin.
+
+A verifier separates *preparing* a request (validating its reference and options,
+cheap, done in the gateway so a malformed item never costs a worker) from *judging*
+it (the expensive part, done in a worker process under a hard deadline). `verify()`
+runs both in the calling process for embedding programs and tests; the engine calls
+`prepare()` and `judge()` separately.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.models import RewardRequest, RewardResult, StepReward
+
+__all__ = [
+    "NoReference",
+    "Prepared",
+    "Verdict",
+    "Verifier",
+    "VerifierEnv",
+    "VerifierOptions",
+    "describe_validation_error",
+]
+
+
+class VerifierOptions(BaseModel):
+    """Base of every verifier's options: frozen, unknown keys rejected.
+
+    `timeout_s` is the item's budget; a verifier whose budget follows from other
+    options (per-test time limits, say) overrides `Verifier.budget_s`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="Hard budget for this item; server default if unset."
+    )
+
+
+class NoReference(BaseModel):
+    """Reference model of verifiers that need none; any given reference is ignored."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+@dataclass(frozen=True)
+class VerifierEnv:
+    """What the host (server, LocalClient, a test) tells verifiers about this machine.
+
+    Verifiers must not read settings or environment variables themselves: the same
+    verifier runs under different servers in one test session.
+    """
+
+    asset_dir: Path | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Verdict:
+    """What `judge` returns: the verifier's ruling, without transport fields."""
+
+    reward: float
+    steps: list[StepReward] | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+R = TypeVar("R", bound=BaseModel)
+O = TypeVar("O", bound=VerifierOptions)
+
+
+@dataclass(frozen=True)
+class Prepared(Generic[R, O]):
+    """A request whose reference and options passed the verifier's own validation."""
+
+    reference: R
+    options: O
+
+
+def describe_validation_error(prefix: str, exc: ValidationError) -> str:
+    """One line naming every failing field, e.g. `reference.answer: Field required`."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class Verifier(ABC, Generic[R, O]):
+    """A domain checker. Subclasses set the class attributes and implement `judge`.
+
+    `judge` must return a `Verdict` for anything the model's output does (a wrong,
+    unparsable or hostile answer is a verdict, usually reward 0) and raise a
+    `RewardgateError` only when the checker itself cannot work.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str] = ""
+    Reference: ClassVar[type[BaseModel]] = NoReference
+    Options: ClassVar[type[VerifierOptions]] = VerifierOptions
+    lowest_reward: ClassVar[float] = 0.0
+    cacheable: ClassVar[bool] = True
+
+    def __init__(self, env: VerifierEnv | None = None) -> None:
+        self.env = env or VerifierEnv()
+
+    def prepare(self, reference: Any, options: dict[str, Any] | None) -> Prepared[R, O]:
+        """Validate the request's domain parts; raises `InvalidRequest` naming the field."""
+        try:
+            ref = self.Reference.model_validate(reference) if reference is not None else None
+            if ref is None:
+                ref = self.Reference.model_validate({})
+        except ValidationError as exc:
+            raise InvalidRequest(describe_validation_error("reference", exc)) from None
+        try:
+            opts = self.Options.model_validate(options or {})
+        except ValidationError as exc:
+            raise InvalidRequest(describe_validation_error("options", exc)) from None
+        return Prepared(ref, opts)  # type: ignore[arg-type]
+
+    def budget_s(self, options: O, default_s: float) -> float:
+        """Seconds this item may take before the engine kills it and reports `timeout`."""
+        return options.timeout_s or default_s
+
+    def fingerprints(self, reference: R) -> list[str]:
+        """Fingerprints of the named files a verdict on `reference` reads (cache key part)."""
+        return []
+
+    def health(self) -> dict[str, str]:
+        """Readiness of the tools this verifier needs: name -> "ok" or what is wrong."""
+        return {}
+
+    @abstractmethod
+    def judge(self, response: str, reference: R, options: O) -> Verdict:
+        """Score one response; runs in a worker process under the item's deadline."""
+
+    def verify(self, request: RewardRequest) -> RewardResult:
+        """Prepare and judge in this process, with no deadline (embedding and tests)."""
+        prepared = self.prepare(request.reference, request.options)
+        verdict = self.judge(request.response, prepared.reference, prepared.options)
+        return RewardResult(
+            id=request.id,
+            verifier=self.name,
+            version=self.version,
+            reward=verdict.reward,
+            status="ok",
+            steps=verdict.steps,
+            details=verdict.details,
+        )

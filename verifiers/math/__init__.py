@@ -1,0 +1,1 @@
+"""Placeholder: the math verifier lands here."""

@@ -1,0 +1,80 @@
+"""Which verifier answers to which name.
+
+Built-ins and plugins register the same way, through the entry-point group
+`rewardgate.verifiers`; tests and embedding programs may also pass classes
+explicitly. Instances are created lazily, once per process, so a forked worker builds
+its own and nothing heavy happens at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+
+from rewardgate.verifiers.base import Verifier, VerifierEnv
+from rewardgate.verifiers.errors import ConfigurationError, UnknownVerifier
+
+__all__ = ["ENTRY_POINT_GROUP", "Registry"]
+
+ENTRY_POINT_GROUP = "rewardgate.verifiers"
+
+
+class Registry:
+    def __init__(
+        self, classes: Iterable[type[Verifier]] = (), env: VerifierEnv | None = None
+    ) -> None:
+        self.env = env or VerifierEnv()
+        self._classes: dict[str, type[Verifier]] = {}
+        self._instances: dict[str, Verifier] = {}
+        for cls in classes:
+            self.register(cls)
+
+    @classmethod
+    def from_entry_points(
+        cls, extra: Iterable[type[Verifier]] = (), env: VerifierEnv | None = None
+    ) -> Registry:
+        """Every installed verifier plus `extra`; a name claimed twice raises."""
+        registry = cls(env=env)
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            loaded = ep.load()
+            if not (isinstance(loaded, type) and issubclass(loaded, Verifier)):
+                raise ConfigurationError(f"entry point {ep.name} = {ep.value} is not a Verifier")
+            if loaded.name != ep.name:
+                raise ConfigurationError(
+                    f"entry point {ep.name} = {ep.value} names a verifier called {loaded.name!r}"
+                )
+            registry.register(loaded)
+        for extra_cls in extra:
+            registry.register(extra_cls)
+        return registry
+
+    def register(self, cls: type[Verifier]) -> None:
+        name = getattr(cls, "name", None)
+        if not name or not getattr(cls, "version", None):
+            raise ConfigurationError(f"{cls.__qualname__} must set `name` and `version`")
+        if name in self._classes:
+            existing = self._classes[name]
+            raise ConfigurationError(
+                f"verifier name {name!r} is claimed by both "
+                f"{existing.__module__}.{existing.__qualname__} and "
+                f"{cls.__module__}.{cls.__qualname__}"
+            )
+        self._classes[name] = cls
+
+    def names(self) -> list[str]:
+        return sorted(self._classes)
+
+    def get(self, name: str) -> Verifier:
+        """The instance for `name`; an unknown name lists the available ones."""
+        instance = self._instances.get(name)
+        if instance is None:
+            cls = self._classes.get(name)
+            if cls is None:
+                raise UnknownVerifier(
+                    f"unknown verifier {name!r}; available: {', '.join(self.names()) or 'none'}"
+                )
+            instance = self._instances[name] = cls(self.env)
+        return instance
+
+    def classes(self) -> list[type[Verifier]]:
+        return [self._classes[n] for n in self.names()]
