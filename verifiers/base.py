@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.models import RewardRequest, RewardResult, StepReward
 
@@ -71,16 +70,16 @@ class Verdict:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-R = TypeVar("R", bound=BaseModel)
-O = TypeVar("O", bound=VerifierOptions)
+RefT = TypeVar("RefT", bound=BaseModel)
+OptT = TypeVar("OptT", bound=VerifierOptions)
 
 
 @dataclass(frozen=True)
-class Prepared(Generic[R, O]):
+class Prepared(Generic[RefT, OptT]):
     """A request whose reference and options passed the verifier's own validation."""
 
-    reference: R
-    options: O
+    reference: RefT
+    options: OptT
 
 
 def describe_validation_error(prefix: str, exc: ValidationError) -> str:
@@ -92,7 +91,7 @@ def describe_validation_error(prefix: str, exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-class Verifier(ABC, Generic[R, O]):
+class Verifier(ABC, Generic[RefT, OptT]):
     """A domain checker. Subclasses set the class attributes and implement `judge`.
 
     `judge` must return a `Verdict` for anything the model's output does (a wrong,
@@ -111,12 +110,12 @@ class Verifier(ABC, Generic[R, O]):
     def __init__(self, env: VerifierEnv | None = None) -> None:
         self.env = env or VerifierEnv()
 
-    def prepare(self, reference: Any, options: dict[str, Any] | None) -> Prepared[R, O]:
+    def prepare(self, reference: Any, options: dict[str, Any] | None) -> Prepared[RefT, OptT]:
         """Validate the request's domain parts; raises `InvalidRequest` naming the field."""
         try:
-            ref = self.Reference.model_validate(reference) if reference is not None else None
-            if ref is None:
-                ref = self.Reference.model_validate({})
+            # A missing reference validates as an empty one, so the error names the
+            # fields it lacks (and verifiers that need none accept it).
+            ref = self.Reference.model_validate({} if reference is None else reference)
         except ValidationError as exc:
             raise InvalidRequest(describe_validation_error("reference", exc)) from None
         try:
@@ -125,11 +124,11 @@ class Verifier(ABC, Generic[R, O]):
             raise InvalidRequest(describe_validation_error("options", exc)) from None
         return Prepared(ref, opts)  # type: ignore[arg-type]
 
-    def budget_s(self, options: O, default_s: float) -> float:
+    def budget_s(self, options: OptT, default_s: float) -> float:
         """Seconds this item may take before the engine kills it and reports `timeout`."""
         return options.timeout_s or default_s
 
-    def fingerprints(self, reference: R) -> list[str]:
+    def fingerprints(self, reference: RefT) -> list[str]:
         """Fingerprints of the named files a verdict on `reference` reads (cache key part)."""
         return []
 
@@ -138,7 +137,7 @@ class Verifier(ABC, Generic[R, O]):
         return {}
 
     @abstractmethod
-    def judge(self, response: str, reference: R, options: O) -> Verdict:
+    def judge(self, response: str, reference: RefT, options: OptT) -> Verdict:
         """Score one response; runs in a worker process under the item's deadline."""
 
     def verify(self, request: RewardRequest) -> RewardResult:

@@ -1,0 +1,74 @@
+"""`create_app(settings)`: the FastAPI app, built from arguments, no globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+from rewardgate.service.engine import Engine
+from rewardgate.service.errors import install_error_handlers
+from rewardgate.service.metrics import Metrics
+from rewardgate.service.middleware import (
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+)
+from rewardgate.service.routes import assets, probes, rewards
+from rewardgate.service.settings import Settings
+from rewardgate.verifiers.assets import AssetStore
+from rewardgate.verifiers.base import VerifierEnv
+from rewardgate.verifiers.registry import Registry
+
+from rewardgate import __version__
+
+__all__ = ["create_app", "verifier_env"]
+
+
+def verifier_env(settings: Settings) -> VerifierEnv:
+    return VerifierEnv(asset_dir=settings.asset_dir)
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
+    """Build the service. `registry` defaults to every installed verifier.
+
+    The worker pool starts in the app's lifespan and stops there, after uvicorn has
+    drained in-flight requests on SIGTERM.
+    """
+    settings = settings or Settings()
+    registry = registry or Registry.from_entry_points(env=verifier_env(settings))
+    metrics = Metrics()
+    engine = Engine.from_settings(settings, registry, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(engine.start)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(engine.close)
+
+    app = FastAPI(
+        title="rewardgate",
+        version=__version__,
+        description="Verifiable rewards for RL training.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = metrics
+    app.state.assets = AssetStore(
+        settings.asset_dir, settings.max_asset_bytes, settings.max_asset_store_bytes
+    )
+    install_error_handlers(app)
+    app.include_router(rewards.router)
+    app.include_router(assets.router)
+    app.include_router(probes.router)
+    # Added last runs first: ids and logs wrap auth, auth wraps the size limit.
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_prefixes=("/v1/assets",)
+    )
+    app.add_middleware(AuthMiddleware, api_keys=settings.api_keys)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

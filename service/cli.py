@@ -1,0 +1,114 @@
+"""The `rewardgate` command.
+
+`serve`'s flags are generated from `Settings`, so a new setting is a flag, an
+environment variable and a README row without being written three times.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, get_args
+
+import click
+from rewardgate.service.settings import Settings
+from rewardgate.verifiers.registry import Registry
+
+__all__ = ["main"]
+
+
+def _click_type(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    base = args[0] if args else annotation
+    if base in (int, float, str):
+        return base
+    if base is Path:
+        return click.Path(path_type=Path)
+    if get_args(base) and all(isinstance(a, str) for a in get_args(base)):
+        return click.Choice(list(get_args(base)))
+    return str
+
+
+def settings_options(func: Any) -> Any:
+    """Decorate `func` with one `--flag` per setting; unset flags leave env/config in charge."""
+    for name, field in reversed(list(Settings.model_fields.items())):
+        flag = "--" + name.replace("_", "-")
+        func = click.option(
+            flag,
+            name,
+            type=_click_type(field.annotation),
+            default=None,
+            help=f"{field.description} [env {Settings.env_name(name)}]",
+        )(func)
+    return func
+
+
+def settings_from_flags(flags: dict[str, Any]) -> Settings:
+    return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+@click.group()
+@click.version_option(package_name="rewardgate")
+def main() -> None:
+    """rewardgate: verifiable rewards for RL training."""
+
+
+@main.command()
+@settings_options
+def serve(**flags: Any) -> None:
+    """Run the HTTP service."""
+    import uvicorn
+    from rewardgate.service.app import create_app
+    from rewardgate.service.logs import configure_logging
+
+    settings = settings_from_flags(flags)
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.graceful_timeout_s),
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def verifiers(as_json: bool) -> None:
+    """List the installed verifiers."""
+    from rewardgate.verifiers.registry import Registry
+    from rich.console import Console
+    from rich.table import Table
+
+    classes = Registry.from_entry_points().classes()
+    if as_json:
+        rows = [
+            {"name": c.name, "version": c.version, "description": c.description} for c in classes
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("name", "version", "reference fields", "description")
+    for cls in classes:
+        table.add_row(cls.name, cls.version, ", ".join(cls.Reference.model_fields), cls.description)
+    Console().print(table)
+
+
+@main.command(name="settings")
+def settings_table() -> None:
+    """Print the settings table (Markdown), as in the README."""
+    click.echo(settings_markdown())
+
+
+def _default_text(field: Any) -> str:
+    if field.default_factory is not None:
+        return "one per core"
+    text = str(field.default).replace(str(Path.home()), "~")
+    return f"`{text}`"
+
+
+def settings_markdown() -> str:
+    lines = ["| setting | env var | default | what |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        env = Settings.env_name(name)
+        lines.append(f"| `{name}` | `{env}` | {_default_text(field)} | {field.description} |")
+    return "\n".join(lines)

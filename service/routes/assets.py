@@ -1,0 +1,34 @@
+"""Content-addressed uploads: `POST /v1/assets`, `HEAD`/`GET /v1/assets/{sha256}`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from rewardgate.verifiers.assets import AssetStore
+from starlette.responses import FileResponse, Response
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.post("/v1/assets", summary="Upload a file (the body); answers its SHA-256")
+async def upload(request: Request) -> dict[str, object]:
+    store: AssetStore = request.app.state.assets
+    with store.writer() as writer:
+        async for chunk in request.stream():
+            writer.write(chunk)
+        sha = writer.commit()
+        return {"sha256": sha, "size": writer.size}
+
+
+@router.head("/v1/assets/{sha256}", summary="Whether the server has an asset")
+async def exists(sha256: str, request: Request) -> Response:
+    store: AssetStore = request.app.state.assets
+    path = store.path(sha256)
+    return Response(headers={"content-length": str(path.stat().st_size)})
+
+
+@router.get("/v1/assets/{sha256}", summary="Download an asset")
+async def download(sha256: str, request: Request) -> FileResponse:
+    store: AssetStore = request.app.state.assets
+    return FileResponse(store.path(sha256), media_type="application/octet-stream")

@@ -1,0 +1,141 @@
+"""`POST /v1/rewards` and `GET /v1/verifiers`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from rewardgate.service.engine import Engine
+from rewardgate.service.settings import Settings
+from rewardgate.verifiers.errors import InvalidRequest, PayloadTooLarge
+from rewardgate.verifiers.models import RewardRequest, RewardResult
+from starlette.responses import Response, StreamingResponse
+
+__all__ = ["router"]
+
+log = logging.getLogger("rewardgate.http")
+router = APIRouter()
+
+NDJSON = "application/x-ndjson"
+
+
+class RewardBatchResponse(BaseModel):
+    results: list[RewardResult]
+
+
+_BATCH_SCHEMA = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {"items": {"type": "array", "items": RewardRequest.model_json_schema()}},
+}
+
+
+def _items_of(body: bytes, settings: Settings) -> list[Any]:
+    """The batch's items, validated only as far as the batch itself.
+
+    Each item is validated on its own by the engine, so one malformed item becomes an
+    `invalid` result and the rest of the batch still scores.
+    """
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"body is not JSON: {exc}") from None
+    items = payload.get("items") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise InvalidRequest('body must be a JSON object {"items": [...]}')
+    if len(items) > settings.max_items_per_request:
+        raise PayloadTooLarge(
+            f"{len(items)} items; at most {settings.max_items_per_request} per request"
+        )
+    return items
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client goes away (the body has already been read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _log_failures(results: list[tuple[int, RewardResult]]) -> None:
+    for index, result in results:
+        if result.status != "ok":
+            log.warning(
+                "item %d %s: %s",
+                index,
+                result.status,
+                result.error,
+                extra={"item_index": index, "item_id": result.id, "verifier": result.verifier},
+            )
+
+
+@router.post(
+    "/v1/rewards",
+    response_model=RewardBatchResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _BATCH_SCHEMA}},
+        }
+    },
+    summary="Score a batch of model outputs",
+    description=(
+        "Results come back in request order. With `Accept: application/x-ndjson` they "
+        "stream as they complete, one RewardResult plus `index` a line."
+    ),
+)
+async def score(request: Request) -> Response:
+    engine: Engine = request.app.state.engine
+    items = _items_of(await request.body(), request.app.state.settings)
+    if NDJSON in request.headers.get("accept", ""):
+        stream = engine.stream(items)
+
+        async def lines() -> Any:
+            async for index, result in stream:
+                _log_failures([(index, result)])
+                line = result.model_dump(mode="json")
+                line["index"] = index
+                yield orjson.dumps(line) + b"\n"
+
+        return StreamingResponse(lines(), media_type=NDJSON)
+
+    scoring = asyncio.ensure_future(engine.score(items))
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({scoring, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not scoring.done():
+        scoring.cancel()
+        log.info("client disconnected; cancelled %d items", len(items))
+        return Response(status_code=499)
+    results = scoring.result()
+    _log_failures(list(enumerate(results)))
+    body = b'{"results":[' + b",".join(r.model_dump_json().encode() for r in results) + b"]}"
+    return Response(body, media_type="application/json")
+
+
+@router.get("/v1/verifiers", summary="List verifiers with their reference and options schemas")
+async def verifiers(request: Request) -> dict[str, Any]:
+    engine: Engine = request.app.state.engine
+    settings: Settings = request.app.state.settings
+    return {
+        "verifiers": [
+            {
+                "name": cls.name,
+                "version": cls.version,
+                "description": cls.description,
+                "reference_schema": cls.Reference.model_json_schema(),
+                "options_schema": cls.Options.model_json_schema(),
+            }
+            for cls in engine.registry.classes()
+        ],
+        "limits": {
+            "max_items_per_request": settings.max_items_per_request,
+            "max_body_bytes": settings.max_body_bytes,
+            "max_asset_bytes": settings.max_asset_bytes,
+        },
+    }

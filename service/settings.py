@@ -1,0 +1,113 @@
+"""Every server setting, declared once.
+
+Each field has a name, type, default and one-line doc; its environment variable is
+`REWARDGATE_<NAME>`, its `rewardgate serve` flag `--<name>` (generated from this
+model), and its row in the README's settings table is checked against this model by
+a test. Precedence: argument > environment > config file (TOML, named by
+`REWARDGATE_CONFIG`) > default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings"]
+
+_DEFAULT_HOME = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rewardgate"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REWARDGATE_", extra="forbid", frozen=True, validate_default=True
+    )
+
+    host: str = Field("127.0.0.1", description="Address `rewardgate serve` binds.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `rewardgate serve` binds.")
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Verifier worker processes (default: one per core).",
+    )
+    timeout_s: float = Field(
+        30.0, gt=0, description="Per-item budget when a verifier's options set none."
+    )
+    max_timeout_s: float = Field(
+        600.0, gt=0, description="Upper bound on any per-item budget a request may ask for."
+    )
+    max_inflight: int = Field(
+        4096, ge=1, description="Items queued or running at once; past it requests get 429."
+    )
+    max_items_per_request: int = Field(
+        1024, ge=1, description="Items one POST /v1/rewards may carry (more is 413)."
+    )
+    max_body_bytes: int = Field(
+        32 * 2**20, ge=1024, description="Largest request body outside asset uploads (413)."
+    )
+    retry_after_s: float = Field(1.0, gt=0, description="Retry-After seconds sent with a 429.")
+    cache_size: int = Field(
+        100_000, ge=0, description="Results kept in the cache (0 turns caching off)."
+    )
+    cache_path: Path | None = Field(
+        None, description="SQLite file for an on-disk result cache; in memory when unset."
+    )
+    asset_dir: Path = Field(
+        _DEFAULT_HOME / "assets", description="Folder of the content-addressed asset store."
+    )
+    max_asset_bytes: int = Field(
+        256 * 2**20, ge=1, description="Largest single asset upload (413)."
+    )
+    max_asset_store_bytes: int = Field(
+        10 * 2**30, ge=1, description="Total size of the asset store (507 when full)."
+    )
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Comma-separated bearer tokens; empty disables auth."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level of the service's JSON logs."
+    )
+    graceful_timeout_s: float = Field(
+        30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish."
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(k.strip() for k in value.split(",") if k.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.max_items_per_request > self.max_inflight:
+            raise ValueError("max_items_per_request must not exceed max_inflight")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("REWARDGATE_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        return f"REWARDGATE_{field.upper()}"

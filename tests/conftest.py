@@ -1,0 +1,103 @@
+"""Factory fixtures for apps (in-process) and real server processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from rewardgate.service.app import create_app, verifier_env
+from rewardgate.service.settings import Settings
+from rewardgate.verifiers.registry import Registry
+from tests.service.probes import PROBES
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    """`make_client(workers=2, api_keys=("k",))`: the real app, probes plus installed verifiers."""
+    clients: list[TestClient] = []
+
+    def factory(**overrides: Any) -> TestClient:
+        overrides.setdefault("workers", 1)
+        overrides.setdefault("asset_dir", tmp_path / "assets")
+        settings = Settings(**overrides)
+        registry = Registry.from_entry_points(PROBES, env=verifier_env(settings))
+        client = TestClient(create_app(settings, registry), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """`live_server(workers=1)`: a real uvicorn process serving probes + installed verifiers."""
+    servers: list[LiveServer] = []
+
+    def factory(**overrides: Any) -> LiveServer:
+        port = free_port()
+        overrides.setdefault("workers", 1)
+        overrides.setdefault("asset_dir", tmp_path / "assets")
+        log = tmp_path / f"server-{port}.log"
+        args = [f"{k}={v}" for k, v in overrides.items()]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.service.serve_probes", str(port), *args],
+            cwd=ROOT,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+        servers.append(server)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{server.logs()}")
+            try:
+                if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not become ready:\n{server.logs()}")
+
+    yield factory
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.terminate()
+            try:
+                server.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
