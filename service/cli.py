@@ -76,7 +76,6 @@ def serve(**flags: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def verifiers(as_json: bool) -> None:
     """List the installed verifiers."""
-    from rewardgate.verifiers.registry import Registry
     from rich.console import Console
     from rich.table import Table
 

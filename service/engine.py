@@ -83,6 +83,7 @@ class Engine:
         self.cache = cache
         self.metrics = metrics or Metrics()
         self.inflight = 0
+        self._pending: dict[str, asyncio.Future[RewardResult | None]] = {}
         self._pool: ProcessPool | None = None
 
     @classmethod
@@ -182,8 +183,10 @@ class Engine:
         finally:
             self._release()
         result.elapsed_ms = (time.perf_counter() - start) * 1000
-        self.metrics.items.labels(result.verifier, result.status).inc()
-        self.metrics.item_seconds.labels(result.verifier).observe(result.elapsed_ms / 1000)
+        # Label by registered names only: a client must not mint metric series at will.
+        label = result.verifier if result.verifier in self.registry else "unknown"
+        self.metrics.items.labels(label, result.status).inc()
+        self.metrics.item_seconds.labels(label).observe(result.elapsed_ms / 1000)
         return result
 
     async def _score_one(self, raw: Any) -> RewardResult:
@@ -201,17 +204,52 @@ class Engine:
             verifier = self.registry.get(request.verifier)
             prepared = verifier.prepare(request.reference, request.options)
             key = self._cache_key(verifier, request, prepared.reference, prepared.options)
-            if key is not None and self.cache is not None:
-                hit = self.cache.get(key)
-                if hit is not None:
-                    self.metrics.cache_hits.inc()
-                    return hit.model_copy(update={"id": request.id, "cached": True})
-                self.metrics.cache_misses.inc()
-            budget = min(verifier.budget_s(prepared.options, self.timeout_s), self.max_timeout_s)
-            verdict = await self._run(request, budget)
+            if key is None:
+                return await self._judge(verifier, request, prepared.options)
+            hit = await self._lookup(key)
+            if hit is not None:
+                self.metrics.cache_hits.inc()
+                return hit.model_copy(update={"id": request.id, "cached": True})
+            self.metrics.cache_misses.inc()
+            return await self._judge_and_share(key, verifier, request, prepared.options)
         except RewardgateError as exc:
             return _failure(request.id, request.verifier, request.fallback_reward, exc, verifier)
-        result = RewardResult(
+
+    async def _lookup(self, key: str) -> RewardResult | None:
+        """A cached verdict, or the verdict of an identical item already being judged.
+
+        GRPO groups often repeat a response; the repeats wait for the first one
+        instead of judging it again. Only `ok` verdicts are shared, as with the cache.
+        """
+        assert self.cache is not None
+        hit = self.cache.get(key)
+        if hit is None and key in self._pending:
+            hit = await asyncio.shield(self._pending[key])
+        return hit
+
+    async def _judge_and_share(
+        self, key: str, verifier: Verifier, request: RewardRequest, options: Any
+    ) -> RewardResult:
+        assert self.cache is not None
+        shared: asyncio.Future[RewardResult | None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(key, shared)
+        result: RewardResult | None = None
+        try:
+            result = await self._judge(verifier, request, options)
+            if result.status == "ok":
+                self.cache.put(key, result)
+            return result
+        finally:
+            if self._pending.get(key) is shared:
+                del self._pending[key]
+            shared.set_result(result if result is not None and result.status == "ok" else None)
+
+    async def _judge(
+        self, verifier: Verifier, request: RewardRequest, options: Any
+    ) -> RewardResult:
+        budget = min(verifier.budget_s(options, self.timeout_s), self.max_timeout_s)
+        verdict = await self._run(request, budget)
+        return RewardResult(
             id=request.id,
             verifier=verifier.name,
             version=verifier.version,
@@ -220,9 +258,6 @@ class Engine:
             steps=verdict.steps,
             details=verdict.details,
         )
-        if key is not None and self.cache is not None:
-            self.cache.put(key, result)
-        return result
 
     def _cache_key(
         self, verifier: Verifier, request: RewardRequest, reference: Any, options: Any

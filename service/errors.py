@@ -1,8 +1,9 @@
 """The one error envelope: every non-2xx body is `{"error": {"code", "message"}}`.
 
 Handlers translate the error tree, Starlette's HTTP errors and request validation
-errors; anything else is logged with its traceback and answered with a generic 500,
-so no stack trace ever reaches a client.
+errors. Anything else is caught by `RequestContextMiddleware`, logged with its
+traceback under the request id and answered with a generic 500, so no stack trace
+ever reaches a client.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from rewardgate.service.logs import request_id_var
 from rewardgate.verifiers.errors import Overloaded, RewardgateError, Unauthorized
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -70,16 +70,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(400, "invalid_request", "; ".join(parts))
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", exc_info=exc)
-    request_id = request_id_var.get() or "-"
-    return error_response(
-        500, "internal", f"internal error; the server log has it under request id {request_id}"
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RewardgateError, _rewardgate_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)

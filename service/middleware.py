@@ -42,11 +42,12 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         start = time.perf_counter()
         status = 500
+        started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
@@ -55,6 +56,18 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Anything the handlers did not translate: log it in full, tell the client
+            # only the id to quote. Caught here, inside the id's context, not outermost.
+            log.exception("unhandled error")
+            if started:
+                raise
+            response = error_response(
+                500,
+                "internal",
+                f"internal error; the server log has it under request id {request_id}",
+            )
+            await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")

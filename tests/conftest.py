@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-
 from rewardgate.service.app import create_app, verifier_env
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.registry import Registry
+
 from tests.service.probes import PROBES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,14 +27,21 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @pytest.fixture
 def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
-    """`make_client(workers=2, api_keys=("k",))`: the real app, probes plus installed verifiers."""
+    """`make_client(workers=2, api_keys="k")`: the real app with the probe verifiers.
+
+    `installed=True` adds every installed verifier (math, ...), as `rewardgate serve` has.
+    """
     clients: list[TestClient] = []
 
-    def factory(**overrides: Any) -> TestClient:
+    def factory(installed: bool = False, **overrides: Any) -> TestClient:
         overrides.setdefault("workers", 1)
         overrides.setdefault("asset_dir", tmp_path / "assets")
         settings = Settings(**overrides)
-        registry = Registry.from_entry_points(PROBES, env=verifier_env(settings))
+        env = verifier_env(settings)
+        if installed:
+            registry = Registry.from_entry_points(PROBES, env=env)
+        else:
+            registry = Registry(PROBES, env=env)
         client = TestClient(create_app(settings, registry), raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)

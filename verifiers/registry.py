@@ -61,6 +61,9 @@ class Registry:
             )
         self._classes[name] = cls
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
+
     def names(self) -> list[str]:
         return sorted(self._classes)
 

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from rewardgate.service.cache import SqliteCache
 from rewardgate.service.engine import Engine
-from rewardgate.testing import start_engine
 from rewardgate.verifiers import Overloaded, Registry
+
+from rewardgate.testing import start_engine
 from tests.service.probes import PROBES, Echo, Faulty, Sleepy
 
 
@@ -55,7 +55,9 @@ def test_batch_keeps_order_and_scores_each_item(verifier_engine) -> None:
         "item-not-object",
     ],
 )
-def test_malformed_items_are_invalid_and_name_the_problem(verifier_engine, item, error_part) -> None:
+def test_malformed_items_are_invalid_and_name_the_problem(
+    verifier_engine, item, error_part
+) -> None:
     engine = verifier_engine(*PROBES)
     good, bad = engine.score([echo("42"), item])
     assert good.status == "ok" and good.reward == 1.0
@@ -84,8 +86,12 @@ def test_deadline_kills_the_worker_and_reports_timeout(verifier_engine, tmp_path
 
 def test_server_cap_bounds_the_budget_a_request_asks_for(verifier_engine) -> None:
     engine = verifier_engine(*PROBES, max_timeout_s=0.5)
-    item = {"verifier": "sleepy", "response": "", "reference": {"seconds": 30},
-            "options": {"timeout_s": 1000}}
+    item = {
+        "verifier": "sleepy",
+        "response": "",
+        "reference": {"seconds": 30},
+        "options": {"timeout_s": 1000},
+    }
     [result] = engine.score([item])
     assert result.status == "timeout"
 
@@ -93,7 +99,11 @@ def test_server_cap_bounds_the_budget_a_request_asks_for(verifier_engine) -> Non
 def test_a_worker_killed_mid_item_fails_only_that_item(verifier_engine, tmp_path: Path) -> None:
     harness = verifier_engine(*PROBES, workers=2)
     pidfile = tmp_path / "pid"
-    slow = {"verifier": "sleepy", "response": "", "reference": {"seconds": 30, "pidfile": str(pidfile)}}
+    slow = {
+        "verifier": "sleepy",
+        "response": "",
+        "reference": {"seconds": 30, "pidfile": str(pidfile)},
+    }
 
     async def kill_when_started() -> None:
         while not pidfile.exists() or not pidfile.read_text():
@@ -138,7 +148,11 @@ def test_checker_failures_are_errors_with_the_lowest_reward(
 def test_cancelling_a_batch_kills_its_running_items(verifier_engine, tmp_path: Path) -> None:
     harness = verifier_engine(*PROBES)
     pidfile = tmp_path / "pid"
-    slow = {"verifier": "sleepy", "response": "", "reference": {"seconds": 60, "pidfile": str(pidfile)}}
+    slow = {
+        "verifier": "sleepy",
+        "response": "",
+        "reference": {"seconds": 60, "pidfile": str(pidfile)},
+    }
 
     async def scenario() -> None:
         task = asyncio.ensure_future(harness.engine.score([slow]))
