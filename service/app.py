@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+
+from rewardgate import __version__
 from rewardgate.service.engine import Engine
 from rewardgate.service.errors import install_error_handlers
 from rewardgate.service.metrics import Metrics
@@ -20,8 +22,6 @@ from rewardgate.service.settings import Settings
 from rewardgate.verifiers.assets import AssetStore
 from rewardgate.verifiers.base import VerifierEnv
 from rewardgate.verifiers.registry import Registry
-
-from rewardgate import __version__
 
 __all__ = ["create_app", "verifier_env"]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+
 from rewardgate.verifiers.models import RewardResult
 
 __all__ = ["MemoryCache", "ResultCache", "SqliteCache", "cache_key", "make_cache"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import click
+
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.registry import Registry
 
@@ -57,14 +58,19 @@ def main() -> None:
 @settings_options
 def serve(**flags: Any) -> None:
     """Run the HTTP service."""
+    run_server(settings_from_flags(flags))
+
+
+def run_server(settings: Settings, registry: Registry | None = None) -> None:
+    """Serve until SIGTERM/SIGINT; in-flight requests get `graceful_timeout_s` to finish."""
     import uvicorn
+
     from rewardgate.service.app import create_app
     from rewardgate.service.logs import configure_logging
 
-    settings = settings_from_flags(flags)
     configure_logging(settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, registry),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -111,3 +117,28 @@ def settings_markdown() -> str:
         env = Settings.env_name(name)
         lines.append(f"| `{name}` | `{env}` | {_default_text(field)} | {field.description} |")
     return "\n".join(lines)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def doctor(as_json: bool) -> None:
+    """Check which backends and tools work on this machine, with the fix for each."""
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from rewardgate.service.doctor import run_checks
+
+    checks = run_checks()
+    if as_json:
+        click.echo(json.dumps([asdict(c) for c in checks], indent=2))
+        return
+    table = Table("check", "used by", "state", "detail", "fix")
+    for check in checks:
+        state = "[green]ok[/green]" if check.ok else "[red]missing[/red]"
+        table.add_row(
+            escape(check.name), check.used_by, state, escape(check.detail), escape(check.fix)
+        )
+    Console().print(table)

@@ -22,6 +22,7 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 from pydantic import ValidationError
+
 from rewardgate.service.cache import ResultCache, cache_key, make_cache
 from rewardgate.service.metrics import Metrics
 from rewardgate.service.settings import Settings
@@ -342,6 +343,6 @@ def _failure(
         verifier=verifier_name or "",
         version=verifier.version if verifier is not None else None,
         reward=fallback,
-        status=exc.status,  # type: ignore[arg-type]
+        status=exc.status,
         error=exc.message,
     )

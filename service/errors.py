@@ -13,9 +13,10 @@ import logging
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from rewardgate.verifiers.errors import Overloaded, RewardgateError, Unauthorized
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from rewardgate.verifiers.errors import Overloaded, RewardgateError, Unauthorized
 
 __all__ = ["error_response", "install_error_handlers"]
 

@@ -12,11 +12,12 @@ import time
 import uuid
 from collections.abc import Iterable
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from rewardgate.service.errors import error_response
 from rewardgate.service.logs import request_id_var
 from rewardgate.service.metrics import Metrics
 from rewardgate.verifiers.errors import PayloadTooLarge
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["AuthMiddleware", "BodyLimitMiddleware", "RequestContextMiddleware"]
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rewardgate.verifiers.models import Status
+
 __all__ = [
     "ConfigurationError",
     "InsufficientStorage",
@@ -42,7 +44,7 @@ __all__ = [
 class RewardgateError(Exception):
     http_status: ClassVar[int] = 500
     code: ClassVar[str] = "internal"
-    status: ClassVar[str] = "error"
+    status: ClassVar[Status] = "error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

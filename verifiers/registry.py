@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from importlib.metadata import entry_points
+from typing import cast
 
 from rewardgate.verifiers.base import Verifier, VerifierEnv
 from rewardgate.verifiers.errors import ConfigurationError, UnknownVerifier
@@ -36,14 +37,22 @@ class Registry:
         """Every installed verifier plus `extra`; a name claimed twice raises."""
         registry = cls(env=env)
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            loaded = ep.load()
+            try:
+                loaded = ep.load()
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"verifier plugin {ep.name} = {ep.value} failed to load: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             if not (isinstance(loaded, type) and issubclass(loaded, Verifier)):
                 raise ConfigurationError(f"entry point {ep.name} = {ep.value} is not a Verifier")
-            if loaded.name != ep.name:
+            verifier_cls = cast(type[Verifier], loaded)
+            if verifier_cls.name != ep.name:
                 raise ConfigurationError(
-                    f"entry point {ep.name} = {ep.value} names a verifier called {loaded.name!r}"
+                    f"entry point {ep.name} = {ep.value} names a verifier "
+                    f"called {verifier_cls.name!r}"
                 )
-            registry.register(loaded)
+            registry.register(verifier_cls)
         for extra_cls in extra:
             registry.register(extra_cls)
         return registry

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from rewardgate.verifiers.assets import AssetStore
 from starlette.responses import FileResponse, Response
+
+from rewardgate.verifiers.assets import AssetStore
 
 __all__ = ["router"]
 

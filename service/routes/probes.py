@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.responses import JSONResponse, Response
+
 from rewardgate.service.engine import Engine
 from rewardgate.service.metrics import Metrics
-from starlette.responses import JSONResponse, Response
 
 __all__ = ["router"]
 

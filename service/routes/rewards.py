@@ -9,11 +9,12 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
+from starlette.responses import Response, StreamingResponse
+
 from rewardgate.service.engine import Engine
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.errors import InvalidRequest, PayloadTooLarge
 from rewardgate.verifiers.models import RewardRequest, RewardResult
-from starlette.responses import Response, StreamingResponse
 
 __all__ = ["router"]
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from pydantic import BaseModel
+
 from rewardgate.verifiers import Verdict, Verifier, VerifierError, VerifierOptions
 
 

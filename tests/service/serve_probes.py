@@ -11,7 +11,6 @@ from rewardgate.service.app import verifier_env
 from rewardgate.service.cli import run_server
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.registry import Registry
-
 from tests.service.probes import PROBES
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+
 from rewardgate.service.cache import SqliteCache
 from rewardgate.service.engine import Engine
-from rewardgate.verifiers import Overloaded, Registry
-
 from rewardgate.testing import start_engine
+from rewardgate.verifiers import Overloaded, Registry
 from tests.service.probes import PROBES, Echo, Faulty, Sleepy
 
 

@@ -1,0 +1,27 @@
+# The README's two commands: `make serve` and `make test`. Both install everything first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup serve test lint typecheck bench clean
+
+setup:
+	bash scripts/setup.sh
+
+serve: setup
+	$(VENV)/bin/rewardgate serve
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+test: setup lint typecheck
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/math_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

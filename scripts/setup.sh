@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything rewardgate needs on a Debian machine: the Debian packages its
+# verifiers use (when run as root), a virtual environment in .venv with the package
+# and all its extras. Safe to run again: each step skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+mapfile -t DEBIAN_PACKAGES < <(grep -v '^\s*#' scripts/debian-packages.txt | grep -v '^\s*$')
+
+missing_packages() {
+    for pkg in "${DEBIAN_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+            || echo "$pkg"
+    done
+}
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    mapfile -t missing < <(missing_packages)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "setup: installing Debian packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+elif [ -n "$(missing_packages)" ]; then
+    echo "setup: not root; these Debian packages are missing (some verifiers will report" \
+         "them in /readyz and 'rewardgate doctor'): $(missing_packages | tr '\n' ' ')" >&2
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e ".[all,dev]"
