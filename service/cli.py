@@ -142,3 +142,70 @@ def doctor(as_json: bool) -> None:
             escape(check.name), check.used_by, state, escape(check.detail), escape(check.fix)
         )
     Console().print(table)
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output file (.jsonl or .parquet): the input rows plus reward, status, "
+                   "reward_details.")
+@click.option("--verifier", help="Verifier for every row (default: the row's `verifier` field).")
+@click.option("--response-field", default="response", show_default=True)
+@click.option("--reference-field", default="reference", show_default=True)
+@click.option("--reference-json", is_flag=True,
+              help="The reference field holds JSON text to decode (e.g. code tests).")
+@click.option("--options", "options_json", default="{}", help="Verifier options as JSON.")
+@click.option("--server", help="Score through a running service at this URL "
+                               "(default: in-process).")
+@click.option("--api-key", envvar="REWARDGATE_API_KEY", help="Bearer token for --server.")
+@click.option("--concurrency", default=4, show_default=True,
+              help="Chunks of rows in flight at once.")
+@click.option("--chunk-size", default=256, show_default=True, help="Rows per request.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run of the same output.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def score(
+    input_path: Path,
+    output: Path,
+    verifier: str | None,
+    response_field: str,
+    reference_field: str,
+    reference_json: bool,
+    options_json: str,
+    server: str | None,
+    api_key: str | None,
+    concurrency: int,
+    chunk_size: int,
+    resume: bool,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Score every row of INPUT (JSONL or Parquet) and write OUTPUT incrementally."""
+    import asyncio
+
+    from rewardgate.service.batch import FieldMap
+    from rewardgate.service.datasets import ResultSink, count_rows
+    from rewardgate.verifiers.errors import RewardgateError
+
+    try:
+        options = json.loads(options_json)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--options") from None
+    if not isinstance(options, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--options")
+    fields = FieldMap(verifier, response_field, reference_field, options, reference_json)
+    try:
+        total = count_rows(input_path)
+        sink = ResultSink(output, input_path, resume=resume, force=force)
+    except RewardgateError as exc:
+        raise click.ClickException(exc.message) from None
+    try:
+        summary = asyncio.run(
+            _score(input_path, sink, fields, total, server, api_key, concurrency, chunk_size,
+                   quiet)
+        )
+    except RewardgateError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        sink.close()
+    _print_summary(summary, output)

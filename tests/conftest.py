@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+
 from rewardgate.service.app import create_app, verifier_env
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.registry import Registry
-
 from tests.service.probes import PROBES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.models import RewardRequest, RewardResult, StepReward
 

@@ -38,7 +38,9 @@ def test_sigterm_drains_in_flight_requests(live_server) -> None:
     thread.join(timeout=30)
     assert outcome.get("status") == 200, server.logs()
     assert outcome["body"]["results"][0]["status"] == "ok"
-    assert server.process.wait(timeout=30) == 0
+    # uvicorn re-raises the SIGTERM it caught once shutdown is complete.
+    assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert "Finished server process" in server.logs()
     # Drained means closed to new work too.
     try:
         httpx.get(f"{server.url}/healthz", timeout=2)
