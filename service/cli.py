@@ -209,3 +209,7 @@ def score(
     finally:
         sink.close()
     _print_summary(summary, output)
+
+
+if __name__ == "__main__":
+    main()

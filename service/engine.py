@@ -105,9 +105,11 @@ class Engine:
     # -- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Fork the workers now, so the first request does not pay for it."""
+        """Warm the verifiers up, then fork the workers, so no request pays for either."""
         if self._pool is not None:
             return
+        for name in self.registry.names():
+            self.registry.get(name).warmup()
         self._pool = ProcessPool(
             max_workers=self.workers,
             initializer=_worker_init,

@@ -133,6 +133,13 @@ class Verifier(ABC, Generic[RefT, OptT]):
         """Fingerprints of the named files a verdict on `reference` reads (cache key part)."""
         return []
 
+    def warmup(self) -> None:
+        """Pay one-off costs (imports, parser caches) in the gateway before workers fork.
+
+        Workers are forked from the gateway, so whatever this warms is inherited by
+        every worker, including the replacements of killed ones.
+        """
+
     def health(self) -> dict[str, str]:
         """Readiness of the tools this verifier needs: name -> "ok" or what is wrong."""
         return {}
