@@ -1,1 +1,69 @@
-"""Placeholder: the math verifier lands here."""
+"""The `math` verifier: is the response's final answer equivalent to the gold?
+
+Built on math-verify (extraction and sympy equivalence) with the conventions RL training
+needs: the last boxed answer counts, multiple-choice letters compare as letters,
+inequalities compare with intervals, and reward hacks (empty or all-choices boxes,
+hedged answers, answers built to exhaust sympy) score 0. Importing this package is
+cheap: math-verify and sympy load on the first judgement.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import ClassVar
+
+from pydantic import BaseModel
+
+from rewardgate.verifiers.base import Verdict, Verifier, VerifierOptions
+from rewardgate.verifiers.math.judge import judge
+from rewardgate.verifiers.math.models import MathOptions, MathReference
+
+__all__ = ["MathOptions", "MathReference", "MathVerifier"]
+
+
+class MathVerifier(Verifier[MathReference, MathOptions]):
+    name = "math"
+    version = "1"
+    description = (
+        "Final-answer equivalence for math (math-verify + sympy): the last \\boxed{} or a "
+        "final-answer phrase against the gold; multiple-choice letters; inequalities as "
+        "intervals."
+    )
+    Reference: ClassVar[type[BaseModel]] = MathReference
+    Options: ClassVar[type[VerifierOptions]] = MathOptions
+
+    def judge(self, response: str, reference: MathReference, options: MathOptions) -> Verdict:
+        return judge(response, reference.answer, options)
+
+    def warmup(self) -> None:
+        """Import math-verify and sympy and fill the LaTeX parser's caches.
+
+        The antlr parser behind math-verify builds its prediction tables lazily, which
+        makes a cold process several times slower for its first hundreds of answers;
+        warmed here, every forked worker starts fast.
+        """
+        options = MathOptions()
+        for response, gold in _WARMUP:
+            judge(response, gold, options)
+
+    def health(self) -> dict[str, str]:
+        found = importlib.util.find_spec("math_verify") is not None
+        return {"math_verify": "ok" if found else 'not installed: pip install "rewardgate[server]"'}
+
+
+# Answers in the shapes trainers send most: fractions, roots, intervals, sets, text.
+_WARMUP = [
+    ("so the answer is $\\boxed{\\frac{1}{2}}$", "0.5"),
+    ("Thus $x \\in (2, \\infty)$, i.e. \\boxed{x > 2}", "(2, \\infty)"),
+    ("The answer is 42.", "42"),
+    ("$\\boxed{\\sqrt{2} + \\pi}$", "\\pi + \\sqrt{2}"),
+    ("\\boxed{\\{1, 2, 3\\}}", "\\{3, 2, 1\\}"),
+    ("We get $\\boxed{3x^2 - 2x + \\dfrac{7}{4}}$", "3x^2-2x+7/4"),
+    ("\\boxed{\\text{(B)}}", "B"),
+    ("$e^{i\\pi} = \\boxed{-1}$", "-1"),
+    (
+        "\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}}",
+        "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}",
+    ),
+    ("so $a = 5$ and $b = \\boxed{12\\%}$", "12\\%"),
+]
