@@ -7,6 +7,7 @@ environment variable and a README row without being written three times.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, get_args
 
@@ -146,20 +147,27 @@ def doctor(as_json: bool) -> None:
 
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Output file (.jsonl or .parquet): the input rows plus reward, status, "
-                   "reward_details.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output file (.jsonl or .parquet): the input rows plus reward, status, reward_details.",
+)
 @click.option("--verifier", help="Verifier for every row (default: the row's `verifier` field).")
 @click.option("--response-field", default="response", show_default=True)
 @click.option("--reference-field", default="reference", show_default=True)
-@click.option("--reference-json", is_flag=True,
-              help="The reference field holds JSON text to decode (e.g. code tests).")
+@click.option(
+    "--reference-json",
+    is_flag=True,
+    help="The reference field holds JSON text to decode (e.g. code tests).",
+)
 @click.option("--options", "options_json", default="{}", help="Verifier options as JSON.")
-@click.option("--server", help="Score through a running service at this URL "
-                               "(default: in-process).")
+@click.option("--server", help="Score through a running service at this URL (default: in-process).")
 @click.option("--api-key", envvar="REWARDGATE_API_KEY", help="Bearer token for --server.")
-@click.option("--concurrency", default=4, show_default=True,
-              help="Chunks of rows in flight at once.")
+@click.option(
+    "--concurrency", default=4, show_default=True, help="Chunks of rows in flight at once."
+)
 @click.option("--chunk-size", default=256, show_default=True, help="Rows per request.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same output.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
@@ -201,14 +209,99 @@ def score(
         raise click.ClickException(exc.message) from None
     try:
         summary = asyncio.run(
-            _score(input_path, sink, fields, total, server, api_key, concurrency, chunk_size,
-                   quiet)
+            _score(input_path, sink, fields, total, server, api_key, concurrency, chunk_size, quiet)
         )
     except RewardgateError as exc:
         raise click.ClickException(exc.message) from None
     finally:
         sink.close()
     _print_summary(summary, output)
+
+
+async def _score(
+    source: Path,
+    sink: Any,
+    fields: Any,
+    total: int,
+    server: str | None,
+    api_key: str | None,
+    concurrency: int,
+    chunk_size: int,
+    quiet: bool,
+) -> Any:
+    from contextlib import AsyncExitStack
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from rewardgate.clients import AsyncLocalClient, AsyncRewardClient
+    from rewardgate.service.batch import score_dataset
+
+    progress = Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]:.1f} items/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        disable=quiet,
+    )
+    async with AsyncExitStack() as stack:
+        client: AsyncRewardClient | AsyncLocalClient
+        if server:
+            client = await stack.enter_async_context(
+                AsyncRewardClient(server, api_key=api_key, batch_size=chunk_size)
+            )
+        else:
+            client = await stack.enter_async_context(AsyncLocalClient(batch_size=chunk_size))
+        stack.enter_context(progress)
+        task = progress.add_task("score", total=total, completed=sink.done, rate=0.0)
+        started = time.perf_counter()
+        done_now = 0
+
+        def advance(n: int) -> None:
+            nonlocal done_now
+            done_now += n
+            rate = done_now / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, advance=n, rate=rate)
+
+        return await score_dataset(
+            source,
+            sink,
+            client.score_batch,
+            fields,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            progress=advance,
+        )
+
+
+def _print_summary(summary: Any, output: Path) -> None:
+    from rich.console import Console
+
+    mean = "n/a" if summary.mean_reward is None else f"{summary.mean_reward:.4f}"
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_status.items())) or "none"
+    verifiers = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_verifier.items())) or "none"
+    resumed = (
+        f" (after {summary.already_done} rows from an earlier run)" if summary.already_done else ""
+    )
+    Console(stderr=True).print(
+        f"scored {summary.scored} rows{resumed} -> {output}\n"
+        f"  mean reward (ok rows): {mean}\n"
+        f"  by status: {statuses}\n"
+        f"  by verifier: {verifiers}\n"
+        f"  {summary.items_per_s:.1f} items/s over {summary.seconds:.1f} s",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":
