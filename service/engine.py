@@ -251,16 +251,7 @@ class Engine:
         self, verifier: Verifier, request: RewardRequest, options: Any
     ) -> RewardResult:
         budget = min(verifier.budget_s(options, self.timeout_s), self.max_timeout_s)
-        verdict = await self._run(request, budget)
-        return RewardResult(
-            id=request.id,
-            verifier=verifier.name,
-            version=verifier.version,
-            reward=verdict.reward,
-            status="ok",
-            steps=verdict.steps,
-            details=verdict.details,
-        )
+        return verifier.result(await self._run(request, budget), request.id)
 
     def _cache_key(
         self, verifier: Verifier, request: RewardRequest, reference: Any, options: Any

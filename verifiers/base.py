@@ -152,8 +152,12 @@ class Verifier(ABC, Generic[RefT, OptT]):
         """Prepare and judge in this process, with no deadline (embedding and tests)."""
         prepared = self.prepare(request.reference, request.options)
         verdict = self.judge(request.response, prepared.reference, prepared.options)
+        return self.result(verdict, request.id)
+
+    def result(self, verdict: Verdict, item_id: str | None) -> RewardResult:
+        """The `ok` result carrying `verdict`, stamped with this verifier's name and version."""
         return RewardResult(
-            id=request.id,
+            id=item_id,
             verifier=self.name,
             version=self.version,
             reward=verdict.reward,
