@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -87,28 +88,27 @@ def run_direct(groups: list[list[dict[str, str]]]) -> tuple[float, list[float]]:
 async def run_http(
     url: str, groups: list[list[dict[str, str]]], concurrency: int
 ) -> tuple[float, list[float], int]:
+    """One request per GRPO group, `concurrency` in flight, through rewardgate's client."""
+    from rewardgate.clients import AsyncRewardClient
+
     semaphore = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
+    async with AsyncRewardClient(url, timeout=300) as client:
 
-        async def one(group: list[dict[str, str]]) -> list[dict[str, object]]:
-            body = {
-                "items": [
-                    {"verifier": "math", "response": i["response"], "reference": i["gold"]}
-                    for i in group
-                ]
-            }
+        async def one(group: list[dict[str, str]]) -> list[Any]:
+            items = [
+                {"verifier": "math", "response": i["response"], "reference": i["gold"]}
+                for i in group
+            ]
             async with semaphore:
-                response = await client.post("/v1/rewards", json=body)
-                response.raise_for_status()
-                return list(response.json()["results"])
+                return await client.score_batch(items)
 
+        await client.limits()  # learn the server's limits before the clock starts
         start = time.perf_counter()
         results = await asyncio.gather(*(one(g) for g in groups))
         elapsed = time.perf_counter() - start
     flat = [r for group in results for r in group]
-    not_ok = sum(1 for r in flat if r["status"] != "ok")
-    return elapsed, [float(r["reward"]) for r in flat], not_ok  # type: ignore[arg-type]
+    not_ok = sum(1 for r in flat if r.status != "ok")
+    return elapsed, [r.reward for r in flat], not_ok
 
 
 def start_server(workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=200)
     parser.add_argument("--group", type=int, default=16)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     args = parser.parse_args()
 
     groups = build_workload(args.prompts, args.group)

@@ -36,34 +36,13 @@ class MathVerifier(Verifier[MathReference, MathOptions]):
         return judge(response, reference.answer, options)
 
     def warmup(self) -> None:
-        """Import math-verify and sympy and fill the LaTeX parser's caches.
+        """Import math-verify and sympy and fill the LaTeX parser's tables (see `warmup`)."""
+        from rewardgate.verifiers.math.warmup import WARMUP
 
-        The antlr parser behind math-verify builds its prediction tables lazily, which
-        makes a cold process several times slower for its first hundreds of answers;
-        warmed here, every forked worker starts fast.
-        """
         options = MathOptions()
-        for response, gold in _WARMUP:
+        for response, gold in WARMUP:
             judge(response, gold, options)
 
     def health(self) -> dict[str, str]:
         found = importlib.util.find_spec("math_verify") is not None
         return {"math_verify": "ok" if found else 'not installed: pip install "rewardgate[server]"'}
-
-
-# Answers in the shapes trainers send most: fractions, roots, intervals, sets, text.
-_WARMUP = [
-    ("so the answer is $\\boxed{\\frac{1}{2}}$", "0.5"),
-    ("Thus $x \\in (2, \\infty)$, i.e. \\boxed{x > 2}", "(2, \\infty)"),
-    ("The answer is 42.", "42"),
-    ("$\\boxed{\\sqrt{2} + \\pi}$", "\\pi + \\sqrt{2}"),
-    ("\\boxed{\\{1, 2, 3\\}}", "\\{3, 2, 1\\}"),
-    ("We get $\\boxed{3x^2 - 2x + \\dfrac{7}{4}}$", "3x^2-2x+7/4"),
-    ("\\boxed{\\text{(B)}}", "B"),
-    ("$e^{i\\pi} = \\boxed{-1}$", "-1"),
-    (
-        "\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}}",
-        "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}",
-    ),
-    ("so $a = 5$ and $b = \\boxed{12\\%}$", "12\\%"),
-]
