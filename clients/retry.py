@@ -1,0 +1,80 @@
+"""When to try a request again and how long to wait first, decided in one place.
+
+Retried: 429 (honouring the server's Retry-After), 502/503, and connection failures
+(refused, reset, dropped before the answer was complete). Scoring is a pure function
+of the request, so re-sending a batch is safe. Everything else is raised at once: a
+401, a 400, a 413 (which `score_batch` answers by splitting), the client's own timeout.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from rewardgate.clients.errors import ConnectionFailed, RetriesExhausted
+from rewardgate.verifiers.errors import Overloaded, RewardgateError
+
+__all__ = ["Retry", "Tries"]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A client's retry policy.
+
+    `attempts` counts every try, the first included (1 turns retrying off). Waits grow
+    as `backoff_s * 2**n` up to `max_backoff_s`, with jitter so that many clients
+    turned away together do not come back together. A Retry-After from the server is
+    waited out in full (plus up to 10% jitter), capped at `max_retry_after_s`.
+    """
+
+    attempts: int = 6
+    backoff_s: float = 0.2
+    max_backoff_s: float = 10.0
+    max_retry_after_s: float = 60.0
+    statuses: frozenset[int] = field(default=frozenset({429, 502, 503}))
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("Retry.attempts counts the first try too; it must be >= 1")
+
+    def retriable(self, error: RewardgateError) -> bool:
+        if isinstance(error, ConnectionFailed):
+            return True
+        status = vars(error).get("http_status")
+        # An error with no HTTP status was raised in-process (LocalClient's engine).
+        return status in self.statuses or (status is None and isinstance(error, Overloaded))
+
+    def backoff(self, retry: int) -> float:
+        """The wait before retry number `retry` (0 for the first retry), jittered."""
+        ceiling = min(self.max_backoff_s, self.backoff_s * 2**retry)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def delay(self, retry: int, error: RewardgateError) -> float:
+        if isinstance(error, Overloaded) and "http_status" in vars(error):
+            # Only a server's own 429 carries a Retry-After worth honouring.
+            wait = min(error.retry_after, self.max_retry_after_s)
+            return wait * (1 + random.uniform(0, 0.1))
+        return self.backoff(retry)
+
+
+class Tries:
+    """One call's retry state: the sync and async clients loop over it the same way."""
+
+    def __init__(self, policy: Retry) -> None:
+        self.policy = policy
+        self.count = 0
+
+    def failed(self, error: RewardgateError, *, elsewhere: bool = False) -> float:
+        """Seconds to wait before the next try; raises when there is none.
+
+        `elsewhere` says another base URL is there to try, so a connection failure is
+        retried there at once instead of after a backoff.
+        """
+        self.count += 1
+        if not self.policy.retriable(error):
+            raise error
+        if self.count >= self.policy.attempts:
+            raise RetriesExhausted(error, self.count) from error
+        if elsewhere and isinstance(error, ConnectionFailed):
+            return 0.0
+        return self.policy.delay(self.count - 1, error)
