@@ -1,0 +1,91 @@
+"""The sandbox contract: what a backend runs, under which limits, and what comes back.
+
+Every backend (bwrap now, docker next) implements `Backend.run`; verifiers depend on
+this module only, never on a backend's internals, so a request can pick its backend
+by name (`options.backend`) and get the same `ExecResult`.
+
+What a program does is never an exception: crashing, looping past `wall_s`, running
+out of memory, trying to escape, all come back as an `ExecResult` with the flags set.
+`SandboxError` (from `rewardgate.verifiers.errors`) is raised only when the sandbox
+itself cannot work (bwrap missing, a mount failing, the host out of resources), and
+the engine reports it as `status: "error"`, never as a reward of 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["Backend", "ExecResult", "Limits", "Mount"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one run. Defaults suit one unit test of a small program."""
+
+    wall_s: float = 10.0
+    cpu_s: float = 10.0
+    memory_mb: int = 512
+    processes: int = 64
+    open_files: int = 64
+    file_size_mb: int = 16
+    output_bytes: int = 1 << 20  # per stream (stdout, stderr, channel); the rest is cut
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host path made visible read-only inside the sandbox (toolchains, build outputs)."""
+
+    source: Path
+    target: str
+
+
+@dataclass
+class ExecResult:
+    """How a run ended. `exit_code` is negative (-signal) when a signal ended it."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    wall_ms: float
+    cpu_ms: float
+    max_rss_kb: int
+    timed_out: bool = False
+    oom_killed: bool = False
+    truncated: bool = False
+    # Bytes the sandbox's first process wrote to fd 3: a channel for a trusted harness
+    # that the program under test cannot reach (see `Backend.run`'s `channel`).
+    channel: bytes | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not (self.timed_out or self.oom_killed)
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(
+        self,
+        argv: Sequence[str],
+        files: Mapping[str, bytes | str] | None = None,
+        stdin: bytes | str = b"",
+        limits: Limits | None = None,
+        *,
+        mounts: Sequence[Mount] = (),
+        channel: bool = False,
+    ) -> ExecResult:
+        """Run `argv` in a fresh sandbox whose work dir (the cwd) holds `files`.
+
+        `channel=True` gives the first process an extra writable fd 3, read back into
+        `ExecResult.channel`; a trusted harness keeps it and closes it in any process
+        it starts for untrusted code. Every process of the run is dead on return.
+        """
+        ...
+
+    def health(self) -> dict[str, str]:
+        """Each capability this backend needs: name -> "ok" or what is wrong and the fix."""
+        ...
