@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from rewardgate.service.cache import ResultCache, cache_key, make_cache
 from rewardgate.service.metrics import Metrics
 from rewardgate.service.settings import Settings
-from rewardgate.verifiers.base import Verdict, Verifier, describe_validation_error
+from rewardgate.verifiers.base import Prepared, Verdict, Verifier, describe_validation_error
 from rewardgate.verifiers.errors import (
     InvalidRequest,
     Overloaded,
@@ -208,13 +208,13 @@ class Engine:
             prepared = verifier.prepare(request.reference, request.options)
             key = self._cache_key(verifier, request, prepared.reference, prepared.options)
             if key is None:
-                return await self._judge(verifier, request, prepared.options)
+                return await self._judge(verifier, request, prepared)
             hit = await self._lookup(key)
             if hit is not None:
                 self.metrics.cache_hits.inc()
                 return hit.model_copy(update={"id": request.id, "cached": True})
             self.metrics.cache_misses.inc()
-            return await self._judge_and_share(key, verifier, request, prepared.options)
+            return await self._judge_and_share(key, verifier, request, prepared)
         except RewardgateError as exc:
             return _failure(request.id, request.verifier, request.fallback_reward, exc, verifier)
 
@@ -231,14 +231,14 @@ class Engine:
         return hit
 
     async def _judge_and_share(
-        self, key: str, verifier: Verifier, request: RewardRequest, options: Any
+        self, key: str, verifier: Verifier, request: RewardRequest, prepared: Prepared
     ) -> RewardResult:
         assert self.cache is not None
         shared: asyncio.Future[RewardResult | None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(key, shared)
         result: RewardResult | None = None
         try:
-            result = await self._judge(verifier, request, options)
+            result = await self._judge(verifier, request, prepared)
             if result.status == "ok":
                 self.cache.put(key, result)
             return result
@@ -248,9 +248,10 @@ class Engine:
             shared.set_result(result if result is not None and result.status == "ok" else None)
 
     async def _judge(
-        self, verifier: Verifier, request: RewardRequest, options: Any
+        self, verifier: Verifier, request: RewardRequest, prepared: Prepared
     ) -> RewardResult:
-        budget = min(verifier.budget_s(options, self.timeout_s), self.max_timeout_s)
+        budget = verifier.budget_s(prepared.reference, prepared.options, self.timeout_s)
+        budget = min(budget, self.max_timeout_s)
         return verifier.result(await self._run(request, budget), request.id)
 
     def _cache_key(

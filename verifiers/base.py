@@ -125,8 +125,12 @@ class Verifier(ABC, Generic[RefT, OptT]):
             raise InvalidRequest(describe_validation_error("options", exc)) from None
         return Prepared(ref, opts)  # type: ignore[arg-type]
 
-    def budget_s(self, options: OptT, default_s: float) -> float:
-        """Seconds this item may take before the engine kills it and reports `timeout`."""
+    def budget_s(self, reference: RefT, options: OptT, default_s: float) -> float:
+        """Seconds this item may take before the engine kills it and reports `timeout`.
+
+        A verifier whose work grows with the reference (one run per unit test) derives
+        its budget from both, so a slow candidate is a verdict, not an engine timeout.
+        """
         return options.timeout_s or default_s
 
     def fingerprints(self, reference: RefT) -> list[str]:
