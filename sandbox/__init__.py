@@ -1,1 +1,33 @@
-"""Isolated execution of untrusted programs (bwrap and docker backends)."""
+"""Isolated execution of untrusted programs (bwrap and docker backends).
+
+`get_backend()` gives this process's backend (bwrap by default); `Toolchain` builds
+Python, C and C++ programs on it, with a compile cache. Nothing starts at import.
+"""
+
+from rewardgate.sandbox.api import Backend, ExecResult, Limits, Mount
+from rewardgate.sandbox.bwrap import BwrapBackend
+from rewardgate.sandbox.languages import (
+    COMPILE_LIMITS,
+    LANGUAGES,
+    Language,
+    Program,
+    Toolchain,
+    get_language,
+)
+from rewardgate.sandbox.registry import available_backends, get_backend
+
+__all__ = [
+    "COMPILE_LIMITS",
+    "LANGUAGES",
+    "Backend",
+    "BwrapBackend",
+    "ExecResult",
+    "Language",
+    "Limits",
+    "Mount",
+    "Program",
+    "Toolchain",
+    "available_backends",
+    "get_backend",
+    "get_language",
+]

@@ -1,0 +1,561 @@
+"""The bubblewrap backend: one fresh, unprivileged, network-less sandbox per run.
+
+How one run is launched (one process image chain, no helper daemon):
+
+    bash             started as uid/gid 65534 with no supplementary groups (when the
+                     service is root); joins the run's cgroups (pids, memory, cpuacct:
+                     their cgroup.procs files are chowned to that uid), moves the channel
+                     pipe to fd 3 and the start-up pipe to fd 4, execs bwrap
+    bwrap            unprivileged: new user, pid, net, ipc, uts and cgroup namespaces,
+                     no nested user namespaces, all capabilities dropped, read-only /usr
+                     (+ a few /etc files), tmpfs root remounted read-only, a tmpfs work
+                     dir `/sandbox` (the cwd) holding `files`; --die-with-parent, so a
+                     killed worker takes its sandboxes along
+    sh (sandbox)     pid 1 of the sandbox (bwrap --as-pid-1): sets RLIMIT_CPU/NOFILE/FSIZE
+                     (and RLIMIT_AS/NPROC where a cgroup is missing), writes one byte on
+                     fd 4 (proof that set-up worked), runs argv as pid 2 and waits for it.
+                     bwrap's own pid-1 reaper is not used: bwrap exits without reaping
+                     it, leaving a zombie per run to the host's init.
+
+The program runs as uid 65534 both inside and on the host, so RLIMITs bind and a file
+that only root may read stays unreadable even if it were mounted. Every process of a run
+is in its pid namespace and in its cgroups: on return the namespace's init is dead (which
+kills the namespace) and the cgroups are emptied with SIGKILL, then removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import math
+import os
+import posixpath
+import resource
+import selectors
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from rewardgate.sandbox.api import ExecResult, Limits, Mount
+from rewardgate.sandbox.cgroups import CgroupManager, RunGroup
+from rewardgate.verifiers.errors import SandboxError
+
+__all__ = ["WORKDIR", "BwrapBackend"]
+
+WORKDIR = "/sandbox"
+SANDBOX_UID = 65534
+PATH = "/usr/local/bin:/usr/bin:/bin"
+# What a toolchain needs from /etc; nothing with accounts, keys or host configuration.
+ETC_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "localtime",
+    "python3",
+    "python3.11",
+    "python3.12",
+)
+SYSTEM_DIRS = ("usr",)
+SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+_CHUNK = 1 << 20
+SETUP_TIMEOUT_S = 30.0
+_F_SETPIPE_SZ = 1031
+
+
+def _high_fd(fd: int) -> int:
+    """A duplicate of `fd` numbered >= 10 (the launcher's fd moves never clobber it)."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+def _check_relpath(name: str) -> str:
+    norm = posixpath.normpath(name)
+    if not name or norm.startswith(("/", "..")) or norm == ".":
+        raise ValueError(f"file name must be relative and inside the work dir: {name!r}")
+    return norm
+
+
+class _Stream:
+    """Keeps the first `cap` bytes of a pipe and drains (discards) the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.data = bytearray()
+        self.truncated = False
+
+    def feed(self, chunk: memoryview) -> None:
+        room = self.cap - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        if len(chunk) > room:
+            self.truncated = True
+
+
+class BwrapBackend:
+    """`Backend` on bubblewrap + cgroup v1. Thread- and fork-safe; probes once, lazily.
+
+    What a caller must know:
+
+    - The work dir is `/sandbox` (tmpfs, size `memory_mb`, also `HOME` and `TMPDIR`);
+      nothing else is writable but the sandbox's own `/dev` (a per-run tmpfs: /dev/shm).
+      `python3` is the system one (/usr/bin/python3), not the service's venv.
+    - A `Mount` source must be traversable by uid 65534 (bwrap runs unprivileged): a
+      0700 directory fails with `SandboxError`.
+    - `wall_s` counts from the moment the program is exec'd, not the sandbox set-up
+      (which has its own bound, `SETUP_TIMEOUT_S`); `wall_ms` is measured the same way.
+    - bwrap reports a program killed by signal N as status 128 + N; that is mapped back
+      to `exit_code == -N`, so a program that itself exits 129..192 reads as a signal.
+    - `timed_out` with `details["timeout"]` "wall" or "cpu" (RLIMIT_CPU, whole seconds
+      rounded up); `oom_killed` from the memory cgroup's OOM-kill counter.
+    - Without writable cgroups runs still work, degraded: RLIMIT_AS for memory and
+      RLIMIT_NPROC (shared host-wide by every run's uid 65534) for processes;
+      `health()` says so.
+    - No seccomp filter yet: the kernel's syscall surface is open to the program.
+    """
+
+    name = "bwrap"
+
+    def __init__(
+        self,
+        bwrap: str = "bwrap",
+        cgroup_root: Path = Path("/sys/fs/cgroup"),
+    ) -> None:
+        self._bwrap_name = bwrap
+        # Root drops to SANDBOX_UID; anyone else already is unprivileged and stays.
+        self._uid = SANDBOX_UID if os.geteuid() == 0 else None
+        self._cgroups = CgroupManager(cgroup_root, owner_uid=self._uid)
+        self._lock = threading.Lock()
+        self._health: dict[str, str] | None = None
+        self._base: list[str] = []
+        self._tools: dict[str, str] = {}
+
+    # -- start-up probe -------------------------------------------------------------
+
+    def health(self) -> dict[str, str]:
+        if self._health is not None:
+            return dict(self._health)
+        with self._lock:
+            if self._health is None:
+                self._health = self._probe()
+            return dict(self._health)
+
+    def _probe(self) -> dict[str, str]:
+        report: dict[str, str] = {}
+        missing = []
+        for tool in (self._bwrap_name, "bash"):
+            path = shutil.which(tool, path="/usr/bin:/bin:/usr/sbin:/sbin")
+            if path is None:
+                missing.append(tool)
+            else:
+                self._tools[tool] = path
+        parents = self._cgroups.parents()
+        for controller in ("pids", "memory", "cpuacct"):
+            report[f"cgroup_{controller}"] = (
+                "ok" if controller in parents else self._cgroups.problems[controller]
+            )
+        if missing:
+            report["bwrap"] = f"missing {', '.join(missing)}: apt-get install bubblewrap bash"
+            report["unprivileged_uid"] = "not tested: bwrap cannot start"
+            return report
+        self._base = self._base_args()
+        try:
+            result = self._run(["id", "-u"], {}, b"", Limits(wall_s=10), (), False)
+        except SandboxError as exc:
+            report["bwrap"] = (
+                f"cannot start a sandbox: {exc.message} (unprivileged bwrap needs user "
+                "namespaces: sysctl user.max_user_namespaces > 0, and "
+                "kernel.unprivileged_userns_clone=1 where that sysctl exists)"
+            )
+            report["unprivileged_uid"] = "not tested: bwrap cannot start"
+            return report
+        report["bwrap"] = "ok"
+        uid = result.stdout.decode(errors="replace").strip()
+        want = str(self._uid if self._uid is not None else os.geteuid())
+        report["unprivileged_uid"] = (
+            "ok"
+            if result.exit_code == 0 and uid == want and want != "0"
+            else f"program ran as uid {uid!r} (exit {result.exit_code}), expected {want}"
+        )
+        return report
+
+    def _ensure_ready(self) -> None:
+        health = self.health()
+        if health.get("bwrap") != "ok":
+            raise SandboxError(f"bwrap sandbox unavailable: {health.get('bwrap')}")
+
+    def _base_args(self) -> list[str]:
+        args = [
+            self._tools[self._bwrap_name],
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--die-with-parent",
+            "--as-pid-1",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--hostname",
+            "sandbox",
+        ]
+        for name in SYSTEM_DIRS:
+            if os.path.isdir(f"/{name}"):
+                args += ["--ro-bind", f"/{name}", f"/{name}"]
+        for name in SYSTEM_LINKS:
+            host = f"/{name}"
+            if os.path.islink(host):
+                args += ["--symlink", os.readlink(host), host]
+            elif os.path.isdir(host):
+                args += ["--ro-bind", host, host]
+        for name in ETC_FILES:
+            host = f"/etc/{name}"
+            if os.path.exists(host):
+                args += ["--ro-bind", host, host]
+        args += ["--proc", "/proc", "--dev", "/dev", "--clearenv"]
+        for key, value in (
+            ("PATH", PATH),
+            ("HOME", WORKDIR),
+            ("TMPDIR", WORKDIR),
+            ("LANG", "C.UTF-8"),
+        ):
+            args += ["--setenv", key, value]
+        return args
+
+    # -- one run --------------------------------------------------------------------
+
+    def run(
+        self,
+        argv: Sequence[str],
+        files: Mapping[str, bytes | str] | None = None,
+        stdin: bytes | str = b"",
+        limits: Limits | None = None,
+        *,
+        mounts: Sequence[Mount] = (),
+        channel: bool = False,
+    ) -> ExecResult:
+        if not argv or not all(isinstance(a, str) for a in argv):
+            raise ValueError("argv must be a non-empty sequence of str")
+        self._ensure_ready()
+        return self._run(argv, files or {}, stdin, limits or Limits(), mounts, channel)
+
+    def _run(
+        self,
+        argv: Sequence[str],
+        files: Mapping[str, bytes | str],
+        stdin: bytes | str,
+        limits: Limits,
+        mounts: Sequence[Mount],
+        channel: bool,
+    ) -> ExecResult:
+        stdin_bytes = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
+        to_close: list[int] = []
+        file_fds: list[int] = []
+        group: RunGroup | None = None
+        try:
+            try:
+                group = self._cgroups.create() if self._cgroups.parents() else None
+                if group is not None:
+                    # +2: bwrap's own process and the sandbox's pid 1 are in the group too;
+                    # the program's processes and threads get exactly `limits.processes`.
+                    group.set_limits(
+                        memory_bytes=limits.memory_mb << 20, pids=max(limits.processes, 1) + 2
+                    )
+            except OSError as exc:
+                raise SandboxError(f"cannot set up the run's cgroups: {exc}") from exc
+            bw = list(self._base)
+            bw += ["--size", str(limits.memory_mb << 20), "--tmpfs", WORKDIR]
+            made_dirs: set[str] = set()
+            for name, content in files.items():
+                rel = _check_relpath(name)
+                parts = rel.split("/")[:-1]
+                for i in range(1, len(parts) + 1):
+                    d = "/".join(parts[:i])
+                    if d not in made_dirs:
+                        made_dirs.add(d)
+                        bw += ["--dir", f"{WORKDIR}/{d}"]
+                data = content.encode() if isinstance(content, str) else bytes(content)
+                fd = _high_fd(os.memfd_create("rewardgate-file"))
+                to_close.append(fd)
+                file_fds.append(fd)
+                self._write_all(fd, data)
+                os.lseek(fd, 0, os.SEEK_SET)
+                bw += ["--file", str(fd), f"{WORKDIR}/{rel}"]
+            for mount in mounts:
+                if not Path(mount.source).exists():
+                    raise SandboxError(f"mount source does not exist: {mount.source}")
+                bw += ["--ro-bind", str(mount.source), mount.target]
+            bw += ["--remount-ro", "/", "--chdir", WORKDIR, "--", "/bin/sh", "-c"]
+            bw += [self._limits_script(limits, group), "sh", *argv]
+
+            # Pipes the launcher moves into place: started (fd 4) and channel (fd 3).
+            started_r, started_w = os.pipe()
+            to_close += [started_r]
+            started_w = _high_fd(started_w)
+            to_close.append(started_w)
+            launcher = [
+                f"echo $$ > {shlex.quote(str(p))} || exit 125"
+                for p in (group.procs_files if group else [])
+            ]
+            pass_fds = [started_w, *file_fds]
+            chan_r = -1
+            if channel:
+                chan_r, chan_w = os.pipe()
+                to_close.append(chan_r)
+                chan_w = _high_fd(chan_w)
+                to_close.append(chan_w)
+                pass_fds.append(chan_w)
+                launcher.append(f"exec 3>&{chan_w} {chan_w}>&-")
+            launcher.append(f"exec 4>&{started_w} {started_w}>&-")
+            launcher.append('exec "$@"')
+            cmd = [self._tools["bash"], "-c", "\n".join(launcher), "rewardgate", *bw]
+            start = time.monotonic()
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    pass_fds=pass_fds,
+                    env={"PATH": "/usr/bin:/bin"},
+                    cwd="/",
+                    user=self._uid,
+                    group=self._uid,
+                    extra_groups=[] if self._uid is not None else None,
+                )
+            except OSError as exc:
+                raise SandboxError(f"cannot start bwrap: {exc}") from exc
+            # Only the child may hold the write ends, so EOF means every holder is gone.
+            for fd in pass_fds:
+                os.close(fd)
+                to_close.remove(fd)
+            return self._supervise(
+                proc, group, limits, stdin_bytes, started_r, chan_r if channel else None, start
+            )
+        finally:
+            for fd in to_close:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            if group is not None:
+                group.remove()
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    @staticmethod
+    def _limits_script(limits: Limits, group: RunGroup | None) -> str:
+        def clamp(kind: int, want: int) -> int:
+            hard = resource.getrlimit(kind)[1]
+            return want if hard == resource.RLIM_INFINITY else min(want, hard)
+
+        cpu = max(1, math.ceil(limits.cpu_s))
+        cmds = [
+            f"ulimit -S -t {cpu}",
+            f"ulimit -H -t {cpu + 1}",
+            f"ulimit -n {clamp(resource.RLIMIT_NOFILE, max(limits.open_files, 4))}",
+            f"ulimit -f {max(1, limits.file_size_mb * 2048)}",  # 512-byte blocks
+        ]
+        if group is None or "memory" not in group.dirs:
+            cmds.append(f"ulimit -v {limits.memory_mb * 1024}")
+        if group is None or "pids" not in group.dirs:
+            cmds.append(f"ulimit -p {max(limits.processes, 1)}")  # dash: -p is NPROC
+        return " && ".join(cmds) + ' && printf x >&4 && exec 4>&- && { "$@"; }'
+
+    def _supervise(
+        self,
+        proc: subprocess.Popen[bytes],
+        group: RunGroup | None,
+        limits: Limits,
+        stdin: bytes,
+        started_fd: int,
+        chan_fd: int | None,
+        start: float,
+    ) -> ExecResult:
+        assert proc.stdin and proc.stdout and proc.stderr
+        out, err, chan, started = (
+            _Stream(limits.output_bytes),
+            _Stream(limits.output_bytes),
+            _Stream(limits.output_bytes),
+            _Stream(1),
+        )
+        readers: dict[int, _Stream] = {
+            proc.stdout.fileno(): out,
+            proc.stderr.fileno(): err,
+            started_fd: started,
+        }
+        if chan_fd is not None:
+            readers[chan_fd] = chan
+        pidfd = os.pidfd_open(proc.pid)
+        sel = selectors.DefaultSelector()
+        buf = bytearray(_CHUNK)
+        view_buf = memoryview(buf)
+        try:
+            for fd in readers:
+                with contextlib.suppress(OSError):
+                    fcntl.fcntl(fd, _F_SETPIPE_SZ, _CHUNK)
+                sel.register(fd, selectors.EVENT_READ)
+            sel.register(pidfd, selectors.EVENT_READ)
+            pending = memoryview(stdin)
+            stdin_fd = proc.stdin.fileno()
+            if pending:
+                os.set_blocking(stdin_fd, False)
+                sel.register(stdin_fd, selectors.EVENT_WRITE)
+            else:
+                proc.stdin.close()
+            # The program's clock starts when it does (the start-up byte), so a loaded
+            # host's slow sandbox set-up never eats into `wall_s`; set-up has its own bound.
+            deadline = start + SETUP_TIMEOUT_S
+            began = 0.0
+            timed_out = False
+            status: int | None = None
+            rusage: resource.struct_rusage | None = None
+            exited_at = killed_at = 0.0
+            while sel.get_map():
+                now = time.monotonic()
+                if not began and started.data:
+                    began = now
+                    deadline = began + limits.wall_s
+                if not timed_out and now >= deadline:
+                    if not began:
+                        self._kill(proc, group)
+                        raise SandboxError(f"sandbox did not start within {SETUP_TIMEOUT_S} s")
+                    timed_out = True
+                    self._kill(proc, group)
+                    killed_at = now
+                if timed_out and status is None and now - killed_at > 2.0:
+                    proc.kill()  # the launcher did not exit once its sandbox was gone
+                if status is not None and now - exited_at > 2.0:
+                    # The launcher is gone but a pipe is still held: only a process of
+                    # this run can hold it, so the run's cgroups are killed.
+                    if group is None or not group.kill_all(timeout_s=2.0):
+                        raise SandboxError("a sandboxed process outlived its pid namespace")
+                    exited_at = now
+                wait = 0.05 if timed_out or status is not None else max(0.0, deadline - now)
+                for key, _ in sel.select(wait):
+                    fd = int(key.fd)
+                    if fd == pidfd:
+                        _, status, rusage = os.wait4(proc.pid, 0)
+                        proc.returncode = os.waitstatus_to_exitcode(status)
+                        exited_at = time.monotonic()
+                        sel.unregister(pidfd)
+                    elif fd == stdin_fd:
+                        try:
+                            pending = pending[os.write(stdin_fd, pending[:_CHUNK]) :]
+                        except BlockingIOError:
+                            continue
+                        except BrokenPipeError:  # the program stopped reading: fine
+                            pending = pending[:0]
+                        if not pending:
+                            sel.unregister(stdin_fd)
+                            proc.stdin.close()
+                    else:
+                        n = os.readv(fd, [buf])
+                        if n == 0:
+                            sel.unregister(fd)
+                        else:
+                            readers[fd].feed(view_buf[:n])
+            wall_ms = (time.monotonic() - (began or start)) * 1000
+        finally:
+            sel.close()
+            os.close(pidfd)
+            if proc.returncode is None:
+                self._kill(proc, group)
+                try:
+                    proc.wait(timeout=2.0)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            for f in (proc.stdin, proc.stdout, proc.stderr):
+                f.close()
+        if group is not None and not group.kill_all():
+            raise SandboxError("could not kill every process of the run")
+        if not started.data:
+            raise SandboxError(
+                "sandbox failed to start: " + bytes(err.data).decode(errors="replace").strip()
+            )
+        return self._result(
+            proc.returncode,
+            out,
+            err,
+            chan,
+            wall_ms,
+            rusage,
+            group,
+            limits,
+            timed_out,
+            chan_fd is not None,
+        )
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes], group: RunGroup | None) -> None:
+        """Kill every process of the run but the launcher, which then exits by itself.
+
+        Killing bwrap's own process first would orphan its pid-1 child to the host's
+        init, which in a container may never reap it (a zombie per timeout). Killing the
+        sandbox's pid 1 makes the kernel kill the whole pid namespace.
+        """
+        if group is None or not group.kill_all(spare=proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+
+    @staticmethod
+    def _result(
+        returncode: int,
+        out: _Stream,
+        err: _Stream,
+        chan: _Stream,
+        wall_ms: float,
+        rusage: resource.struct_rusage | None,
+        group: RunGroup | None,
+        limits: Limits,
+        timed_out: bool,
+        channel: bool,
+    ) -> ExecResult:
+        code = returncode
+        # bwrap reports a program killed by signal N as exit status 128 + N.
+        if 128 < code < 128 + 65:
+            code = -(code - 128)
+        cpu_ns = group.cpu_ns() if group else None
+        if cpu_ns is not None:
+            cpu_ms = cpu_ns / 1e6
+        elif rusage is not None:
+            cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000
+        else:
+            cpu_ms = 0.0
+        # The peak of the run: the cgroup's (whole run, incl. tmpfs files) or, without
+        # one, the largest waited-for process's.
+        rss_kb = max(
+            rusage.ru_maxrss if rusage is not None else 0,
+            ((group.max_memory_bytes() or 0) // 1024) if group is not None else 0,
+        )
+        details: dict[str, object] = {}
+        oom = bool(group and (group.oom_kills() or 0) > 0)
+        if not oom and code == -9 and group is None:
+            oom = rss_kb * 1024 >= (limits.memory_mb << 20) * 0.9
+        if timed_out:
+            details["timeout"] = "wall"
+        elif code == -24 or (code == -9 and not oom and cpu_ms >= limits.cpu_s * 1000):
+            timed_out = True
+            details["timeout"] = "cpu"
+        if group is not None and (group.memory_failures() or 0) > 0:
+            details["memory_limit_hit"] = True
+        return ExecResult(
+            exit_code=code,
+            stdout=bytes(out.data),
+            stderr=bytes(err.data),
+            wall_ms=wall_ms,
+            cpu_ms=cpu_ms,
+            max_rss_kb=int(rss_kb),
+            timed_out=timed_out,
+            oom_killed=oom,
+            truncated=out.truncated or err.truncated or chan.truncated,
+            channel=bytes(chan.data) if channel else None,
+            details=details,
+        )

@@ -1,0 +1,234 @@
+"""Languages a program may be written in: how to build it and how to run it.
+
+C and C++ compile in a sandbox of their own (compiling hostile source is hostile too:
+`#include "/etc/shadow"`), the binary comes back over the channel fd, and is cached on
+the host under the SHA-256 of (language, compiler command, flags, source), so the second
+compile of the same source is a cache hit. The cached binary is mounted read-only at
+`/prog` in each run. A compile error is a result (`Program.compile_result`), never an
+exception.
+
+Typical use by a verifier::
+
+    toolchain = Toolchain(get_backend())
+    program = toolchain.prepare("cpp", source)
+    if not program.ok:
+        ...  # program.compile_result.stderr says why
+    for case in cases:
+        result = program.run(stdin=case.input, limits=Limits(wall_s=2))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rewardgate.sandbox.api import Backend, ExecResult, Limits, Mount
+from rewardgate.verifiers.errors import InvalidRequest, SandboxError
+
+__all__ = [
+    "COMPILE_LIMITS",
+    "LANGUAGES",
+    "Language",
+    "Program",
+    "Toolchain",
+    "get_language",
+]
+
+COMPILE_LIMITS = Limits(
+    wall_s=30.0,
+    cpu_s=30.0,
+    memory_mb=1024,
+    processes=32,
+    open_files=256,
+    file_size_mb=64,
+    output_bytes=64 << 20,  # the binary travels over the channel
+)
+BINARY_PATH = "/prog"
+
+
+@dataclass(frozen=True)
+class Language:
+    id: str
+    aliases: tuple[str, ...]
+    source_name: str
+    run_argv: tuple[str, ...]
+    # The compiler and its flags; None for interpreted languages.
+    compiler: tuple[str, ...] | None = None
+    flags: tuple[str, ...] = ()
+    link_flags: tuple[str, ...] = ()
+
+
+LANGUAGES: dict[str, Language] = {
+    lang.id: lang
+    for lang in (
+        Language("python", ("python3", "py"), "main.py", ("python3", "main.py")),
+        Language("c", (), "main.c", (BINARY_PATH,), ("gcc",), ("-O2", "-std=gnu17"), ("-lm",)),
+        Language(
+            "cpp", ("c++", "cxx"), "main.cpp", (BINARY_PATH,), ("g++",), ("-O2", "-std=gnu++17")
+        ),
+    )
+}
+
+
+def get_language(name: str) -> Language:
+    """The language called `name` or one of its aliases (case-insensitive)."""
+    key = name.strip().lower()
+    for lang in LANGUAGES.values():
+        if key == lang.id or key in lang.aliases:
+            return lang
+    names = ", ".join(sorted(n for lang in LANGUAGES.values() for n in (lang.id, *lang.aliases)))
+    raise InvalidRequest(f"unknown language {name!r}; available: {names}")
+
+
+@dataclass(frozen=True)
+class Program:
+    """A program ready to run: argv, the files it needs and the mounts of its build."""
+
+    language: Language
+    backend: Backend
+    argv: tuple[str, ...]
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+    compile_result: ExecResult | None = None
+    cache_hit: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """False when the build failed; `compile_result` then says why."""
+        return self.compile_result is None or self.compile_result.ok
+
+    def run(
+        self,
+        stdin: bytes | str = b"",
+        limits: Limits | None = None,
+        *,
+        files: Mapping[str, bytes | str] | None = None,
+        args: Sequence[str] = (),
+        channel: bool = False,
+    ) -> ExecResult:
+        """Run it once; a failed build returns the compile result (details: stage=compile)."""
+        if not self.ok:
+            assert self.compile_result is not None
+            return self.compile_result
+        merged: dict[str, bytes | str] = {**self.files, **(files or {})}
+        return self.backend.run(
+            [*self.argv, *args], merged, stdin, limits, mounts=self.mounts, channel=channel
+        )
+
+
+class Toolchain:
+    """Builds programs on one backend, caching compiled binaries in `cache_dir`.
+
+    `cache_dir` must be traversable by the sandbox uid (the default, under the system
+    temp dir, is created 0755), since bwrap mounts the binary as that uid. Writes are
+    atomic (temp file + rename), so worker processes can share the directory.
+    `hits` and `misses` count this instance's cache lookups.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        cache_dir: Path | None = None,
+        compile_limits: Limits = COMPILE_LIMITS,
+    ) -> None:
+        self.backend = backend
+        self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "rewardgate-compile-cache"
+        self.compile_limits = compile_limits
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.Lock()
+        self._checked = False
+
+    def _check_cache_dir(self) -> None:
+        """The cache is trusted: refuse one that someone else could have planted or edit."""
+        if self._checked:
+            return
+        self.cache_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+        st = self.cache_dir.stat()
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            raise SandboxError(
+                f"compile cache {self.cache_dir} must be owned by uid {os.geteuid()} and "
+                "writable by no one else; remove it or pick another cache_dir"
+            )
+        if not st.st_mode & 0o005:
+            os.chmod(self.cache_dir, 0o755)  # the sandbox uid mounts binaries from it
+        self._checked = True
+
+    def cache_key(self, language: Language, source: bytes) -> str:
+        h = hashlib.sha256()
+        for part in (language.id, *(language.compiler or ()), *language.flags, "\0"):
+            h.update(part.encode() + b"\0")
+        h.update(source)
+        return h.hexdigest()
+
+    def prepare(self, language: str | Language, source: str | bytes) -> Program:
+        lang = language if isinstance(language, Language) else get_language(language)
+        src = source.encode() if isinstance(source, str) else bytes(source)
+        if lang.compiler is None:
+            return Program(lang, self.backend, lang.run_argv, {lang.source_name: src})
+        self._check_cache_dir()
+        key = self.cache_key(lang, src)
+        binary = self.cache_dir / key
+        mounts = (Mount(binary, BINARY_PATH),)
+        if binary.exists():
+            with self._lock:
+                self.hits += 1
+            return Program(lang, self.backend, lang.run_argv, mounts=mounts, cache_hit=True)
+        with self._lock:
+            self.misses += 1
+        result = self._compile(lang, src)
+        if not result.ok:
+            return Program(lang, self.backend, lang.run_argv, compile_result=result)
+        self._store(binary, result.channel or b"")
+        result.channel = None  # the binary now lives in the cache
+        return Program(lang, self.backend, lang.run_argv, mounts=mounts, compile_result=result)
+
+    def run(
+        self,
+        language: str | Language,
+        source: str | bytes,
+        stdin: bytes | str = b"",
+        limits: Limits | None = None,
+        *,
+        files: Mapping[str, bytes | str] | None = None,
+        args: Sequence[str] = (),
+    ) -> ExecResult:
+        """Build (or reuse) and run once: the compile result if the build failed."""
+        return self.prepare(language, source).run(stdin, limits, files=files, args=args)
+
+    def _compile(self, lang: Language, src: bytes) -> ExecResult:
+        assert lang.compiler is not None
+        cmd = [*lang.compiler, *lang.flags, "-o", "prog", lang.source_name, *lang.link_flags]
+        script = " ".join(cmd) + " && cat prog >&3"
+        result = self.backend.run(
+            ["sh", "-c", script],
+            {lang.source_name: src},
+            limits=self.compile_limits,
+            channel=True,
+        )
+        result.details["stage"] = "compile"
+        if result.ok and (result.truncated or not result.channel):
+            result.exit_code = 1
+            result.stderr += b"\nrewardgate: compiled binary missing or over the size limit\n"
+        if not result.ok:
+            result.details["compile_error"] = True
+        return result
+
+    def _store(self, binary: Path, data: bytes) -> None:
+        tmp = self.cache_dir / f".{binary.name}.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, binary)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
