@@ -17,8 +17,10 @@ MARKER_PREFIX = "rewardgate-test-marker"
 
 @pytest.fixture(scope="session")
 def backend() -> BwrapBackend:
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
+    # `make test` installs bubblewrap; a missing one must fail the suite, not skip it.
+    assert shutil.which("bwrap"), (
+        "bubblewrap is not installed: run `make test` or apt-get install bubblewrap"
+    )
     b = BwrapBackend()
     assert b.health()["bwrap"] == "ok", b.health()
     return b
