@@ -95,8 +95,22 @@ def verifiers(as_json: bool) -> None:
         return
     table = Table("name", "version", "reference fields", "description")
     for cls in classes:
-        table.add_row(cls.name, cls.version, ", ".join(cls.Reference.model_fields), cls.description)
+        table.add_row(cls.name, cls.version, _reference_fields(cls.Reference), cls.description)
     Console().print(table)
+
+
+def _reference_fields(model: Any) -> str:
+    """A reference's fields, or for a union of formats (a RootModel) each format's fields."""
+    if set(model.model_fields) != {"root"}:
+        return ", ".join(model.model_fields)
+    schema = model.model_json_schema()
+    variants = schema.get("oneOf") or schema.get("anyOf") or []
+    definitions = schema.get("$defs", {})
+    formats = []
+    for variant in variants:
+        definition = definitions.get(variant.get("$ref", "").rsplit("/", 1)[-1], {})
+        formats.append(", ".join(definition.get("properties", {})) or "?")
+    return " | ".join(formats) or "root"
 
 
 @main.command(name="settings")

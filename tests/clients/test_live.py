@@ -37,7 +37,7 @@ def test_sync_client_scores_streams_and_uploads(live_server, tmp_path) -> None:
         streamed = dict(client.stream(items))
         assert sorted(streamed) == list(range(20))
         assert all(streamed[i].id == str(i) for i in range(20))
-        assert [v.name for v in client.verifiers()][:1] == ["echo"]
+        assert {"echo", "math", "code"} <= {v.name for v in client.verifiers()}
         sha = client.upload_asset(path)
         assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
         assert client.upload_asset(path.read_bytes()) == sha

@@ -1,0 +1,244 @@
+"""The code verifier's references (one per test format) and options.
+
+A reference is recognised by its keys, so datasets keep their own shape: `tests` is
+stdio, `test_code` + `entry_point` is HumanEval, `asserts` is MBPP, `test_file` is
+pytest, and `inputs` + `outputs` (+ `fn_name`) is APPS / TACO / verl's ground truth,
+which may also arrive as the JSON string verl stores.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from rewardgate.verifiers.base import VerifierOptions
+
+__all__ = [
+    "AppsReference",
+    "Checker",
+    "CodeOptions",
+    "CodeReference",
+    "HumanEvalReference",
+    "Language",
+    "MbppReference",
+    "PytestReference",
+    "StdioReference",
+    "StdioTest",
+]
+
+Language = Literal["python", "c", "cpp"]
+_ALIASES = {"py": "python", "python3": "python", "py3": "python", "c++": "cpp", "cxx": "cpp"}
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    language: Language = Field(default="python", description="python (default), c or cpp.")
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _alias(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return _ALIASES.get(value, value)
+        return value
+
+
+def _compiles(source: str) -> str:
+    """Refuse test code that is not Python, in the gateway, before it costs a sandbox."""
+    try:
+        compile(source, "<reference>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise ValueError(f"not valid Python: {exc}") from None
+    return source
+
+
+PythonSource = Annotated[str, AfterValidator(_compiles)]
+
+
+class _PythonOnly(_Base):
+    @field_validator("language")
+    @classmethod
+    def _python(cls, value: str) -> str:
+        if value != "python":
+            raise ValueError("this test format runs Python only")
+        return value
+
+
+class StdioTest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stdin: str = ""
+    expected_stdout: str
+
+
+class StdioReference(_Base):
+    """Programs read stdin and write stdout; each test is one run."""
+
+    tests: list[StdioTest] = Field(min_length=1)
+
+
+class HumanEvalReference(_PythonOnly):
+    """HumanEval: `check(candidate)` in `test_code` is one test of `entry_point`.
+
+    `prompt`, when given, is trusted: helpers it defines (HumanEval/32's `poly`) run in
+    the harness, so a response that redefines them cannot change what the test checks.
+    """
+
+    test_code: Annotated[NonEmpty, AfterValidator(_compiles)]
+    entry_point: Identifier
+    prompt: PythonSource | None = None
+
+
+class MbppReference(_PythonOnly):
+    """MBPP: each assert is one test; `setup_code` runs before them (and before the program)."""
+
+    asserts: list[Annotated[NonEmpty, AfterValidator(_compiles)]] = Field(min_length=1)
+    setup_code: PythonSource = ""
+
+
+class PytestReference(_PythonOnly):
+    """A pytest file: each `test_*` function (and parametrized case) is one test.
+
+    The file imports the program as `module` (`from solution import f`).
+    """
+
+    test_file: Annotated[NonEmpty, AfterValidator(_compiles)]
+    module: Identifier = "solution"
+
+
+class AppsReference(_Base):
+    """APPS / TACO / verl ground truth: stdio when `fn_name` is absent, else a call.
+
+    Call inputs are argument lists, or strings of one JSON value per line (verl's prime
+    data); outputs are the return value, often wrapped in a one-element list (APPS).
+    """
+
+    inputs: list[Any] = Field(min_length=1)
+    outputs: list[Any] = Field(min_length=1)
+    fn_name: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _same_length(self) -> AppsReference:
+        if len(self.inputs) != len(self.outputs):
+            raise ValueError(
+                f"inputs and outputs differ in length ({len(self.inputs)} vs {len(self.outputs)})"
+            )
+        if self.fn_name and self.language != "python":
+            raise ValueError("fn_name (a function call) needs language python")
+        return self
+
+
+_FORMAT_KEYS = (
+    ("stdio", "tests"),
+    ("humaneval", "test_code"),
+    ("mbpp", "asserts"),
+    ("pytest", "test_file"),
+    ("apps", "inputs"),
+)
+
+
+def _format_of(data: Any) -> str | None:
+    if isinstance(data, BaseModel):
+        data = data.model_dump()
+    if not isinstance(data, dict):
+        return None
+    for tag, key in _FORMAT_KEYS:
+        if key in data:
+            return tag
+    return None
+
+
+TestFormat = Annotated[
+    Annotated[StdioReference, Tag("stdio")]
+    | Annotated[HumanEvalReference, Tag("humaneval")]
+    | Annotated[MbppReference, Tag("mbpp")]
+    | Annotated[PytestReference, Tag("pytest")]
+    | Annotated[AppsReference, Tag("apps")],
+    Discriminator(
+        _format_of,
+        custom_error_type="unknown_format",
+        custom_error_message=(
+            "a code reference needs one of: tests (stdio), test_code + entry_point "
+            "(HumanEval), asserts (MBPP), test_file (pytest), inputs + outputs (APPS)"
+        ),
+    ),
+]
+
+
+class CodeReference(RootModel[TestFormat]):
+    """One of the test formats; a JSON string (verl's `ground_truth`) is decoded first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            try:
+                return json.loads(data)
+            except ValueError:
+                raise ValueError("a string reference must be JSON") from None
+        return data
+
+
+class Checker(BaseModel):
+    """A Python program run in the sandbox per test: `checker.py INPUT EXPECTED ACTUAL`.
+
+    The three files are also in its work dir as input.txt, expected.txt, actual.txt;
+    exit status 0 means the test passed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    checker: Annotated[NonEmpty, AfterValidator(_compiles)]
+
+
+CompareMode = Literal["exact", "lines", "tokens", "apps"]
+
+
+class CodeOptions(VerifierOptions):
+    """How tests run and how a test's outcome becomes the reward."""
+
+    mode: Literal["fraction", "all_or_nothing"] = Field(
+        default="fraction",
+        description="fraction: passed / tests; all_or_nothing: 1 only when every test passes.",
+    )
+    time_limit_s: float = Field(default=5.0, gt=0, le=60, description="Wall time per test.")
+    memory_mb: int = Field(default=512, ge=16, le=16384, description="Memory per test run.")
+    max_tests: int | None = Field(
+        default=None,
+        ge=1,
+        description="Run at most this many tests, those with the longest inputs (DeepCoder).",
+    )
+    stop_on_first_failure: bool = Field(
+        default=False, description="Skip the tests after the first failure (they score 0)."
+    )
+    compare: CompareMode | Checker | None = Field(
+        default=None,
+        description=(
+            "stdio output comparison: exact; lines (strip trailing whitespace per line and "
+            "trailing blank lines); tokens (whitespace tokens, numbers within float_tol); "
+            "apps (verl / APPS leniency); or {checker: python source}. Default: lines, and "
+            "apps for the APPS format."
+        ),
+    )
+    float_tol: float = Field(
+        default=1e-6, ge=0, description="Absolute and relative tolerance for numbers (tokens)."
+    )
+    backend: str = Field(default="bwrap", description="Sandbox backend.")

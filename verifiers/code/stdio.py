@@ -1,0 +1,158 @@
+"""Stdio tests: one sandbox run of `runner.py` for all tests, outputs compared here.
+
+The expected outputs never enter the sandbox; with a checker, a second run judges the
+outputs the first produced.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from rewardgate.sandbox.api import ExecResult, Mount
+from rewardgate.verifiers.code.compare import compare, first_difference
+from rewardgate.verifiers.code.models import AppsReference, Checker, CodeOptions, StdioReference
+from rewardgate.verifiers.code.run import (
+    ended_label,
+    execute,
+    sandbox_s,
+    select_tests,
+    toolchain,
+)
+
+__all__ = ["judge_stdio"]
+
+# verl / APPS run stdio Python after these imports; some solutions rely on them.
+APPS_PRELUDE = (
+    "from typing import *\nfrom collections import *\nfrom itertools import *\n"
+    "from functools import *\nfrom heapq import *\nfrom bisect import *\nfrom math import *\n"
+    "import sys, math, collections, itertools, functools, heapq, bisect, string, re\n"
+    "sys.setrecursionlimit(100000)\n"
+)
+
+
+def _stdio_tests(ref: StdioReference | AppsReference) -> list[tuple[str, str]]:
+    if isinstance(ref, StdioReference):
+        return [(t.stdin, t.expected_stdout) for t in ref.tests]
+    joined = ["\n".join(map(str, v)) if isinstance(v, list) else str(v) for v in ref.inputs]
+    expected = ["\n".join(map(str, v)) if isinstance(v, list) else str(v) for v in ref.outputs]
+    return list(zip(joined, expected, strict=True))
+
+
+def judge_stdio(
+    program: str, ref: StdioReference | AppsReference, options: CodeOptions
+) -> list[dict]:
+    tests = _stdio_tests(ref)
+    chosen = select_tests(len(tests), [len(s) for s, _ in tests], options.max_tests)
+    if isinstance(ref, AppsReference) and ref.language == "python":
+        program = APPS_PRELUDE + program
+    mode = options.compare or ("apps" if isinstance(ref, AppsReference) else "lines")
+    caps = [2 * len(tests[i][1].encode()) + (64 << 10) for i in chosen]
+    job = {
+        "kind": "stdio",
+        "argv": None,
+        "stdin": [tests[i][0] for i in chosen],
+        "caps": caps,
+        "time_limit": options.time_limit_s,
+        "memory_mb": options.memory_mb,
+        "stop_on_failure": options.stop_on_first_failure,
+    }
+    run_s, check_s = sandbox_s(ref, options)
+    output = min(sum(caps) * 2 + (1 << 20), 256 << 20)
+    largest = max([len(job["stdin"][k].encode()) + caps[k] for k in range(len(chosen))])
+    files = {"solution.py": program} if ref.language == "python" else {}
+    mounts: tuple[Mount, ...] = ()
+    if ref.language != "python":
+        built = toolchain(options.backend).prepare(ref.language, program)
+        if not built.ok:
+            return _compile_failed(chosen, built.compile_result)
+        job["argv"], mounts = list(built.argv), tuple(built.mounts)
+    result, lines = execute(options, "runner.py", files, job, run_s, output, largest, mounts)
+    if "compile_error" in (lines[1] if len(lines) > 1 else {}):
+        message = str(lines[1]["compile_error"])[-1000:]
+        failed: list[dict[str, Any]] = [{"test": i, "label": "compile_error"} for i in chosen]
+        failed[0]["stderr"] = message  # once: every test fails for the same reason
+        return failed
+    reports = {line["test"]: line for line in lines if "test" in line}
+    outcomes: list[dict[str, Any]] = []
+    to_check: list[int] = []
+    for position, index in enumerate(chosen):
+        report = reports.get(position)
+        if report is None:
+            stopped = options.stop_on_first_failure and any(
+                o["label"] != "passed" for o in outcomes
+            )
+            label, why = ("skipped", "after the first failure") if stopped else ended_label(result)
+            outcomes.append({"test": index, "label": label, "message": why})
+            continue
+        stdout = base64.b64decode(report["stdout"]).decode("utf-8", "replace")
+        stderr = report["stderr"][-500:]
+        outcome: dict[str, Any] = {"test": index, "ms": report["ms"]}
+        if report["timed_out"]:
+            outcome.update(label="time_limit")
+        elif report["exit"] != 0:
+            memory = "MemoryError" in stderr or "bad_alloc" in stderr
+            outcome.update(label="memory_limit" if memory else "runtime_error", exit=report["exit"])
+            outcome["stderr"] = stderr
+        elif isinstance(mode, Checker):
+            outcome.update(label="wrong_answer", stdout=stdout)
+            to_check.append(len(outcomes))
+        elif not report["truncated"] and compare(mode, stdout, tests[index][1], options.float_tol):
+            outcome.update(label="passed")
+        else:
+            outcome.update(label="wrong_answer", diff=first_difference(stdout, tests[index][1]))
+        outcomes.append(outcome)
+    if options.stop_on_first_failure and not to_check:
+        _skip_after_first_failure(outcomes)
+    if to_check and isinstance(mode, Checker):
+        _run_checker(mode, [outcomes[k] for k in to_check], tests, options, check_s)
+    return outcomes
+
+
+def _compile_failed(chosen: list[int], result: ExecResult) -> list[dict[str, Any]]:
+    if result.timed_out:
+        message = "compilation timed out"
+    elif result.oom_killed:
+        message = "compilation ran out of memory"
+    else:
+        message = result.stderr[-1000:].decode("utf-8", "replace")
+    failed: list[dict[str, Any]] = [{"test": i, "label": "compile_error"} for i in chosen]
+    failed[0]["stderr"] = message  # once: every test fails for the same reason
+    return failed
+
+
+def _skip_after_first_failure(outcomes: list[dict[str, Any]]) -> None:
+    failed = False
+    for outcome in outcomes:
+        if failed:
+            test = outcome["test"]
+            outcome.clear()
+            outcome.update(test=test, label="skipped", message="after the first failure")
+        failed = failed or outcome["label"] != "passed"
+
+
+def _run_checker(
+    checker: Checker,
+    outcomes: list[dict],
+    tests: list[tuple[str, str]],
+    options: CodeOptions,
+    wall_s: float,
+) -> None:
+    cases = [
+        {"input": tests[o["test"]][0], "expected": tests[o["test"]][1], "actual": o.pop("stdout")}
+        for o in outcomes
+    ]
+    job = {
+        "kind": "check",
+        "cases": cases,
+        "time_limit": options.time_limit_s,
+        "memory_mb": options.memory_mb,
+    }
+    _, lines = execute(options, "runner.py", {"checker.py": checker.checker}, job, wall_s)
+    reports = {line["test"]: line for line in lines if "test" in line}
+    for position, outcome in enumerate(outcomes):
+        report = reports.get(position)
+        if report is not None and report["exit"] == 0 and not report["timed_out"]:
+            outcome["label"] = "passed"
+        else:
+            outcome["checker"] = (report or {}).get("stderr", "the checker did not report")[-300:]
