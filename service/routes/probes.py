@@ -21,15 +21,22 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Worker pool and every verifier's tools are up")
+@router.get("/readyz", summary="The worker pool is up; the state of every verifier's tools")
 async def readyz(request: Request) -> JSONResponse:
+    """503 only when no item can be scored (the pool is down).
+
+    A missing tool (bwrap, a compiler, a browser) breaks only the verifiers that need
+    it: they answer `error` for their items while the rest keep scoring, so it is
+    listed under `degraded` rather than taking the whole replica out of rotation.
+    """
     engine: Engine = request.app.state.engine
     checks: dict[str, Any] = {"workers": "ok" if engine.running else "worker pool is down"}
     for cls in engine.registry.classes():
         for tool, state in engine.registry.get(cls.name).health().items():
             checks[f"{cls.name}.{tool}"] = state
-    ready = all(state == "ok" for state in checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    degraded = sorted(name for name, state in checks.items() if state != "ok")
+    body = {"ready": engine.running, "degraded": degraded, "checks": checks}
+    return JSONResponse(body, status_code=200 if engine.running else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics")

@@ -59,6 +59,9 @@ class Faulty(Verifier[SleepReference, VerifierOptions]):
     lowest_reward = -1.0
     cacheable = False
 
+    def health(self) -> dict[str, str]:
+        return {"tool": "not installed: apt-get install the-tool"}
+
     def judge(self, response: str, reference: SleepReference, options: VerifierOptions) -> Verdict:
         if response == "bug":
             raise ZeroDivisionError("division by zero")

@@ -192,11 +192,17 @@ def test_verifiers_lists_schemas_and_limits(make_client) -> None:
     assert body["limits"]["max_items_per_request"] == 77
 
 
-def test_readyz_reports_the_pool(make_client) -> None:
-    response = make_client().get("/readyz")
-    assert response.status_code == 200
+def test_readyz_reports_the_pool_and_degraded_tools(make_client) -> None:
+    client = make_client()
+    response = client.get("/readyz")
+    assert response.status_code == 200, "a missing tool degrades one verifier, not the replica"
     body = response.json()
     assert body["ready"] is True and body["checks"]["workers"] == "ok"
+    assert body["degraded"] == ["faulty.tool"]
+    assert "apt-get install" in body["checks"]["faulty.tool"]
+    client.app.state.engine.close()
+    down = client.get("/readyz")
+    assert down.status_code == 503 and down.json()["ready"] is False
 
 
 def test_openapi_documents_the_batch(make_client) -> None:
