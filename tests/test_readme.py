@@ -85,9 +85,16 @@ def test_curl_example(server) -> None:
     ]
 
 
-@pytest.mark.parametrize("marker", ["RewardClient(", "LocalClient()"])
-def test_python_examples(server, marker: str) -> None:
-    [code] = blocks("python", marker)
+CLIENT_EXAMPLES = [
+    code for kind, code in BLOCKS if kind == "python" and "verifier_engine" not in code
+]
+
+
+@pytest.mark.parametrize(
+    "code", CLIENT_EXAMPLES, ids=[f"block{i}" for i, _ in enumerate(CLIENT_EXAMPLES)]
+)
+def test_python_examples(server, code: str) -> None:
+    assert expected_prints(code), "each example shows what it prints"
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(code.replace(DOC_URL, server.url), "README.md", "exec"), {})
