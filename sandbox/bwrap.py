@@ -530,11 +530,14 @@ class BwrapBackend:
         else:
             cpu_ms = 0.0
         # The peak of the run: the cgroup's (whole run, incl. tmpfs files) or, without
-        # one, the largest waited-for process's.
-        rss_kb = max(
-            rusage.ru_maxrss if rusage is not None else 0,
-            ((group.max_memory_bytes() or 0) // 1024) if group is not None else 0,
-        )
+        # one, the largest waited-for process's. The cgroup's is preferred: ru_maxrss
+        # survives exec, so the launcher reports the RSS of the process that forked it
+        # (a large Python worker) even when the program itself is tiny.
+        peak_bytes = group.max_memory_bytes() if group is not None else None
+        if peak_bytes is not None:
+            rss_kb = peak_bytes // 1024
+        else:
+            rss_kb = rusage.ru_maxrss if rusage is not None else 0
         details: dict[str, object] = {}
         oom = bool(group and (group.oom_kills() or 0) > 0)
         if not oom and code == -9 and group is None:
