@@ -29,7 +29,9 @@ ATTACKS = {
     "daemon": "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)",
     "read-shadow": "print(3 if open('/etc/shadow').read() else 0)",
     "read-host-env": "import os\nprint(3 if os.environ.get('REWARDGATE_TEST_SECRET') else 0)",
-    "read-host-repo": "import os\nprint(3 if os.path.exists('/work') or os.listdir('/root') else 0)",
+    "read-host-dirs": (
+        "import os\nprint(3 if os.path.exists('/work') or os.listdir('/root') else 0)"
+    ),
     "write-outside": "open('/usr/pwned', 'w').write('x')\nprint(3)",
 }
 
