@@ -37,6 +37,7 @@ from rewardgate.clients.base import (
     parse_line,
     parse_results,
     path_of,
+    score_parts,
     to_payload,
 )
 from rewardgate.clients.errors import (
@@ -134,19 +135,11 @@ class AsyncRewardClient(BaseClient):
         if not payloads:
             return []
         ranges = chunk_ranges(len(payloads), self._chunk_size(batch_size, await self.limits()))
-        gate = asyncio.Semaphore(concurrency or self.concurrency)
-
-        async def run(part: range) -> list[RewardResult]:
-            async with gate:
-                return await self._score_part(payloads, part)
-
-        tasks = [asyncio.ensure_future(run(r)) for r in ranges]
-        try:
-            parts = await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
-        return [result for part in parts for result in part]
+        return await score_parts(
+            ranges,
+            lambda part: self._score_part(payloads, part),
+            concurrency or self.concurrency,
+        )
 
     async def stream(
         self, items: Sequence[Item], *, batch_size: int | None = None

@@ -8,12 +8,13 @@ only the I/O: sending, sleeping, and running chunks side by side (threads or tas
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -44,6 +45,7 @@ __all__ = [
     "parse_line",
     "parse_results",
     "path_of",
+    "score_parts",
     "to_payload",
 ]
 
@@ -99,6 +101,30 @@ def encode_items(payloads: Sequence[Payload]) -> bytes:
         return pydantic_core.to_json({"items": list(payloads)})
     except pydantic_core.PydanticSerializationError as exc:
         raise InvalidRequest(f"items are not JSON-serialisable: {exc}") from None
+
+
+async def score_parts(
+    ranges: Sequence[range],
+    score_part: Callable[[range], Awaitable[list[RewardResult]]],
+    concurrency: int,
+) -> list[RewardResult]:
+    """Score each range with at most `concurrency` in flight; results in input order.
+
+    Cancelling the call cancels every part still running (so an engine kills them).
+    """
+    gate = asyncio.Semaphore(concurrency)
+
+    async def run(part: range) -> list[RewardResult]:
+        async with gate:
+            return await score_part(part)
+
+    tasks = [asyncio.ensure_future(run(part)) for part in ranges]
+    try:
+        parts = await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+    return [result for part in parts for result in part]
 
 
 def chunk_ranges(n: int, size: int) -> list[range]:

@@ -26,6 +26,7 @@ from rewardgate.clients.base import (
     chunk_ranges,
     make_item,
     path_of,
+    score_parts,
     to_payload,
 )
 from rewardgate.clients.models import Limits, Scored, VerifierInfo
@@ -127,19 +128,11 @@ class AsyncLocalClient:
         payloads = [to_payload(item) for item in items]
         if not payloads:
             return []
-        gate = asyncio.Semaphore(concurrency or self.concurrency)
-
-        async def run(part: range) -> list[RewardResult]:
-            async with gate:
-                return await self._score_part([payloads[i] for i in part])
-
-        tasks = [asyncio.ensure_future(run(r)) for r in self._ranges(len(payloads), batch_size)]
-        try:
-            parts = await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
-        return [result for part in parts for result in part]
+        return await score_parts(
+            self._ranges(len(payloads), batch_size),
+            lambda part: self._score_part([payloads[i] for i in part]),
+            concurrency or self.concurrency,
+        )
 
     async def stream(
         self, items: Sequence[Item], *, batch_size: int | None = None
