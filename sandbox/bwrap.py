@@ -26,12 +26,10 @@ kills the namespace) and the cgroups are emptied with SIGKILL, then removed.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import math
 import os
 import posixpath
 import resource
-import selectors
 import shlex
 import shutil
 import subprocess
@@ -42,6 +40,7 @@ from pathlib import Path
 
 from rewardgate.sandbox.api import ExecResult, Limits, Mount
 from rewardgate.sandbox.cgroups import CgroupManager, RunGroup
+from rewardgate.sandbox.supervise import RunPipes, Stream, exec_result, high_fd, write_all
 from rewardgate.verifiers.errors import SandboxError
 
 __all__ = ["WORKDIR", "BwrapBackend"]
@@ -62,16 +61,7 @@ ETC_FILES = (
 )
 SYSTEM_DIRS = ("usr",)
 SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
-_CHUNK = 1 << 20
 SETUP_TIMEOUT_S = 30.0
-_F_SETPIPE_SZ = 1031
-
-
-def _high_fd(fd: int) -> int:
-    """A duplicate of `fd` numbered >= 10 (the launcher's fd moves never clobber it)."""
-    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
-    os.close(fd)
-    return high
 
 
 def _check_relpath(name: str) -> str:
@@ -79,22 +69,6 @@ def _check_relpath(name: str) -> str:
     if not name or norm.startswith(("/", "..")) or norm == ".":
         raise ValueError(f"file name must be relative and inside the work dir: {name!r}")
     return norm
-
-
-class _Stream:
-    """Keeps the first `cap` bytes of a pipe and drains (discards) the rest."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.data = bytearray()
-        self.truncated = False
-
-    def feed(self, chunk: memoryview) -> None:
-        room = self.cap - len(self.data)
-        if room > 0:
-            self.data += chunk[:room]
-        if len(chunk) > room:
-            self.truncated = True
 
 
 class BwrapBackend:
@@ -254,37 +228,11 @@ class BwrapBackend:
     ) -> ExecResult:
         stdin_bytes = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
         to_close: list[int] = []
-        file_fds: list[int] = []
         group: RunGroup | None = None
         try:
-            try:
-                group = self._cgroups.create() if self._cgroups.parents() else None
-                if group is not None:
-                    # +2: bwrap's own process and the sandbox's pid 1 are in the group too;
-                    # the program's processes and threads get exactly `limits.processes`.
-                    group.set_limits(
-                        memory_bytes=limits.memory_mb << 20, pids=max(limits.processes, 1) + 2
-                    )
-            except OSError as exc:
-                raise SandboxError(f"cannot set up the run's cgroups: {exc}") from exc
-            bw = list(self._base)
-            bw += ["--size", str(limits.memory_mb << 20), "--tmpfs", WORKDIR]
-            made_dirs: set[str] = set()
-            for name, content in files.items():
-                rel = _check_relpath(name)
-                parts = rel.split("/")[:-1]
-                for i in range(1, len(parts) + 1):
-                    d = "/".join(parts[:i])
-                    if d not in made_dirs:
-                        made_dirs.add(d)
-                        bw += ["--dir", f"{WORKDIR}/{d}"]
-                data = content.encode() if isinstance(content, str) else bytes(content)
-                fd = _high_fd(os.memfd_create("rewardgate-file"))
-                to_close.append(fd)
-                file_fds.append(fd)
-                self._write_all(fd, data)
-                os.lseek(fd, 0, os.SEEK_SET)
-                bw += ["--file", str(fd), f"{WORKDIR}/{rel}"]
+            group = self._run_group(limits, extra_pids=2)
+            bw = [*self._base, *self._workdir_args(files, limits, to_close)]
+            file_fds = list(to_close)
             for mount in mounts:
                 if not Path(mount.source).exists():
                     raise SandboxError(f"mount source does not exist: {mount.source}")
@@ -293,23 +241,17 @@ class BwrapBackend:
             bw += [self._limits_script(limits, group), "sh", *argv]
 
             # Pipes the launcher moves into place: started (fd 4) and channel (fd 3).
-            started_r, started_w = os.pipe()
-            to_close += [started_r]
-            started_w = _high_fd(started_w)
-            to_close.append(started_w)
+            pipes = RunPipes(channel, limits.output_bytes)
+            started_r, started_w = (high_fd(fd) for fd in os.pipe())
+            to_close += [started_r, started_w]
             launcher = [
                 f"echo $$ > {shlex.quote(str(p))} || exit 125"
                 for p in (group.procs_files if group else [])
             ]
             pass_fds = [started_w, *file_fds]
-            chan_r = -1
             if channel:
-                chan_r, chan_w = os.pipe()
-                to_close.append(chan_r)
-                chan_w = _high_fd(chan_w)
-                to_close.append(chan_w)
-                pass_fds.append(chan_w)
-                launcher.append(f"exec 3>&{chan_w} {chan_w}>&-")
+                pass_fds.append(pipes.chan_w)
+                launcher.append(f"exec 3>&{pipes.chan_w} {pipes.chan_w}>&-")
             launcher.append(f"exec 4>&{started_w} {started_w}>&-")
             launcher.append('exec "$@"')
             cmd = [self._tools["bash"], "-c", "\n".join(launcher), "rewardgate", *bw]
@@ -317,9 +259,9 @@ class BwrapBackend:
             try:
                 proc = subprocess.Popen(
                     cmd,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
+                    stdin=pipes.stdin_r,
+                    stdout=pipes.stdout_w,
+                    stderr=pipes.stderr_w,
                     pass_fds=pass_fds,
                     env={"PATH": "/usr/bin:/bin"},
                     cwd="/",
@@ -328,14 +270,15 @@ class BwrapBackend:
                     extra_groups=[] if self._uid is not None else None,
                 )
             except OSError as exc:
+                pipes.close()
                 raise SandboxError(f"cannot start bwrap: {exc}") from exc
             # Only the child may hold the write ends, so EOF means every holder is gone.
-            for fd in pass_fds:
+            pipes.close_child_ends()
+            for fd in [started_w, *file_fds]:
                 os.close(fd)
                 to_close.remove(fd)
-            return self._supervise(
-                proc, group, limits, stdin_bytes, started_r, chan_r if channel else None, start
-            )
+            to_close.remove(started_r)
+            return self._supervise(proc, group, limits, pipes, stdin_bytes, started_r, start)
         finally:
             for fd in to_close:
                 with contextlib.suppress(OSError):
@@ -343,11 +286,45 @@ class BwrapBackend:
             if group is not None:
                 group.remove()
 
+    def _run_group(self, limits: Limits, extra_pids: int) -> RunGroup | None:
+        """The run's cgroups with its limits, or None where the host has none writable.
+
+        `extra_pids`: the launch's own processes in the group besides the program's, so
+        the program's processes and threads get exactly `limits.processes`.
+        """
+        try:
+            group = self._cgroups.create() if self._cgroups.parents() else None
+            if group is not None:
+                group.set_limits(
+                    memory_bytes=limits.memory_mb << 20,
+                    pids=max(limits.processes, 1) + extra_pids,
+                )
+            return group
+        except OSError as exc:
+            raise SandboxError(f"cannot set up the run's cgroups: {exc}") from exc
+
     @staticmethod
-    def _write_all(fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+    def _workdir_args(
+        files: Mapping[str, bytes | str], limits: Limits, fds: list[int]
+    ) -> list[str]:
+        """bwrap arguments making the tmpfs work dir with `files`; their memfds go in `fds`."""
+        bw = ["--size", str(limits.memory_mb << 20), "--tmpfs", WORKDIR]
+        made_dirs: set[str] = set()
+        for name, content in files.items():
+            rel = _check_relpath(name)
+            parts = rel.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d not in made_dirs:
+                    made_dirs.add(d)
+                    bw += ["--dir", f"{WORKDIR}/{d}"]
+            data = content.encode() if isinstance(content, str) else bytes(content)
+            fd = high_fd(os.memfd_create("rewardgate-file"))
+            fds.append(fd)
+            write_all(fd, data)
+            os.lseek(fd, 0, os.SEEK_SET)
+            bw += ["--file", str(fd), f"{WORKDIR}/{rel}"]
+        return bw
 
     @staticmethod
     def _limits_script(limits: Limits, group: RunGroup | None) -> str:
@@ -373,51 +350,23 @@ class BwrapBackend:
         proc: subprocess.Popen[bytes],
         group: RunGroup | None,
         limits: Limits,
+        pipes: RunPipes,
         stdin: bytes,
         started_fd: int,
-        chan_fd: int | None,
         start: float,
     ) -> ExecResult:
-        assert proc.stdin and proc.stdout and proc.stderr
-        out, err, chan, started = (
-            _Stream(limits.output_bytes),
-            _Stream(limits.output_bytes),
-            _Stream(limits.output_bytes),
-            _Stream(1),
-        )
-        readers: dict[int, _Stream] = {
-            proc.stdout.fileno(): out,
-            proc.stderr.fileno(): err,
-            started_fd: started,
-        }
-        if chan_fd is not None:
-            readers[chan_fd] = chan
+        started = Stream(1)
         pidfd = os.pidfd_open(proc.pid)
-        sel = selectors.DefaultSelector()
-        buf = bytearray(_CHUNK)
-        view_buf = memoryview(buf)
+        pump = pipes.pump(stdin, watch=[pidfd, started_fd])
         try:
-            for fd in readers:
-                with contextlib.suppress(OSError):
-                    fcntl.fcntl(fd, _F_SETPIPE_SZ, _CHUNK)
-                sel.register(fd, selectors.EVENT_READ)
-            sel.register(pidfd, selectors.EVENT_READ)
-            pending = memoryview(stdin)
-            stdin_fd = proc.stdin.fileno()
-            if pending:
-                os.set_blocking(stdin_fd, False)
-                sel.register(stdin_fd, selectors.EVENT_WRITE)
-            else:
-                proc.stdin.close()
             # The program's clock starts when it does (the start-up byte), so a loaded
             # host's slow sandbox set-up never eats into `wall_s`; set-up has its own bound.
             deadline = start + SETUP_TIMEOUT_S
             began = 0.0
             timed_out = False
-            status: int | None = None
             rusage: resource.struct_rusage | None = None
             exited_at = killed_at = 0.0
-            while sel.get_map():
+            while pump.busy:
                 now = time.monotonic()
                 if not began and started.data:
                     began = now
@@ -429,42 +378,30 @@ class BwrapBackend:
                     timed_out = True
                     self._kill(proc, group)
                     killed_at = now
-                if timed_out and status is None and now - killed_at > 2.0:
+                if timed_out and proc.returncode is None and now - killed_at > 2.0:
                     proc.kill()  # the launcher did not exit once its sandbox was gone
-                if status is not None and now - exited_at > 2.0:
+                if proc.returncode is not None and now - exited_at > 2.0:
                     # The launcher is gone but a pipe is still held: only a process of
                     # this run can hold it, so the run's cgroups are killed.
                     if group is None or not group.kill_all(timeout_s=2.0):
                         raise SandboxError("a sandboxed process outlived its pid namespace")
                     exited_at = now
-                wait = 0.05 if timed_out or status is not None else max(0.0, deadline - now)
-                for key, _ in sel.select(wait):
-                    fd = int(key.fd)
+                done = timed_out or proc.returncode is not None
+                for fd in pump.poll(0.05 if done else max(0.0, deadline - now)):
                     if fd == pidfd:
                         _, status, rusage = os.wait4(proc.pid, 0)
                         proc.returncode = os.waitstatus_to_exitcode(status)
                         exited_at = time.monotonic()
-                        sel.unregister(pidfd)
-                    elif fd == stdin_fd:
-                        try:
-                            pending = pending[os.write(stdin_fd, pending[:_CHUNK]) :]
-                        except BlockingIOError:
-                            continue
-                        except BrokenPipeError:  # the program stopped reading: fine
-                            pending = pending[:0]
-                        if not pending:
-                            sel.unregister(stdin_fd)
-                            proc.stdin.close()
+                        pump.unwatch(pidfd)
+                    elif not os.read(started_fd, 1) or started.data:
+                        pump.unwatch(started_fd)
                     else:
-                        n = os.readv(fd, [buf])
-                        if n == 0:
-                            sel.unregister(fd)
-                        else:
-                            readers[fd].feed(view_buf[:n])
+                        started.data += b"x"
             wall_ms = (time.monotonic() - (began or start)) * 1000
         finally:
-            sel.close()
+            pump.close()
             os.close(pidfd)
+            os.close(started_fd)
             if proc.returncode is None:
                 self._kill(proc, group)
                 try:
@@ -472,25 +409,22 @@ class BwrapBackend:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            for f in (proc.stdin, proc.stdout, proc.stderr):
-                f.close()
         if group is not None and not group.kill_all():
             raise SandboxError("could not kill every process of the run")
         if not started.data:
+            err = pipes.streams[1]
             raise SandboxError(
                 "sandbox failed to start: " + bytes(err.data).decode(errors="replace").strip()
             )
-        return self._result(
+        return exec_result(
             proc.returncode,
-            out,
-            err,
-            chan,
+            pipes.streams,
             wall_ms,
             rusage,
             group,
             limits,
             timed_out,
-            chan_fd is not None,
+            pipes.chan_r >= 0,
         )
 
     @staticmethod
@@ -504,61 +438,3 @@ class BwrapBackend:
         if group is None or not group.kill_all(spare=proc.pid):
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-
-    @staticmethod
-    def _result(
-        returncode: int,
-        out: _Stream,
-        err: _Stream,
-        chan: _Stream,
-        wall_ms: float,
-        rusage: resource.struct_rusage | None,
-        group: RunGroup | None,
-        limits: Limits,
-        timed_out: bool,
-        channel: bool,
-    ) -> ExecResult:
-        code = returncode
-        # bwrap reports a program killed by signal N as exit status 128 + N.
-        if 128 < code < 128 + 65:
-            code = -(code - 128)
-        cpu_ns = group.cpu_ns() if group else None
-        if cpu_ns is not None:
-            cpu_ms = cpu_ns / 1e6
-        elif rusage is not None:
-            cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000
-        else:
-            cpu_ms = 0.0
-        # The peak of the run: the cgroup's (whole run, incl. tmpfs files) or, without
-        # one, the largest waited-for process's. The cgroup's is preferred: ru_maxrss
-        # survives exec, so the launcher reports the RSS of the process that forked it
-        # (a large Python worker) even when the program itself is tiny.
-        peak_bytes = group.max_memory_bytes() if group is not None else None
-        if peak_bytes is not None:
-            rss_kb = peak_bytes // 1024
-        else:
-            rss_kb = rusage.ru_maxrss if rusage is not None else 0
-        details: dict[str, object] = {}
-        oom = bool(group and (group.oom_kills() or 0) > 0)
-        if not oom and code == -9 and group is None:
-            oom = rss_kb * 1024 >= (limits.memory_mb << 20) * 0.9
-        if timed_out:
-            details["timeout"] = "wall"
-        elif code == -24 or (code == -9 and not oom and cpu_ms >= limits.cpu_s * 1000):
-            timed_out = True
-            details["timeout"] = "cpu"
-        if group is not None and (group.memory_failures() or 0) > 0:
-            details["memory_limit_hit"] = True
-        return ExecResult(
-            exit_code=code,
-            stdout=bytes(out.data),
-            stderr=bytes(err.data),
-            wall_ms=wall_ms,
-            cpu_ms=cpu_ms,
-            max_rss_kb=int(rss_kb),
-            timed_out=timed_out,
-            oom_killed=oom,
-            truncated=out.truncated or err.truncated or chan.truncated,
-            channel=bytes(chan.data) if channel else None,
-            details=details,
-        )
