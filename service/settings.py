@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     graceful_timeout_s: float = Field(
         30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish."
     )
+    get_reward_verifier: str = Field(
+        "math", min_length=1, description="Verifier of POST /get_reward when `?verifier=` is unset."
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
