@@ -11,6 +11,10 @@ given); `LocalClient` / `AsyncLocalClient` run the engine in this process and ne
 the `[server]` extra. All four have the same verbs: `score`, `score_batch`, `stream`,
 `verifiers`, `limits`, `upload_asset`. Importing this package loads only httpx,
 pydantic and the wire models; the engine and aiohttp load when first used.
+
+Trainer adapters live in their own modules: `rewardgate.clients.verl.compute_score`
+(verl's custom reward function), `rewardgate.clients.trl.reward_func` (TRL reward
+functions); they score at `$REWARDGATE_URL` when set, else in-process (`connect`).
 """
 
 from rewardgate.clients.aio import AsyncRewardClient

@@ -1,4 +1,5 @@
-"""GRPO-style rollouts for the trainer-adapter tests: 16 problems x 4 completions = 64.
+"""GRPO-style rollouts for the trainer-adapter tests: 16 problems x 4 completions = 64,
+and the two places an adapter scores (in-process, or a real server at $REWARDGATE_URL).
 
 Each problem's group holds a correct boxed answer in another form than the gold, a
 wrong boxed answer, a correct answer in a final-answer sentence, and a refusal, so a
@@ -8,8 +9,16 @@ group's rewards are [1, 0, 1, 0] and a mix-up of rows shows.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import pytest
+
+from rewardgate.clients import LocalClient, RewardClient
+from rewardgate.clients.connect import URL_ENV, close_shared
+from tests.clients.support import metrics_of, request_count
 
 PROBLEMS: list[tuple[str, str, str, str]] = [
     # question, gold, the gold in another form, a wrong answer
@@ -70,3 +79,40 @@ GOOD_STDIO = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
 BAD_STDIO = "```python\na, b = map(int, input().split())\nprint(a * b)\n```"
 GOOD_CALL = "Here it is:\n```python\ndef add(a, b):\n    return a + b\n```"
 BAD_CALL = "```python\ndef add(a, b):\n    return a - b\n```"
+
+
+@dataclass
+class Mode:
+    """Where the adapters under test score, and a direct client to compare them with."""
+
+    name: str
+    url: str | None
+
+    def direct(self) -> RewardClient | LocalClient:
+        return RewardClient(self.url) if self.url else LocalClient()
+
+    def requests(self) -> int:
+        """POST /v1/rewards answered by the server so far (0 in-process)."""
+        return request_count(metrics_of(self.url), 200) if self.url else 0
+
+
+MODES = ["in-process", "remote"]
+
+
+def adapter_mode(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, live_server: Callable[..., Any]
+) -> Iterator[Mode]:
+    """Set the environment an adapter reads, as a trainer's process would have it."""
+    monkeypatch.delenv("REWARDGATE_CONFIG", raising=False)
+    monkeypatch.setenv("REWARDGATE_WORKERS", "1")
+    monkeypatch.setenv("REWARDGATE_ASSET_DIR", str(tmp_path / "assets"))
+    if name == "remote":
+        url = live_server(workers=2).url
+        monkeypatch.setenv(URL_ENV, url)
+    else:
+        url = None
+        monkeypatch.delenv(URL_ENV, raising=False)
+    try:
+        yield Mode(name, url)
+    finally:
+        close_shared()

@@ -51,6 +51,26 @@ def test_import_loads_no_server_or_domain_dependency() -> None:
     assert out.stdout.strip() == ""
 
 
+ADAPTERS = {
+    "rewardgate.clients.verl": ["compute_score", "compute_score_async", "DEFAULT_SOURCES"],
+    "rewardgate.clients.trl": ["reward_func", "async_reward_func", "RewardFunc"],
+    "rewardgate.clients.connect": ["connect", "shared_client", "close_shared", "URL_ENV"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(ADAPTERS))
+def test_trainer_adapters_export_their_names_and_import_light(module: str) -> None:
+    heavy = ["fastapi", "starlette", "pebble", "math_verify", "sympy", "aiohttp", "uvicorn"]
+    code = (
+        f"import sys, {module} as m\n"
+        f"assert set({ADAPTERS[module]!r}) <= set(m.__all__)\n"
+        "assert all(getattr(m, name) is not None for name in m.__all__)\n"
+        f"print(','.join(n for n in {heavy!r} + ['rewardgate.service'] if n in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
 def result(status: str, reward: float) -> RewardResult:
     return RewardResult(verifier="echo", status=status, reward=reward)  # type: ignore[arg-type]
 
