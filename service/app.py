@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,7 +28,23 @@ __all__ = ["create_app", "verifier_env"]
 
 
 def verifier_env(settings: Settings) -> VerifierEnv:
-    return VerifierEnv(asset_dir=settings.asset_dir)
+    """What verifiers may know of this server; secrets named by settings are read here."""
+    judge_endpoints = {
+        name: endpoint.model_copy(
+            update={
+                "api_key": os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
+            }
+        )
+        for name, endpoint in settings.judge_endpoints.items()
+    }
+    return VerifierEnv(
+        asset_dir=settings.asset_dir,
+        config={
+            "reward_specs": settings.reward_specs,
+            "judge_endpoints": judge_endpoints,
+            "length_tokenizer": settings.length_tokenizer,
+        },
+    )
 
 
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:

@@ -257,7 +257,7 @@ class Engine:
     def _cache_key(
         self, verifier: Verifier, request: RewardRequest, reference: Any, options: Any
     ) -> str | None:
-        if not verifier.cacheable or self.cache is None:
+        if self.cache is None or not verifier.cacheable_for(reference, options):
             return None
         return cache_key(
             verifier.name,

@@ -9,11 +9,12 @@ a test. Precedence: argument > environment > config file (TOML, named by
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -21,6 +22,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from rewardgate.verifiers.judge.endpoint import JudgeEndpoint
 
 __all__ = ["Settings"]
 
@@ -79,6 +82,19 @@ class Settings(BaseSettings):
     graceful_timeout_s: float = Field(
         30.0, ge=0, description="On SIGTERM, how long in-flight requests may finish."
     )
+    reward_specs: dict[str, dict[str, Any]] = Field(
+        {},
+        description='Named `compose` specs requests use as `{"spec": name}` '
+        "(TOML tables `[reward_specs.NAME]`, or JSON).",
+    )
+    judge_endpoints: dict[str, JudgeEndpoint] = Field(
+        {},
+        description="OpenAI-compatible endpoints `judge` may call, by name: "
+        "`{base_url, model, api_key_env, timeout_s, max_retries, max_tokens}` (TOML or JSON).",
+    )
+    length_tokenizer: Path | None = Field(
+        None, description="tokenizer.json (or its folder) `length` counts tokens with."
+    )
     get_reward_verifier: str = Field(
         "math", min_length=1, description="Verifier of POST /get_reward when `?verifier=` is unset."
     )
@@ -89,6 +105,27 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(k.strip() for k in value.split(",") if k.strip())
         return value
+
+    @field_validator("reward_specs", "judge_endpoints", mode="before")
+    @classmethod
+    def _json_tables(cls, value: Any) -> Any:
+        """A flag or an argument may give a table as JSON text."""
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("reward_specs")
+    @classmethod
+    def _specs_are_specs(cls, specs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """A spec's shape is checked at start-up; its children's options when used."""
+        from rewardgate.verifiers.compose.spec import ComposeSpec
+
+        for name, spec in specs.items():
+            try:
+                ComposeSpec.model_validate(spec)
+            except ValidationError as exc:
+                raise ValueError(f"reward_specs.{name}: {exc}") from None
+        return specs
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

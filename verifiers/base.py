@@ -12,12 +12,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.models import RewardRequest, RewardResult, StepReward
+
+if TYPE_CHECKING:
+    from rewardgate.verifiers.registry import Registry
 
 __all__ = [
     "NoReference",
@@ -49,17 +52,26 @@ class NoReference(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore(cls, data: Any) -> Any:
+        # Any reference at all: a shaping child of `compose` gets the parent's (a string).
+        return {}
+
 
 @dataclass(frozen=True)
 class VerifierEnv:
     """What the host (server, LocalClient, a test) tells verifiers about this machine.
 
     Verifiers must not read settings or environment variables themselves: the same
-    verifier runs under different servers in one test session.
+    verifier runs under different servers in one test session. `registry` is the
+    registry that built the verifier (set by `Registry`), so a verifier that combines
+    others (`compose`) judges with exactly the verifiers its host registered.
     """
 
     asset_dir: Path | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    registry: Registry | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -132,6 +144,10 @@ class Verifier(ABC, Generic[RefT, OptT]):
         its budget from both, so a slow candidate is a verdict, not an engine timeout.
         """
         return options.timeout_s or default_s
+
+    def cacheable_for(self, reference: RefT, options: OptT) -> bool:
+        """Whether this item's verdict may be cached; a sampling judge is not (see `judge`)."""
+        return self.cacheable
 
     def fingerprints(self, reference: RefT) -> list[str]:
         """Fingerprints of the named files a verdict on `reference` reads (cache key part)."""

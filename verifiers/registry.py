@@ -9,6 +9,7 @@ its own and nothing heavy happens at start-up.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from importlib.metadata import entry_points
 from typing import cast
 
@@ -24,7 +25,8 @@ class Registry:
     def __init__(
         self, classes: Iterable[type[Verifier]] = (), env: VerifierEnv | None = None
     ) -> None:
-        self.env = env or VerifierEnv()
+        # Verifiers reach their siblings through the env (see `VerifierEnv.registry`).
+        self.env = replace(env or VerifierEnv(), registry=self)
         self._classes: dict[str, type[Verifier]] = {}
         self._instances: dict[str, Verifier] = {}
         for cls in classes:
