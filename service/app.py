@@ -43,6 +43,8 @@ def verifier_env(settings: Settings) -> VerifierEnv:
             "reward_specs": settings.reward_specs,
             "judge_endpoints": judge_endpoints,
             "length_tokenizer": settings.length_tokenizer,
+            "sql_db_dir": settings.sql_db_dir,
+            "sql_postgres": dict(settings.sql_postgres),
         },
     )
 

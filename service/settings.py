@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     max_asset_store_bytes: int = Field(
         10 * 2**30, ge=1, description="Total size of the asset store (507 when full)."
     )
+    sql_db_dir: Path | None = Field(
+        None, description="Folder of the databases the sql verifier's references name."
+    )
+    sql_postgres: Annotated[dict[str, str], NoDecode] = Field(
+        {},
+        description=(
+            "PostgreSQL connections for the sql verifier's `pg:<name>` databases: "
+            "`name=DSN` pairs, comma-separated, or a JSON object."
+        ),
+    )
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="Comma-separated bearer tokens; empty disables auth."
     )
@@ -126,6 +136,18 @@ class Settings(BaseSettings):
             except ValidationError as exc:
                 raise ValueError(f"reward_specs.{name}: {exc}") from None
         return specs
+
+    @field_validator("sql_postgres", mode="before")
+    @classmethod
+    def _parse_connections(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("{"):
+            return json.loads(value)
+        pairs = [p.strip() for p in value.split(",") if p.strip()]
+        if any("=" not in p for p in pairs):
+            raise ValueError("sql_postgres must be name=DSN pairs or a JSON object")
+        return dict(p.split("=", 1) for p in pairs)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

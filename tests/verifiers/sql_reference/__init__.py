@@ -1,0 +1,1 @@
+"""Reference evaluators vendored under their licences, for comparison tests."""

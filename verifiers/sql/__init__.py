@@ -1,0 +1,75 @@
+"""The `sql` verifier: execution accuracy for text-to-SQL, safe against hostile queries.
+
+The response's query (the last ```sql block, else the whole text) runs on the
+reference's database(s) next to the gold query, and the results are compared with the
+community's rules: test-suite-sql-eval's (`spider`, the default) or BIRD's EX
+(`bird`), optionally with BIRD's R-VES efficiency reward. Rewards: binary, Arctic's
+1/0.1/0, SQL-R1's staged reward, or custom stage weights; `steps` report extract,
+parse, execute, match. Databases are SQLite, DuckDB or PostgreSQL, always opened
+read-only with a per-query time limit inside the engine and a row cap.
+Importing this package is cheap: sqlglot and the drivers load on the first judgement.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import ClassVar
+
+from pydantic import BaseModel
+
+from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
+from rewardgate.verifiers.sql.models import RewardWeights, SqlOptions, SqlReference
+
+__all__ = ["RewardWeights", "SqlOptions", "SqlReference", "SqlVerifier"]
+
+
+class SqlVerifier(Verifier[SqlReference, SqlOptions]):
+    name = "sql"
+    version = "1"
+    description = (
+        "Execution accuracy for text-to-SQL on SQLite, DuckDB or PostgreSQL: spider "
+        "(test-suite-sql-eval) or bird semantics, binary/arctic/sql_r1/custom rewards, "
+        "read-only engines with per-query time limits."
+    )
+    Reference: ClassVar[type[BaseModel]] = SqlReference
+    Options: ClassVar[type[VerifierOptions]] = SqlOptions
+
+    def prepare(
+        self, reference: object, options: dict[str, object] | None
+    ) -> Prepared[SqlReference, SqlOptions]:
+        """Validate, and resolve every database now: a missing one is `invalid` at once."""
+        from rewardgate.verifiers.sql.targets import resolve
+
+        prepared = super().prepare(reference, options)
+        for name in (prepared.reference.db, *prepared.reference.test_dbs):
+            resolve(name, self.env)
+        return prepared
+
+    def fingerprints(self, reference: SqlReference) -> list[str]:
+        from rewardgate.verifiers.sql.targets import resolve
+
+        return [resolve(name, self.env).fingerprint for name in (reference.db, *reference.test_dbs)]
+
+    def budget_s(self, reference: SqlReference, options: SqlOptions, default_s: float) -> float:
+        if options.timeout_s:
+            return options.timeout_s
+        return max(default_s, options.budget(1 + len(reference.test_dbs)))
+
+    def judge(self, response: str, reference: SqlReference, options: SqlOptions) -> Verdict:
+        from rewardgate.verifiers.sql.judge import judge
+
+        return judge(response, reference, options, self.env)
+
+    def warmup(self) -> None:
+        """Import sqlglot and build its dialect tables before workers fork."""
+        from rewardgate.verifiers.sql.safety import check_query
+
+        for engine in ("sqlite", "duckdb", "postgres"):
+            check_query("SELECT a, COUNT(*) FROM t GROUP BY a ORDER BY 2 DESC", engine)
+
+    def health(self) -> dict[str, str]:
+        found = {
+            name: "ok" if importlib.util.find_spec(name) is not None else "not installed"
+            for name in ("sqlglot", "duckdb", "psycopg")
+        }
+        return found

@@ -1,0 +1,155 @@
+"""Is a query one read-only statement? The first of three locks.
+
+sqlglot parses the query in the engine's dialect: exactly one statement, a query
+(SELECT, set operation, VALUES), with no write, DDL, ATTACH, PRAGMA, SET, COPY, SELECT
+INTO or row lock anywhere inside, and no function that reads files, runs other SQL or
+changes settings. The engines hold the other two locks (read-only connections, and
+per-engine guards: SQLite's authorizer, DuckDB's statement types with external access
+off, PostgreSQL's read-only transaction as a role without privileges), so a query
+sqlglot cannot parse still runs: the engine then decides, exactly as its parser does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DENIED_FUNCTIONS", "Checked", "check_query"]
+
+# Lower-case names; a query calling any of them is refused before it reaches an engine.
+DENIED_FUNCTIONS = frozenset(
+    {
+        # SQLite: extensions and the shell's file functions.
+        "load_extension",
+        "readfile",
+        "writefile",
+        "edit",
+        "fts3_tokenizer",
+        "zipfile",
+        # DuckDB: files, other SQL, environment, extensions.
+        "read_text",
+        "read_blob",
+        "read_csv",
+        "read_csv_auto",
+        "read_parquet",
+        "parquet_scan",
+        "parquet_metadata",
+        "parquet_schema",
+        "read_json",
+        "read_json_auto",
+        "read_json_objects",
+        "read_ndjson",
+        "read_ndjson_auto",
+        "read_ndjson_objects",
+        "sniff_csv",
+        "iceberg_scan",
+        "delta_scan",
+        "query",
+        "query_table",
+        "getenv",
+        "duckdb_secrets",
+        "duckdb_extensions",
+        # PostgreSQL: server files, large objects, other SQL, settings, sessions.
+        "pg_read_file",
+        "pg_read_binary_file",
+        "pg_ls_dir",
+        "pg_stat_file",
+        "pg_ls_logdir",
+        "pg_ls_waldir",
+        "pg_ls_tmpdir",
+        "pg_ls_archive_statusdir",
+        "lo_import",
+        "lo_export",
+        "lo_get",
+        "lo_open",
+        "lo_from_bytea",
+        "dblink",
+        "dblink_exec",
+        "set_config",
+        "pg_sleep",
+        "pg_sleep_for",
+        "pg_sleep_until",
+        "pg_terminate_backend",
+        "pg_cancel_backend",
+        "pg_reload_conf",
+        "pg_rotate_logfile",
+        "pg_notify",
+        "pg_advisory_lock",
+        "pg_advisory_xact_lock",
+        "pg_logical_emit_message",
+        "nextval",
+        "setval",
+        "query_to_xml",
+        "query_to_xml_and_xmlschema",
+        "query_to_xmlschema",
+        "cursor_to_xml",
+    }
+)
+
+# sqlglot node classes that never belong in a read query (looked up by name, since
+# sqlglot adds node types over releases).
+_DENIED_NODES = (
+    "Insert",
+    "Update",
+    "Delete",
+    "Merge",
+    "Drop",
+    "Create",
+    "Alter",
+    "TruncateTable",
+    "Command",
+    "Pragma",
+    "Attach",
+    "Detach",
+    "Install",
+    "Set",
+    "Copy",
+    "Into",
+    "Lock",
+    "LoadData",
+    "Use",
+    "Transaction",
+    "Commit",
+    "Rollback",
+    "Grant",
+    "Revoke",
+)
+
+DIALECTS = {"sqlite": "sqlite", "duckdb": "duckdb", "postgres": "postgres"}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """`refusal` says why the query may not run; `parsed` is False when sqlglot gave up."""
+
+    parsed: bool
+    refusal: str | None = None
+    parse_error: str | None = None
+
+
+def check_query(sql: str, engine: str) -> Checked:
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=DIALECTS[engine]) if s is not None]
+    except SqlglotError as exc:
+        return Checked(parsed=False, parse_error=str(exc).splitlines()[0][:300])
+    except RecursionError:
+        return Checked(parsed=False, refusal="query nested too deeply to parse")
+    if not statements:
+        return Checked(parsed=True, refusal="no statement")
+    if len(statements) > 1:
+        return Checked(parsed=True, refusal=f"{len(statements)} statements; only one is allowed")
+    root = statements[0]
+    if not isinstance(root, (exp.Query, exp.Values)):
+        return Checked(parsed=True, refusal=f"not a read query: {root.key.upper()} statement")
+    denied = tuple(getattr(exp, name) for name in _DENIED_NODES if hasattr(exp, name))
+    for node in root.walk():
+        if isinstance(node, denied):
+            return Checked(parsed=True, refusal=f"not allowed in a read query: {node.key.upper()}")
+        if isinstance(node, exp.Func):
+            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+            if name in DENIED_FUNCTIONS:
+                return Checked(parsed=True, refusal=f"function not allowed: {name}")
+    return Checked(parsed=True)
