@@ -2,10 +2,14 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup serve test lint typecheck bench clean
+.PHONY: setup postgres serve test lint typecheck bench clean
 
 setup:
 	bash scripts/setup.sh
+
+# The sql verifier's PostgreSQL tests need a running server with Chinook loaded.
+postgres: setup
+	bash scripts/postgres.sh
 
 serve: setup
 	$(VENV)/bin/rewardgate serve
@@ -17,7 +21,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-test: setup lint typecheck
+test: setup postgres lint typecheck
 	$(PY) -m pytest
 
 bench: setup
