@@ -131,7 +131,7 @@ def judge(response: str, reference: SqlReference, options: SqlOptions, env: Veri
         checked = check_query(pred_sql, engine)
         if checked.refusal:
             score.details["error"] = checked.refusal
-            return score.fail("parse", "unsafe", ok=False, engine=engine, error=checked.refusal)
+            return score.fail("parse", "unsafe", engine=engine, error=checked.refusal)
         if not checked.parsed:
             parse_info = {"sqlglot": checked.parse_error, "decided_by": "engine"}
     score.step("parse", 0.0, ok=True, **parse_info)

@@ -11,6 +11,7 @@ sqlglot cannot parse still runs: the engine then decides, exactly as its parser 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 __all__ = ["DENIED_FUNCTIONS", "Checked", "check_query"]
@@ -131,8 +132,12 @@ def check_query(sql: str, engine: str) -> Checked:
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
+    # sqlglot logs a warning for each statement it keeps as an opaque Command; we refuse those.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECTS[engine]) if s is not None]
+        parsed = sqlglot.parse(sql, read=DIALECTS[engine])
+        # A trailing `; -- comment` parses as an empty Semicolon statement: not a statement.
+        statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
     except SqlglotError as exc:
         return Checked(parsed=False, parse_error=str(exc).splitlines()[0][:300])
     except RecursionError:

@@ -1,0 +1,119 @@
+"""Hostile predictions score 0 as verdicts, leave every database byte-identical, and the
+service stays healthy. The same table runs on SQLite and DuckDB (PostgreSQL: test_sql_postgres).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rewardgate.verifiers.models import RewardRequest
+from rewardgate.verifiers.sql import SqlVerifier
+from tests.verifiers.sql_support import env_for, make_db_dir, tree_digest
+
+GOLD = "SELECT Name FROM Genre ORDER BY GenreId"
+OUTSIDE = "/tmp/rewardgate-sql-escape"
+
+# (id, query, the rule it must get)
+HOSTILE = [
+    ("drop-table", "DROP TABLE Track", "unsafe"),
+    ("delete", "DELETE FROM Invoice", "unsafe"),
+    ("update", "UPDATE Track SET Name = 'x'", "unsafe"),
+    ("insert", "INSERT INTO Genre (GenreId, Name) VALUES (99, 'x')", "unsafe"),
+    ("create-table", "CREATE TABLE evil AS SELECT * FROM Track", "unsafe"),
+    ("cte-delete", "WITH x AS (SELECT 1) DELETE FROM Track", "unsafe"),
+    ("multi-statement", "SELECT Name FROM Genre; DROP TABLE Track", "unsafe"),
+    ("multi-statement-commit", "SELECT 1; COMMIT; DELETE FROM Track", "unsafe"),
+    ("attach", f"ATTACH DATABASE '{OUTSIDE}.db' AS evil", "unsafe"),
+    ("detach", "DETACH main", "unsafe"),
+    ("pragma", "PRAGMA writable_schema = 1", "unsafe"),
+    ("vacuum-into", f"VACUUM INTO '{OUTSIDE}.db'", "unsafe"),
+    ("load-extension", "SELECT load_extension('/lib/x86_64-linux-gnu/libc.so.6')", "unsafe"),
+    ("read-file", "SELECT * FROM read_text('/etc/passwd')", "unsafe"),
+    ("copy-out", f"COPY Track TO '{OUTSIDE}.csv'", "unsafe"),
+    ("set-config", "SET enable_external_access = true", "unsafe"),
+    ("install", "INSTALL httpfs", "unsafe"),
+    ("begin", "BEGIN", "unsafe"),
+    (
+        "runaway-recursive-cte",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT MAX(x) FROM c",
+        "timeout",
+    ),
+    ("huge-cross-join-count", "SELECT COUNT(*) FROM Track a, Track b, Track c", "timeout"),
+    ("huge-cross-join-rows", "SELECT * FROM Track a, Track b", "too_many_rows"),
+    ("blob-bomb", "SELECT zeroblob(2000000000)", None),
+]
+
+
+@pytest.fixture(scope="module")
+def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_db_dir(tmp_path_factory.mktemp("sqldb"))
+
+
+@pytest.mark.parametrize("db", ["chinook.sqlite", "chinook.duckdb"], ids=["sqlite", "duckdb"])
+@pytest.mark.parametrize(("query", "rule"), [h[1:] for h in HOSTILE], ids=[h[0] for h in HOSTILE])
+def test_hostile_query_is_a_zero_verdict_and_changes_nothing(
+    db_dir: Path, db: str, query: str, rule: str | None
+) -> None:
+    before = tree_digest(db_dir)
+    verifier = SqlVerifier(env_for(db_dir))
+    result = verifier.verify(
+        RewardRequest(
+            verifier="sql",
+            response=f"```sql\n{query}\n```",
+            reference={"gold_sql": GOLD, "db": db},
+            options={"query_timeout_s": 0.5, "max_rows": 10_000},
+        )
+    )
+    assert result.status == "ok"
+    assert result.reward == 0.0
+    assert result.details["rule"] != "match"
+    if rule is not None:
+        assert result.details["rule"] == rule, result.details
+    assert tree_digest(db_dir) == before
+    assert not list(Path("/tmp").glob("rewardgate-sql-escape*"))
+    # The connection is still good for the next request.
+    good = verifier.verify(
+        RewardRequest(verifier="sql", response=GOLD, reference={"gold_sql": GOLD, "db": db})
+    )
+    assert (good.status, good.reward) == ("ok", 1.0)
+
+
+def test_service_stays_healthy_after_a_hostile_batch(
+    make_client: Callable[..., object], tmp_path: Path
+) -> None:
+    db_dir = make_db_dir(tmp_path / "dbs")
+    before = tree_digest(db_dir)
+    client = make_client(installed=True, sql_db_dir=db_dir, workers=2)
+    items = [
+        {
+            "verifier": "sql",
+            "response": query,
+            "reference": {"gold_sql": GOLD, "db": db},
+            "options": {"query_timeout_s": 0.5, "max_rows": 10_000},
+        }
+        for db in ("chinook.sqlite", "chinook.duckdb")
+        for _, query, _ in HOSTILE
+    ]
+    response = client.post("/v1/rewards", json={"items": items})  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(r["status"], r["reward"]) for r in results] == [("ok", 0.0)] * len(items)
+    assert client.get("/healthz").status_code == 200  # type: ignore[attr-defined]
+    assert client.get("/readyz").status_code == 200  # type: ignore[attr-defined]
+    after = client.post(  # type: ignore[attr-defined]
+        "/v1/rewards",
+        json={
+            "items": [
+                {
+                    "verifier": "sql",
+                    "response": GOLD,
+                    "reference": {"gold_sql": GOLD, "db": "chinook.sqlite"},
+                }
+            ]
+        },
+    ).json()["results"]
+    assert (after[0]["status"], after[0]["reward"]) == ("ok", 1.0)
+    assert tree_digest(db_dir) == before
