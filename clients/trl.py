@@ -28,6 +28,7 @@ from typing import Any
 
 from rewardgate.clients.base import make_item
 from rewardgate.clients.connect import Scorer, Urls, shared_client
+from rewardgate.clients.rows import plain, row_options
 
 __all__ = ["RewardFunc", "async_reward_func", "completion_text", "reward_func"]
 
@@ -91,24 +92,20 @@ class RewardFunc:
     def items(self, completions: Sequence[Any], columns: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rewardgate items for a batch of completions and the dataset's columns."""
         references = self._column(self.reference_field, columns, len(completions))
-        row_options = (
+        per_row = (
             self._column(self.options_field, columns, len(completions))
             if self.options_field
             else [None] * len(completions)
         )
-        return [
-            make_item(
-                self.verifier,
-                completion_text(completion),
-                reference,
-                None,
-                self.fallback_reward,
-                {**self.options, **(extra or {})},
-            )
-            for completion, reference, extra in zip(
-                completions, references, row_options, strict=True
-            )
-        ]
+        items = []
+        for completion, reference, extra in zip(completions, references, per_row, strict=True):
+            text = completion_text(completion)
+            item = make_item(self.verifier, text, plain(reference), None, self.fallback_reward, {})
+            options = row_options(self.options, extra)
+            if options:
+                item["options"] = options
+            items.append(item)
+        return items
 
     def __call__(
         self,

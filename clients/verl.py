@@ -33,6 +33,7 @@ from typing import Any
 
 from rewardgate.clients.base import make_item
 from rewardgate.clients.connect import Scorer, Urls, shared_client
+from rewardgate.clients.rows import plain, row_options
 from rewardgate.verifiers.models import RewardResult
 
 __all__ = [
@@ -88,18 +89,17 @@ def to_item(
     sources: Mapping[str, str] | None = None,
     fallback_reward: float | None = None,
 ) -> dict[str, Any]:
-    """The rewardgate item for one of verl's responses.
-
-    verl's columns come from Parquet, so lists may arrive as numpy arrays; they are
-    made plain JSON values here.
-    """
-    extra = _plain(extra_info) if isinstance(extra_info, Mapping) else {}
+    """The rewardgate item for one of verl's responses (numpy values made plain)."""
+    extra = plain(extra_info) if isinstance(extra_info, Mapping) else {}
     verifier = extra.get("verifier") or verifier_for(str(data_source), sources)
-    reference = _plain(ground_truth)
+    reference = plain(ground_truth)
     if verifier == "code":
         reference = _apps_reference(reference)
-    options = extra.get("options")
-    return make_item(str(verifier), str(solution_str), reference, None, fallback_reward, options)
+    item = make_item(str(verifier), str(solution_str), reference, None, fallback_reward, {})
+    options = row_options({}, extra.get("options"))
+    if options:
+        item["options"] = options
+    return item
 
 
 def to_score(result: RewardResult) -> dict[str, Any]:
@@ -186,7 +186,9 @@ def _score_all(
         )
     ]
     scorer = client if client is not None else shared_client(url)
-    return [to_score(result) for result in scorer.score_batch(items)]
+    # One request for the batch (up to the server's limit), as verl's batch manager means.
+    results = scorer.score_batch(items, batch_size=len(items))
+    return [to_score(result) for result in results]
 
 
 def _apps_reference(reference: Any) -> Any:
@@ -206,15 +208,3 @@ def _apps_reference(reference: Any) -> Any:
         if data.get(key):
             apps[key] = data[key]
     return apps
-
-
-def _plain(value: Any) -> Any:
-    """Numpy arrays and scalars (and containers of them) as plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist) and not isinstance(value, (str, bytes)):
-        return _plain(tolist())
-    return value

@@ -160,16 +160,23 @@ def test_abstain_gives_none_for_items_without_a_verdict(mode: Mode, grpo) -> Non
 def test_reference_column_options_and_per_row_options(mode: Mode, grpo) -> None:
     unboxed = "The final answer is 1."
     inputs = [
-        {"answer": "1", "opts": {"require_box": True}},
-        {"answer": "1", "opts": {}},
+        {"answer": "1", "opts": {"require_box": True}, "opts_json": '{"require_box": true}'},
+        {"answer": "1", "opts": {}, "opts_json": ""},
+        {"answer": "1", "opts": None, "opts_json": "not json"},
     ]
     funcs = [
         reward_func("math", "answer", name="default"),
         reward_func("math", "answer", name="boxed", options={"require_box": True}),
         reward_func("math", reference_field="answer", options_field="opts", name="per_row"),
+        reward_func("math", "answer", options_field="opts_json", abstain=True, name="json"),
     ]
-    logged = grpo.rewards(funcs, inputs, ["p", "p"], [unboxed, unboxed])
-    assert logged == {"default": [1.0, 1.0], "boxed": [0.0, 0.0], "per_row": [0.0, 1.0]}
+    logged = grpo.rewards(funcs, inputs, ["p"] * 3, [unboxed] * 3)
+    assert logged == {
+        "default": [1.0, 1.0, 1.0],
+        "boxed": [0.0, 0.0, 0.0],
+        "per_row": [0.0, 1.0, 1.0],
+        "json": [0.0, 1.0, None],  # options that are not an object: no verdict
+    }
 
 
 def test_names_pickling_and_a_given_client(tmp_path) -> None:

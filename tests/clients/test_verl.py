@@ -162,6 +162,22 @@ def test_grpo_batches_of_64_match_direct_client_calls(mode: Mode) -> None:
     assert mode.requests() - before == (65 if mode.url else 0)
 
 
+def test_a_large_batch_is_one_request(live_server) -> None:
+    server = live_server(workers=1)
+    n = 300  # more than a client's default batch
+    try:
+        scores = compute_score(
+            data_sources=["math"] * n,
+            solution_strs=["\\boxed{2}"] * n,
+            ground_truths=["2"] * n,
+            url=server.url,
+        )
+    finally:
+        close_shared()
+    assert [s["score"] for s in scores] == [1.0] * n
+    assert request_count(metrics_of(server.url), 200) == 1
+
+
 def test_code_data_sources_run_the_code_verifier(mode: Mode) -> None:
     scores = batch_manager(compute_score, code_rows())
     assert_verl_safe(scores)
@@ -207,6 +223,12 @@ def test_non_ok_items_get_the_fallback_reward_with_details(mode: Mode) -> None:
             "response": "#### 4",
             "reward_model": {"ground_truth": "4"},
         },
+        {
+            "data_source": "math",
+            "response": "4",
+            "reward_model": {"ground_truth": "4"},
+            "extra_info": {"options": '["not", "an", "object"]'},
+        },
     ]
     default = batch_manager(compute_score, rows)
     assert_verl_safe(default)
@@ -214,11 +236,13 @@ def test_non_ok_items_get_the_fallback_reward_with_details(mode: Mode) -> None:
         ("invalid", 0.0),  # the verifier's lowest reward
         ("invalid", 0.0),
         ("ok", 1.0),
+        ("invalid", 0.0),
     ]
     assert "JSON" in default[0]["error"] and "searchR1_nq" in default[1]["error"]
     assert default[2]["error"] == ""
     scored = batch_manager(compute_score, rows, fallback_reward=-0.5)
-    assert [s["score"] for s in scored] == [-0.5, -0.5, 1.0]
+    assert [s["score"] for s in scored[:3]] == [-0.5, -0.5, 1.0]
+    assert scored[3]["status"] == "invalid" and "options" in scored[3]["error"]
 
 
 def test_async_twin_for_the_reward_loop(mode: Mode) -> None:
@@ -276,6 +300,9 @@ def test_extra_info_names_the_verifier_and_options_and_arrays_become_lists() -> 
         "options": {"boxed": "first"},
         "fallback_reward": -1.0,
     }
+    as_json = {"options": '{"require_box": true}'}
+    assert to_item("math", "x", "1", as_json)["options"] == {"require_box": True}
+    assert "options" not in to_item("math", "x", "1", {"options": ""})
     tests = {"inputs": array.array("i", [1, 2]), "outputs": [[2], [3]], "fn_name": "f"}
     assert to_item("mine", "text", {"tests": [tests]}, None)["reference"] == {
         "tests": [{"inputs": [1, 2], "outputs": [[2], [3]], "fn_name": "f"}]
