@@ -4,7 +4,7 @@
 Python, C and C++ programs on it, with a compile cache. Nothing starts at import.
 """
 
-from rewardgate.sandbox.api import Backend, ExecResult, Limits, Mount
+from rewardgate.sandbox.api import Backend, ExecResult, Limits, Mount, PythonEntry
 from rewardgate.sandbox.bwrap import BwrapBackend
 from rewardgate.sandbox.languages import (
     COMPILE_LIMITS,
@@ -26,6 +26,7 @@ __all__ = [
     "Limits",
     "Mount",
     "Program",
+    "PythonEntry",
     "Toolchain",
     "available_backends",
     "get_backend",

@@ -13,12 +13,14 @@ the engine reports it as `status: "error"`, never as a reward of 0.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Backend", "ExecResult", "Limits", "Mount"]
+__all__ = ["Backend", "ExecResult", "Limits", "Mount", "PythonEntry"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,30 @@ class Mount:
 
     source: Path
     target: str
+
+
+@dataclass(frozen=True)
+class PythonEntry:
+    """A trusted Python script (`script`, one of `files`) that a run executes as main.
+
+    The script defines `main()` and calls it under `if __name__ == "__main__"`.
+    Trusted means ours (a test harness, a runner), never a request's: a backend may
+    preload it once and run each request's work by calling its `main()` in a fresh
+    sandbox forked from that preloaded interpreter (the warm path), or start
+    `python3 -I script` in a cold one; the script must behave the same under both.
+    A warm start calls the script's `preload(files)`, if it has one, once with `files`
+    (name -> text) before any run, so it can load its helpers and imports ahead.
+    """
+
+    script: str
+    files: Mapping[str, str]
+
+    @cached_property
+    def key(self) -> str:
+        digest = hashlib.sha256()
+        for name in sorted(self.files):
+            digest.update(f"{name}\0{len(self.files[name])}\0{self.files[name]}".encode())
+        return digest.hexdigest()
 
 
 @dataclass
@@ -84,6 +110,19 @@ class Backend(Protocol):
         `ExecResult.channel`; a trusted harness keeps it and closes it in any process
         it starts for untrusted code. Every process of the run is dead on return.
         """
+        ...
+
+    def run_python(
+        self,
+        entry: PythonEntry,
+        files: Mapping[str, bytes | str] | None = None,
+        stdin: bytes | str = b"",
+        limits: Limits | None = None,
+        *,
+        channel: bool = False,
+    ) -> ExecResult:
+        """Run the trusted `entry` with `files` beside it, as `run` would run
+        `python3 -I entry.script`; a backend may fork it from a preloaded interpreter."""
         ...
 
     def health(self) -> dict[str, str]:

@@ -38,9 +38,10 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from rewardgate.sandbox.api import ExecResult, Limits, Mount
+from rewardgate.sandbox.api import ExecResult, Limits, Mount, PythonEntry
 from rewardgate.sandbox.cgroups import CgroupManager, RunGroup
 from rewardgate.sandbox.supervise import RunPipes, Stream, exec_result, high_fd, write_all
+from rewardgate.sandbox.warm import WarmPython
 from rewardgate.verifiers.errors import SandboxError
 
 __all__ = ["WORKDIR", "BwrapBackend"]
@@ -62,6 +63,21 @@ ETC_FILES = (
 SYSTEM_DIRS = ("usr",)
 SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 SETUP_TIMEOUT_S = 30.0
+# A warm run's view, for the start-up probe: uid, capability sets, work dir listing.
+PROBE_ENTRY = PythonEntry(
+    "probe.py",
+    {
+        "probe.py": (
+            "import os\n"
+            "def main():\n"
+            "    lines = open('/proc/self/status').read().splitlines()\n"
+            "    caps = dict(l.split(':') for l in lines if l.startswith('Cap'))\n"
+            "    sets = ('CapEff', 'CapPrm', 'CapAmb')\n"
+            "    print(os.getuid(), *(int(caps[s], 16) for s in sets),\n"
+            "          *sorted(set(os.listdir('.')) - {'probe.py'}))\n"
+        )
+    },
+)
 
 
 def _check_relpath(name: str) -> str:
@@ -99,8 +115,11 @@ class BwrapBackend:
         self,
         bwrap: str = "bwrap",
         cgroup_root: Path = Path("/sys/fs/cgroup"),
+        warm: bool = True,
     ) -> None:
         self._bwrap_name = bwrap
+        self._warm_wanted = warm
+        self._warm: WarmPython | None = None
         # Root drops to SANDBOX_UID; anyone else already is unprivileged and stays.
         self._uid = SANDBOX_UID if os.geteuid() == 0 else None
         self._cgroups = CgroupManager(cgroup_root, owner_uid=self._uid)
@@ -156,7 +175,32 @@ class BwrapBackend:
             if result.exit_code == 0 and uid == want and want != "0"
             else f"program ran as uid {uid!r} (exit {result.exit_code}), expected {want}"
         )
+        report["warm_python"] = self._probe_warm(want) if self._warm_wanted else "off"
         return report
+
+    def _probe_warm(self, uid: str) -> str:
+        """Start a zygote and check a run in it: unprivileged, no capability, clean dir.
+
+        The probe's zygote is closed again: each worker process starts its own.
+        """
+        warm = WarmPython(self._zygote_args(), self._uid, self._run_group)
+        try:
+            result = warm.run(PROBE_ENTRY, {"mine": "x"}, b"", Limits(wall_s=10), False)
+        except SandboxError as exc:
+            return f"off, runs start cold: {exc.message}"
+        finally:
+            warm.close()
+        seen = result.stdout.decode(errors="replace").split()
+        if result.exit_code != 0 or seen != [uid, "0", "0", "0", "mine"]:
+            return f"off, runs start cold: probe run saw {seen} (exit {result.exit_code})"
+        self._warm = warm
+        return "ok"
+
+    def _zygote_args(self) -> list[str]:
+        """bwrap arguments of the zygote's sandbox: a cold run's, plus the capabilities its
+        trusted set-up uses inside the sandbox's user namespace, and a read-only /dev."""
+        caps = ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
+        return [*self._base, *caps, "--remount-ro", "/dev", "--dir", WORKDIR]
 
     def _ensure_ready(self) -> None:
         health = self.health()
@@ -216,6 +260,26 @@ class BwrapBackend:
             raise ValueError("argv must be a non-empty sequence of str")
         self._ensure_ready()
         return self._run(argv, files or {}, stdin, limits or Limits(), mounts, channel)
+
+    def run_python(
+        self,
+        entry: PythonEntry,
+        files: Mapping[str, bytes | str] | None = None,
+        stdin: bytes | str = b"",
+        limits: Limits | None = None,
+        *,
+        channel: bool = False,
+    ) -> ExecResult:
+        self._ensure_ready()
+        files = {**entry.files, **(files or {})}
+        for name in files:
+            _check_relpath(name)
+        limits = limits or Limits()
+        if self._warm is None:
+            argv = ["python3", "-I", entry.script]
+            return self._run(argv, files, stdin, limits, (), channel)
+        stdin_bytes = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
+        return self._warm.run(entry, files, stdin_bytes, limits, channel)
 
     def _run(
         self,

@@ -35,6 +35,7 @@ def test_health_reports_every_capability(backend: BwrapBackend) -> None:
         "cgroup_memory": "ok",
         "cgroup_cpuacct": "ok",
         "unprivileged_uid": "ok",
+        "warm_python": "ok",
     }
 
 

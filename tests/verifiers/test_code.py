@@ -254,6 +254,8 @@ def test_a_sandbox_that_cannot_start_is_an_error(monkeypatch: pytest.MonkeyPatch
         def run(self, *args: Any, **kwargs: Any) -> ExecResult:
             return ExecResult(127, b"", b"python3: not found", 1.0, 0.0, 0, channel=b"")
 
+        run_python = run
+
     monkeypatch.setattr("rewardgate.verifiers.code.run._backend", lambda name: Broken())
     with pytest.raises(SandboxError, match="never started"):
         score("print(3)", {"tests": [SUM_TESTS[0]]})

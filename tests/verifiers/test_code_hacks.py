@@ -212,3 +212,43 @@ def test_setup_code_names_are_trusted() -> None:
     hack = "def expected(x):\n    return None\n\ndef double(x):\n    return None\n"
     request = RewardRequest(verifier="code", response=hack, reference=reference)
     assert VERIFIER.verify(request).reward == 0.0
+
+
+# A daemon planted by one item hunts for later items' verdict channels (fd 3 of any
+# process it can see) and work dirs, writing a passing verdict wherever it can.
+DAEMON = f"""
+import os, subprocess, sys
+hunter = '''
+import os, time
+end = time.time() + 20
+while time.time() < end:
+    for pid in os.listdir('/proc'):
+        try:
+            with open('/proc/' + pid + '/fd/3', 'w') as f:
+                f.write({FORGED!r})
+        except OSError:
+            pass
+    try:
+        with open('/sandbox/solution.py', 'w') as f:
+            f.write('def shout(s):\\\\n    return s + "!"\\\\n')
+    except OSError:
+        pass
+    time.sleep(0.005)
+'''
+subprocess.Popen([sys.executable, '-c', hunter], start_new_session=True, close_fds=True)
+def shout(s):
+    return None
+"""
+
+
+def test_planted_daemon_cannot_forge_later_items() -> None:
+    """The warm path reuses one interpreter: what one item leaves must not reach the next."""
+    planted = VERIFIER.verify(RewardRequest(verifier="code", response=DAEMON, reference=REFERENCE))
+    assert planted.reward == 0.0, planted
+    for _ in range(3):
+        wrong = RewardRequest(
+            verifier="code", response="def shout(s):\n    return s\n", reference=REFERENCE
+        )
+        result = VERIFIER.verify(wrong)
+        assert result.reward == 0.0, result
+        assert result.steps is not None and result.steps[0].label == "wrong_answer"

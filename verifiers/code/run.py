@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rewardgate.sandbox.api import ExecResult, Limits, Mount
+from rewardgate.sandbox.api import ExecResult, Limits, Mount, PythonEntry
 from rewardgate.sandbox.languages import COMPILE_LIMITS
 from rewardgate.verifiers.code.models import (
     AppsReference,
@@ -35,8 +35,12 @@ HARNESS_MB = 512
 
 
 @functools.cache
-def _script(name: str) -> str:
-    return (HERE / name).read_text(encoding="utf-8")
+def _entry(script: str) -> PythonEntry:
+    """The trusted script with the files it loads beside it (the backend may preload it)."""
+    names = [script]
+    if script == "harness.py":
+        names += ["harness_formats.py", "harness_child.py"]
+    return PythonEntry(script, {name: (HERE / name).read_text(encoding="utf-8") for name in names})
 
 
 def _cases(node: ast.FunctionDef) -> int:
@@ -123,15 +127,16 @@ def execute(
         file_size_mb=max(16, (file_bytes >> 20) + 2),
         output_bytes=output_bytes,
     )
-    files = {**files, script: _script(script)}
-    if script == "harness.py":
-        files["harness_formats.py"] = _script("harness_formats.py")
-        files["harness_child.py"] = _script("harness_child.py")
     backend = _backend(options.backend)
     try:
-        result = backend.run(
-            ["python3", "-I", script], files, json.dumps(job), limits, mounts=mounts, channel=True
-        )
+        if mounts:  # a program the host built: only a cold sandbox mounts host paths
+            files = {**files, **_entry(script).files}
+            argv = ["python3", "-I", script]
+            result = backend.run(argv, files, json.dumps(job), limits, mounts=mounts, channel=True)
+        else:
+            result = backend.run_python(
+                _entry(script), files, json.dumps(job), limits, channel=True
+            )
     except RewardgateError:
         raise
     except Exception as exc:
