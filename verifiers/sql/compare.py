@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -117,6 +118,8 @@ def _remove_distinct(sql: str, dialect: str) -> str:
     from sqlglot.errors import SqlglotError
     from sqlglot.tokens import TokenType
 
+    if "distinct" not in sql.lower():
+        return sql
     try:
         tokens = Dialect.get_or_raise(dialect).tokenize(sql)
     except SqlglotError:
@@ -130,6 +133,7 @@ def _remove_distinct(sql: str, dialect: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=4096)
 def spider_preprocess(sql: str, keep_distinct: bool, dialect: str) -> str:
     """What test-suite-sql-eval runs: `> =` joined, DISTINCT dropped, YEAR(CURDATE()) = 2020."""
     sql = sql.replace("> =", ">=").replace("< =", "<=").replace("! =", "!=")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["DENIED_FUNCTIONS", "Checked", "check_query"]
 
@@ -127,13 +128,23 @@ class Checked:
     parse_error: str | None = None
 
 
+@lru_cache(maxsize=1)
+def _denied_nodes() -> tuple[type, ...]:
+    from sqlglot import exp
+
+    # sqlglot logs a warning for each statement it keeps as an opaque Command; we refuse those.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    return tuple(getattr(exp, name) for name in _DENIED_NODES if hasattr(exp, name))
+
+
+@lru_cache(maxsize=4096)
 def check_query(sql: str, engine: str) -> Checked:
+    """Whether `sql` may run on `engine`; cached, since GRPO groups repeat queries."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
-    # sqlglot logs a warning for each statement it keeps as an opaque Command; we refuse those.
-    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    denied = _denied_nodes()
     try:
         parsed = sqlglot.parse(sql, read=DIALECTS[engine])
         # A trailing `; -- comment` parses as an empty Semicolon statement: not a statement.
@@ -149,7 +160,6 @@ def check_query(sql: str, engine: str) -> Checked:
     root = statements[0]
     if not isinstance(root, (exp.Query, exp.Values)):
         return Checked(parsed=True, refusal=f"not a read query: {root.key.upper()} statement")
-    denied = tuple(getattr(exp, name) for name in _DENIED_NODES if hasattr(exp, name))
     for node in root.walk():
         if isinstance(node, denied):
             return Checked(parsed=True, refusal=f"not allowed in a read query: {node.key.upper()}")

@@ -10,7 +10,9 @@ size and modification time), so a cached verdict never outlives a changed databa
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -64,11 +66,21 @@ def _sniff(path: Path) -> EngineName | None:
 def _readable(path: Path, name: str) -> None:
     if not path.is_file():
         raise InvalidRequest(f"reference: no database {name!r}")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as exc:
-        raise InvalidRequest(f"reference: database {name!r} is unreadable: {exc}") from None
+    if not os.access(path, os.R_OK):
+        raise InvalidRequest(f"reference: database {name!r} is unreadable")
+
+
+@lru_cache(maxsize=4096)
+def _inside(root: Path, name: str) -> Path:
+    """`name` resolved under `root`; refused if it is absolute or leads outside."""
+    parts = PurePosixPath(name).parts
+    if name.startswith(("/", "\\")) or ".." in parts or "\\" in name or ":" in name:
+        raise InvalidRequest(f"reference: database name {name!r} must be relative to sql_db_dir")
+    base = root.resolve()
+    path = (base / name).resolve()
+    if not path.is_relative_to(base):
+        raise InvalidRequest(f"reference: database {name!r} is outside sql_db_dir")
+    return path
 
 
 def _named_file(name: str, config: dict[str, Any]) -> Target:
@@ -77,13 +89,7 @@ def _named_file(name: str, config: dict[str, Any]) -> Target:
         raise InvalidRequest(
             f"reference: database {name!r} names a file, but this server has no sql_db_dir"
         )
-    parts = PurePosixPath(name).parts
-    if name.startswith(("/", "\\")) or ".." in parts or "\\" in name or ":" in name:
-        raise InvalidRequest(f"reference: database name {name!r} must be relative to sql_db_dir")
-    base = Path(root).resolve()
-    path = (base / name).resolve()
-    if not path.is_relative_to(base):
-        raise InvalidRequest(f"reference: database {name!r} is outside sql_db_dir")
+    path = _inside(Path(root), name)
     engine = SUFFIXES.get(path.suffix.lower())
     if engine is None:
         raise InvalidRequest(
