@@ -191,3 +191,12 @@ def test_grpo_batches_of_64_match_direct_client_calls(live_server) -> None:
 
     replies = asyncio.run(one_by_one())
     assert [reply["rewards"][0] for reply in replies] == expected
+
+
+def test_guarded_by_api_keys_like_every_endpoint(make_client) -> None:
+    client = make_client(installed=True, api_keys="k1")
+    body = {"query": ["P \\boxed{1}"], "prompts": ["P"], "labels": ["1"]}
+    refused = client.post("/get_reward", json=body)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+    allowed = client.post("/get_reward", json=body, headers={"authorization": "Bearer k1"})
+    assert allowed.json()["rewards"] == [1.0]
