@@ -1,0 +1,297 @@
+"""`math_steps`: wrong steps are flagged, correct ones never; Clip and Delta as in the paper.
+
+The worked solutions are ours. Each lists the indices of its wrong steps; every other
+step must not be refuted, whatever notation it uses (plain arithmetic, LaTeX, align
+blocks, rounding, units, percentages, cases that reuse a variable).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rewardgate.testing import EngineHarness
+from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.math_steps import MathStepsVerifier
+from rewardgate.verifiers.math_steps.split import split_steps
+from rewardgate.verifiers.models import RewardRequest, RewardResult
+from rewardgate.verifiers.shaping.steps import clip, delta, returns_to_go
+
+VERIFIER = MathStepsVerifier()
+
+
+def score(response: str, gold: str, **options: Any) -> RewardResult:
+    request = RewardRequest(
+        verifier="math_steps", response=response, reference=gold, options=options
+    )
+    return VERIFIER.verify(request)
+
+
+EGGS = """Janet's ducks lay 16 eggs per day.
+She uses 3 + 4 = 7 eggs for breakfast and muffins.
+She sells 16 - 7 = {sold} eggs.
+She makes {sold} * 2 = {money} dollars every day.
+The answer is \\boxed{{{money}}}."""
+
+QUADRATIC = r"""Step 1: We solve $x^2 - 5x + 6 = 0$.
+Step 2: Factoring, $x^2 - 5x + 6 = (x - 2)(x - 3)$.
+Step 3: So $x = 2$ or $x = 3$.
+Step 4: Check: $2^2 - 5 \cdot 2 + 6 = 0$ and $3^2 - 5 \cdot 3 + 6 = {check}$.
+Step 5: The sum of the roots is $2 + 3 = \boxed{{5}}$."""
+
+TRIANGLE = r"""Let $a = 3$ and $b = 4$ be the legs.
+Then $c^2 = a^2 + b^2 = 9 + 16 = {sum}$.
+So $c = \sqrt{{25}} = 5$.
+The perimeter is $a + b + c = {perimeter}$, so the answer is $\boxed{{{perimeter}}}$."""
+
+ALIGN = r"""We simplify the product.
+\begin{{align*}}
+(2 + 3)(4 - 1) &= 5 \cdot 3 \\
+&= {product}
+\end{{align*}}
+Therefore the value is $\boxed{{{product}}}$."""
+
+ROUNDING = r"""The fraction is $\frac{1}{3} = 0.33$ to two places.
+Also $\sqrt{2} \approx 1.41$ and $\pi \approx 3.14$.
+A third of 100 is $100/3 \approx 33.3$.
+Then $22/7 \approx {pi}$.
+So the answer is $\boxed{0.33}$."""
+
+WORDS = """Tom had 20 apples and gave away 20% of them.
+20% of 20 = 4 apples were given away.
+He has 20 - 4 = 16 apples left.
+His farm makes 3 million dollars, i.e. 1.5 * 2 = 3 million.
+Dividing, 17 / 5 = 3 remainder 2.
+The fence is 5 cm = 50 mm long, and 2 km = 2000 m.
+The total is 1,000 + 2,500 = {total}.
+The answer is \\boxed{{16}}."""
+
+CASES = r"""Case 1: $n = 2$. Then $n^2 = 4$.
+Case 2: $n = 3$. Then $n^2 = 9$.
+In general $n^2 + n = n(n + 1)$.
+For $k = 4$: $k(k + 1) = {kk}$.
+So the answer is $\boxed{{20}}$."""
+
+REWRITE = r"""Expanding, $(a + b)^2 = (a + b)(a + b) = {expansion}$.
+With $a = 1$ and $b = 2$ this gives $9$.
+So the answer is $\boxed{{9}}$."""
+
+MIXED = r"""Half of five is $5 \cdot \frac{{1}}{{2}} = 2\frac{{1}}{{2}}$.
+Three times a half is $3\frac{{1}}{{2}} = {three_halves}$.
+Then $3(4) = 12$ and $(2)(5) = 10$.
+The answer is $\boxed{{12}}$."""
+
+SUBSTITUTION = r"""Step 1: Let $x = 4$.
+Step 2: Then $2x + 1 = {value}$.
+Step 3: And $x^2 - 1 = 15$.
+Step 4: Hence $\boxed{{15}}$."""
+
+INEQUALITIES = r"""We compare: $\sqrt{{10}} > 3$ and $2^{{10}} = 1024 {op} 1000$.
+Also $\frac{{1}}{{2}} \neq 0.6$ and $7 \le 7$.
+So $\boxed{{1024}}$."""
+
+MONEY = """Each pen costs $3 and she buys 4 pens.
+That is 3 * 4 = {cost} dollars.
+She pays with a $20 bill, so her change is 20 - {cost} = {change} dollars.
+Answer: \\boxed{{{change}}}"""
+
+SOLUTIONS = [
+    pytest.param(EGGS.format(sold=9, money=18), "18", set(), 1.0, id="eggs-right"),
+    pytest.param(EGGS.format(sold=8, money=16), "18", {2}, 0.0, id="eggs-subtraction-slip"),
+    pytest.param(QUADRATIC.format(check=0), "5", set(), 1.0, id="quadratic-right"),
+    pytest.param(QUADRATIC.format(check=1), "5", {3}, 1.0, id="quadratic-bad-check"),
+    pytest.param(TRIANGLE.format(sum=25, perimeter=12), "12", set(), 1.0, id="triangle-right"),
+    pytest.param(TRIANGLE.format(sum=24, perimeter=12), "12", {1}, 1.0, id="triangle-bad-sum"),
+    pytest.param(
+        TRIANGLE.format(sum=25, perimeter=13), "12", {3}, 0.0, id="triangle-bad-perimeter"
+    ),
+    pytest.param(ALIGN.format(product=15), "15", set(), 1.0, id="align-right"),
+    pytest.param(ALIGN.format(product=16), "15", {1}, 0.0, id="align-bad-row"),
+    pytest.param(ROUNDING.replace("{pi}", "3.14"), "0.33", set(), 1.0, id="rounding-right"),
+    pytest.param(ROUNDING.replace("{pi}", "3.5"), "0.33", {3}, 1.0, id="rounding-too-far"),
+    pytest.param(WORDS.format(total=3500), "16", set(), 1.0, id="words-right"),
+    pytest.param(WORDS.format(total=3400), "16", {6}, 1.0, id="words-bad-total"),
+    pytest.param(CASES.format(kk=20), "20", set(), 1.0, id="cases-right"),
+    pytest.param(CASES.format(kk=16), "20", {3}, 1.0, id="cases-bad-product"),
+    pytest.param(REWRITE.format(expansion="a^2 + 2ab + b^2"), "9", set(), 1.0, id="rewrite-right"),
+    pytest.param(REWRITE.format(expansion="a^2 + b^2"), "9", {0}, 1.0, id="rewrite-wrong"),
+    pytest.param(MIXED.format(three_halves=r"\frac{3}{2}"), "12", set(), 1.0, id="mixed-right"),
+    pytest.param(MIXED.format(three_halves="2"), "12", {1}, 1.0, id="mixed-wrong"),
+    pytest.param(SUBSTITUTION.format(value=9), "15", set(), 1.0, id="substitution-right"),
+    pytest.param(SUBSTITUTION.format(value=10), "15", {1}, 1.0, id="substitution-wrong"),
+    pytest.param(INEQUALITIES.format(op=">"), "1024", set(), 1.0, id="inequalities-right"),
+    pytest.param(INEQUALITIES.format(op="<"), "1024", {0}, 1.0, id="inequalities-wrong"),
+    pytest.param(MONEY.format(cost=12, change=8), "8", set(), 1.0, id="money-right"),
+    pytest.param(MONEY.format(cost=12, change=9), "8", {2}, 0.0, id="money-wrong-change"),
+]
+
+
+@pytest.mark.parametrize(("solution", "gold", "wrong", "reward"), SOLUTIONS)
+def test_wrong_steps_are_flagged_and_right_ones_are_not(
+    solution: str, gold: str, wrong: set[int], reward: float
+) -> None:
+    result = score(solution, gold)
+    assert result.steps is not None
+    refuted = {step.index for step in result.steps if step.label == "refuted"}
+    assert refuted == wrong, [(s.index, s.label, s.details["claims"]) for s in result.steps]
+    assert len(result.steps) == len(split_steps(solution))
+    for step in result.steps:
+        assert step.reward == (0.0 if step.index in wrong else 1.0)
+        assert step.label in ("verified", "refuted", "unchecked")
+    assert result.reward == reward, "the item's reward is the final answer's correctness"
+
+
+def test_steps_with_claims_shown_true_are_verified_and_prose_unchecked() -> None:
+    result = score(EGGS.format(sold=9, money=18), "18")
+    assert result.steps is not None
+    assert [s.label for s in result.steps] == [
+        "unchecked",
+        "verified",
+        "verified",
+        "verified",
+        "unchecked",
+    ]
+
+
+# --- Step splitting -------------------------------------------------------------------
+
+
+SPLITS = [
+    pytest.param("a\n\nb\n  \nc", ["a", "b", "c"], id="lines"),
+    pytest.param(
+        "Intro.\nStep 1: x\ncontinued\nStep 2: y",
+        ["Intro.", "Step 1: x\ncontinued", "Step 2: y"],
+        id="step-markers",
+    ),
+    pytest.param(
+        "**Step 1.** a\n**Step 2.** b", ["**Step 1.** a", "**Step 2.** b"], id="bold-markers"
+    ),
+    pytest.param(
+        "We get\n$$\n1 + 1\n= 2\n$$\nDone.",
+        ["We get", "$$\n1 + 1\n= 2\n$$", "Done."],
+        id="display-block",
+    ),
+    pytest.param(
+        "\\begin{align}\na &= b \\\\\n&= c\n\\end{align}\nok",
+        ["\\begin{align}\na &= b \\\\\n&= c\n\\end{align}", "ok"],
+        id="align-block",
+    ),
+    pytest.param("", [], id="empty"),
+]
+
+
+@pytest.mark.parametrize(("text", "steps"), SPLITS)
+def test_split_steps(text: str, steps: list[str]) -> None:
+    assert split_steps(text) == steps
+
+
+# --- Clip and Delta ---------------------------------------------------------------------
+
+SIGNALS = [
+    pytest.param([1.0, 0.0, 1.0, 1.0], id="binary"),
+    pytest.param([0.9, 0.2, 0.75, 0.4, 1.0], id="prm-like"),
+    pytest.param([0.3], id="single-step"),
+]
+
+
+@pytest.mark.parametrize("rewards", SIGNALS)
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_clip_is_min_of_reward_minus_eta_and_zero(rewards: list[float], eta: float) -> None:
+    assert clip(rewards, eta) == pytest.approx([min(r - eta, 0.0) for r in rewards])
+
+
+@pytest.mark.parametrize("rewards", SIGNALS)
+def test_delta_is_the_next_steps_difference_and_keeps_the_last(rewards: list[float]) -> None:
+    shaped = delta(rewards)
+    k = len(rewards)
+    assert shaped == pytest.approx(
+        [rewards[i] - rewards[i + 1] for i in range(k - 1)] + [rewards[k - 1]]
+    )
+    # The return-to-go of a Delta signal telescopes back to the step's own reward.
+    assert returns_to_go(shaped) == pytest.approx(rewards)
+
+
+def test_clip_and_delta_through_the_verifier() -> None:
+    solution = EGGS.format(sold=8, money=16)
+    raw = [1.0, 1.0, 0.0, 1.0, 1.0]
+    for transform, expected in [
+        ("none", raw),
+        ("clip", clip(raw, 0.5)),
+        ("delta", delta(raw)),
+        ("clip_delta", delta(clip(raw, 0.3))),
+    ]:
+        result = score(
+            solution, "18", transform=transform, eta=0.3 if "delta" in transform else 0.5
+        )
+        assert result.steps is not None
+        assert [s.reward for s in result.steps] == pytest.approx(expected), transform
+        assert [s.details["raw_reward"] for s in result.steps] == raw
+        assert [s.details["return"] for s in result.steps] == pytest.approx(returns_to_go(expected))
+
+
+# --- the rest of the contract ---------------------------------------------------------
+
+
+def test_a_missing_gold_is_invalid() -> None:
+    with pytest.raises(InvalidRequest, match="reference"):
+        score("1 + 1 = 2", None)  # type: ignore[arg-type]
+
+
+def test_through_the_engine(verifier_engine: Any) -> None:
+    engine: EngineHarness = verifier_engine(MathStepsVerifier)
+    [result] = engine.score(
+        [{"verifier": "math_steps", "response": EGGS.format(sold=8, money=16), "reference": "18"}]
+    )
+    assert result.status == "ok", result.error
+    assert result.details["refuted_steps"] == [2]
+    assert result.reward == 0.0
+
+
+# Correct (or harmless) steps in notation a naive checker misreads: none may be refuted.
+NEVER_REFUTED = [
+    pytest.param("20% of 50 = 10", id="percent-of"),
+    pytest.param("$25\\%$ of $80 = 20$", id="latex-percent-of"),
+    pytest.param("The ratio is 3 : 4 = 0.75", id="ratio"),
+    pytest.param("1,5 + 1,5 = 3", id="decimal-comma"),
+    pytest.param("17 / 5 = 3 remainder 2", id="remainder"),
+    pytest.param("$17 \\div 5 = 3$ remainder $2$", id="latex-remainder"),
+    pytest.param("That is 2.5 * 2 = 5 million people", id="million"),
+    pytest.param("5² = 25 and √16 = 4", id="unicode-powers"),
+    pytest.param("3 + 4 = 7 => 7 * 2 = 14", id="arrow"),
+    pytest.param("if x == 5 then y = 6", id="code-equality"),
+    pytest.param("The roots are $x = 1, 2$.\nSo $x^2 = 4$ for the second one.", id="listed-values"),
+    pytest.param("$x = \\pm 2$, so $x^2 = 4$.", id="plus-minus"),
+    pytest.param("$x = 2$ or $x = -2$.\nThen $x^3 = -8$ for the negative root.", id="two-roots"),
+    pytest.param("Let $f(x) = x^2$. Then $f(3) = 9$ and $f(4) = 16$.", id="function-values"),
+    pytest.param("$P(A) = 0.5$ and $P(B) = 0.25$.", id="probabilities"),
+    pytest.param("Let $e = 5$. Then $2e = 10$.", id="e-as-a-variable"),
+    pytest.param("$17 \\equiv 2 \\pmod{5}$", id="congruence"),
+    pytest.param("$30^\\circ + 60^\\circ = 90^\\circ$", id="degrees"),
+    pytest.param("$5 \\text{ cm} = 50 \\text{ mm}$", id="units-latex"),
+    pytest.param("1 hour = 60 minutes, so 2 hours = 120 minutes", id="units-plain"),
+    pytest.param("$(1, 2) + (3, 4) = (4, 6)$", id="vectors"),
+    pytest.param("$x \\in [0, 1]$ so $0 \\le x \\le 1$", id="intervals"),
+    pytest.param("$a_1 = 2$, $a_2 = 4$, so $a_1 + a_2 = 6$", id="subscripts"),
+    pytest.param("$2x + 3 = 9 \\Rightarrow 2x = 6 \\Rightarrow x = 3$", id="solving"),
+    pytest.param("$y = mx + b$ with $m = 2$ and $b = 1$", id="symbolic-definition"),
+    pytest.param("Step 1. 3 + 4 = 7\nStep 2. 7 * 2 = 14", id="numbered-steps"),
+    pytest.param("$3\\frac{1}{2} = 3.5$", id="mixed-number"),
+    pytest.param("$3\\frac{1}{2} = 1.5$", id="mixed-or-product"),
+    pytest.param("$\\frac{1}{7} = 0.142857$", id="long-decimal"),
+    pytest.param("$\\frac{2}{3} = 0.67$", id="rounded-up"),
+    pytest.param("$10^{100} + 1 > 10^{100}$", id="big-numbers"),
+    pytest.param("$9^{9^{9^{9}}} = 9^{9^{9^{9}}}$", id="too-big-to-evaluate"),
+    pytest.param("$i^2 = -1$", id="imaginary-unit"),
+    pytest.param("The answer is $\\boxed{5}$ since $2 + 3 = \\boxed{5}$", id="boxed"),
+    pytest.param("Costs are $5 and $3 = $8 in total", id="currency"),
+    pytest.param("In 2020 there were 365 + 1 = 366 days", id="years"),
+]
+
+
+@pytest.mark.parametrize("solution", NEVER_REFUTED)
+def test_tricky_notation_is_never_refuted(solution: str) -> None:
+    result = score(solution, "0")
+    assert result.steps is not None
+    refuted = [s.details["claims"] for s in result.steps if s.label == "refuted"]
+    assert refuted == []
