@@ -300,3 +300,19 @@ def test_server_settings_reach_the_verifier(tmp_path: Path) -> None:
     }
     as_json = Settings(sql_postgres='{"main": "postgresql://x"}')
     assert as_json.sql_postgres == {"main": "postgresql://x"}
+
+
+def test_unreachable_postgres_is_an_error_not_a_verdict(
+    verifier_engine: Callable[..., EngineHarness], tmp_path: Path
+) -> None:
+    env = VerifierEnv(config={"sql_postgres": {"down": "postgresql://nobody@127.0.0.1:1/none"}})
+    harness = verifier_engine(SqlVerifier, env=env)
+    reference = {"gold_sql": GOLD, "db": "pg:down"}
+    [result] = harness.score([{"verifier": "sql", "response": GOLD, "reference": reference}])
+    assert (result.status, result.reward) == ("error", 0.0)
+    assert "PostgreSQL" in (result.error or "")
+
+
+def test_a_fence_of_another_language_is_not_an_sql_block(db_dir: Path) -> None:
+    response = f"{FENCE}sqlite\n{WRONG}\n{FENCE}\n{sql_block(GOLD)}\n{FENCE}sqlx\n{WRONG}\n{FENCE}"
+    assert score(db_dir, response).reward == 1.0

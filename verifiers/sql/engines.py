@@ -11,8 +11,9 @@ under a time limit enforced inside the engine and a cap on the rows it may retur
   the DSN names a role without write privileges (scripts/postgres.sh creates one), and a
   server-side cursor fetches no more than the cap.
 
-Connections are kept per process (workers are forked: the cache key holds the pid) so
-a run of requests on one database does not reopen it each time.
+Connections are kept per process and thread (workers are forked, and drivers' connections
+are not shared between threads: the cache key holds both) so a run of requests on one
+database does not reopen it each time.
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ class PostgresConnection:
         self._conn.close()
 
 
-_open: OrderedDict[tuple[int, str, str], Connection] = OrderedDict()
+_open: OrderedDict[tuple[int, int, str, str], Connection] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -261,7 +262,7 @@ def _new(target: Target) -> Connection:
 
 def connect(target: Target) -> Connection:
     """This process's open connection to `target` (opened on first use, a few kept)."""
-    key = (os.getpid(), target.location, target.fingerprint)
+    key = (os.getpid(), threading.get_ident(), target.location, target.fingerprint)
     with _lock:
         conn = _open.get(key)
         if conn is not None:
@@ -279,7 +280,9 @@ def connect(target: Target) -> Connection:
 def forget(target: Target) -> None:
     """Drop a connection that broke, so the next request opens a fresh one."""
     with _lock:
-        conn = _open.pop((os.getpid(), target.location, target.fingerprint), None)
+        conn = _open.pop(
+            (os.getpid(), threading.get_ident(), target.location, target.fingerprint), None
+        )
     if conn is not None:
         # Closing a broken connection may fail; it is gone either way.
         with contextlib.suppress(Exception):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 __all__ = ["Format", "check_format", "extract_query", "strip_query"]
 
-_SQL_BLOCK = re.compile(r"```sql[ \t]*\n?(.*?)```", re.S | re.I)
+_SQL_BLOCK = re.compile(r"```sql(?!\w)[ \t]*\n?(.*?)```", re.S | re.I)
 # SQL-R1's own patterns (verl/utils/reward_score/synsql.py): case-sensitive `sql` fence.
 _R1_SQL_BLOCK = re.compile(r"```sql(.*?)```", re.S)
 _R1_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)

@@ -145,9 +145,11 @@ def judge(response: str, reference: SqlReference, options: SqlOptions, env: Veri
             score.details.update(error=_shown_value(exc.message), db=target.label)
             if exc.kind == "too_many_rows":
                 score.step("execute", weights.executes, ok=True, db=target.label)
-                score.step("match", weights.mismatch, ok=False, error=exc.message)
+                score.step("match", weights.mismatch, ok=False, error=exc.message[:MAX_SHOWN_CHARS])
                 return score.verdict("too_many_rows")
-            return score.fail("execute", _RULES[exc.kind], db=target.label, error=exc.message)
+            return score.fail(
+                "execute", _RULES[exc.kind], db=target.label, error=_shown_value(exc.message)
+            )
         results.append((target, gold, pred))
     score.step("execute", weights.executes, ok=True, databases=len(results))
     return _match(score, results, gold_sql, pred_sql, options, fmt)

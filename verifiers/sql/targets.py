@@ -4,7 +4,8 @@ Names never carry a path or a URL from the request to the engine: a file name is
 looked up under the server's `sql_db_dir` (and must stay inside it), `asset:<sha256>`
 in the asset store, `pg:<name>` among the PostgreSQL connections the server names.
 The fingerprint is the file's SHA-256 (computed once per file version, keyed by its
-size and modification time), so a cached verdict never outlives a changed database.
+size and modification time; for files over `HASH_LIMIT`, the inode, size and
+modification time themselves), so a cached verdict never outlives a changed database.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ SUFFIXES: dict[str, EngineName] = {
     ".db": "sqlite",
     ".duckdb": "duckdb",
 }
+# Larger files are fingerprinted by inode, size and modification time instead of content,
+# so the first request naming a multi-gigabyte database does not stall the gateway.
+HASH_LIMIT = 256 * 2**20
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _DUCKDB_MAGIC = b"DUCK"  # at offset 8 of a DuckDB file
 
@@ -40,6 +44,8 @@ _digest_lock = threading.Lock()
 def _digest(path: Path) -> str:
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if stat.st_size > HASH_LIMIT:
+        return f"stat:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
     with _digest_lock:
         known = _digests.get(key)
     if known is None:
