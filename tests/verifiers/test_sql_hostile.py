@@ -117,3 +117,29 @@ def test_service_stays_healthy_after_a_hostile_batch(
     ).json()["results"]
     assert (after[0]["status"], after[0]["reward"]) == ("ok", 1.0)
     assert tree_digest(db_dir) == before
+
+
+ENGINE_ONLY = [
+    "DELETE FROM Track",
+    "DROP TABLE Track",
+    f"ATTACH DATABASE '{OUTSIDE}.db' AS evil",
+    "PRAGMA writable_schema = 1",
+    "SELECT 1; DELETE FROM Track",
+    "CREATE TEMP TABLE evil AS SELECT 1",
+]
+
+
+@pytest.mark.parametrize("db", ["chinook.sqlite", "chinook.duckdb"], ids=["sqlite", "duckdb"])
+@pytest.mark.parametrize("query", ENGINE_ONLY)
+def test_the_engine_refuses_writes_without_the_parser(db_dir: Path, db: str, query: str) -> None:
+    """The read-only connection and the engine's own guard hold when sqlglot is bypassed."""
+    from rewardgate.verifiers.sql.engines import QueryFailed, Target, connect
+
+    before = tree_digest(db_dir)
+    engine = "sqlite" if db.endswith(".sqlite") else "duckdb"
+    conn = connect(Target(engine, str(db_dir / db), db, f"engine-only:{db}"))
+    with pytest.raises(QueryFailed) as failure:
+        conn.run(query, 1.0, 100)
+    assert failure.value.kind == "refused", failure.value.message
+    assert tree_digest(db_dir) == before
+    assert not list(Path("/tmp").glob("rewardgate-sql-escape*"))

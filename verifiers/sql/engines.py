@@ -92,7 +92,14 @@ def _normalize(rows: list[Any]) -> Rows:
     return out
 
 
-def _fetch_capped(fetchmany: Callable[[int], list[Any]], max_rows: int) -> Rows:
+def _fetch_capped(
+    fetchmany: Callable[[int], list[Any]], max_rows: int, deadline: float | None = None
+) -> Rows:
+    """Rows in chunks, refusing more than `max_rows`; past `deadline` between chunks, stop.
+
+    The deadline matters where the engine's own limit is per statement (PostgreSQL times
+    each FETCH of a cursor separately), so a query cannot spread its time over fetches.
+    """
     rows: list[Any] = []
     while True:
         chunk = fetchmany(_FETCH)
@@ -101,6 +108,8 @@ def _fetch_capped(fetchmany: Callable[[int], list[Any]], max_rows: int) -> Rows:
         rows.extend(chunk)
         if len(rows) > max_rows:
             raise QueryFailed("too_many_rows", f"more than {max_rows} rows")
+        if deadline is not None and time.monotonic() > deadline:
+            raise QueryFailed("timeout", "ran past its time limit while fetching")
 
 
 class SqliteConnection:
@@ -222,12 +231,13 @@ class PostgresConnection:
         import psycopg
 
         conn = self._conn
+        deadline = time.monotonic() + timeout_s
         try:
             with conn.cursor() as setup:
                 setup.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
             with conn.cursor(name="rewardgate_query") as cursor:
                 cursor.execute(sql)
-                return _fetch_capped(cursor.fetchmany, max_rows)
+                return _fetch_capped(cursor.fetchmany, max_rows, deadline)
         except psycopg.errors.QueryCanceled:
             raise QueryFailed("timeout", f"ran past {timeout_s:g} s") from None
         except psycopg.errors.InsufficientPrivilege as exc:
