@@ -192,6 +192,59 @@ def test_stdio_programs(language: str, kind: str, program: str) -> None:
     assert result.reward == (1.0 if kind == "correct" else 0.0)
 
 
+# Python stdio programs run in a fork of the trusted runner (no interpreter start per
+# test); each must see what a fresh `python3 solution.py` would show it.
+FRESH_PYTHON = [
+    ("main-guard", "def main():\n    print(input()[::-1])\n"
+     "if __name__ == '__main__':\n    main()\n", "abc\n", "cba\n"),
+    ("argv-and-file", "import sys, os\nprint(sys.argv, __file__, os.getcwd())\n", "",
+     "['solution.py'] solution.py /sandbox\n"),
+    ("binary-stdin", "import sys\nsys.stdout.buffer.write(sys.stdin.buffer.read()[::-1])\n",
+     "xyz", "zyx"),
+    ("many-lines", "import sys\nprint(sum(int(x) for x in sys.stdin.read().split()))\n",
+     "\n".join(map(str, range(10000))), "49995000\n"),
+    ("int-str-limit", "try:\n    int('1' * 5000)\nexcept ValueError:\n    print('limited')\n",
+     "", "limited\n"),
+    ("thread-joined-at-exit", "import threading, time\n"
+     "def late():\n    time.sleep(0.1)\n    print('late')\n"
+     "threading.Thread(target=late).start()\nprint('early')\n", "", "early\nlate\n"),
+    ("deep-recursion", "import sys\nsys.setrecursionlimit(10**5)\n"
+     "def f(n):\n    return 0 if n == 0 else 1 + f(n - 1)\nprint(f(20000))\n", "", "20000\n"),
+    ("fresh-main-module", "import sys\nprint(sorted(k for k in vars(sys.modules['__main__']) "
+     "if not k.startswith('__')))\n", "", "['sys']\n"),
+    ("sys-exit-zero-keeps-output", "print('out')\nimport sys\nsys.exit(0)\n", "", "out\n"),
+    ("unflushed-output-at-exit", "import sys\nsys.stdout.write('no newline')\n", "",
+     "no newline"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("program", "stdin", "stdout"),
+    [pytest.param(*case[1:], id=case[0]) for case in FRESH_PYTHON],
+)
+def test_python_stdio_sees_a_fresh_interpreter(program: str, stdin: str, stdout: str) -> None:
+    test = {"stdin": stdin, "expected_stdout": stdout}
+    result = score(program, {"tests": [test]}, compare="exact")
+    assert labels(result) == ["passed"], result.details
+
+
+@pytest.mark.parametrize(
+    ("program", "stderr_has"),
+    [
+        ("x = 1\nraise KeyError('gone')\n", 'File "solution.py", line 2'),
+        ("import sys\nsys.exit('bad input')\n", "bad input"),
+        ("import sys\nsys.exit(3)\n", ""),
+        ("import os\nos._exit(4)\n", ""),
+    ],
+    ids=["traceback", "exit-message", "exit-code", "os-exit"],
+)
+def test_python_stdio_failures_read_as_under_python3(program: str, stderr_has: str) -> None:
+    result = score(program, {"tests": [SUM_TESTS[0]]})
+    assert labels(result) == ["runtime_error"], result.details
+    stderr = result.details["failures"][0].get("stderr", "")
+    assert stderr_has in stderr and "runner.py" not in stderr, result.details
+
+
 def test_fraction_all_or_nothing_and_details() -> None:
     program = "a, b = map(int, input().split())\nprint(a + b if a > 0 else 7)\n"
     reference = {"tests": SUM_TESTS}

@@ -7,9 +7,11 @@ stdin, and writes one
 JSON line per test to fd 3 with the captured stdout (base64, cut at a cap the host
 chose), the exit status and a stderr tail. The comparison with the expected output
 happens on the host, so the expected outputs never enter the sandbox. Each run is a
-separate process (close_fds: fd 3 stays here) in its own session, killed whole on its
-time limit. With `checker`, the job instead runs a checker program per test on
-(input, expected, actual) files and reports its exit status.
+separate process (only fd 0-2 open: fd 3 stays here) in its own session, killed whole
+on its time limit. A Python program runs in a fork of this runner, reset to look like
+a fresh `python3 solution.py` (`exec_python`): after a warm start that saves an
+interpreter start per test. With `checker`, the job instead runs a checker program per
+test on (input, expected, actual) files and reports its exit status.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import contextlib
 import json
 import os
 import resource
+import select
 import signal
-import subprocess
 import sys
 import time
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 CHANNEL = 3
 TAIL = 1000
+DEFAULT_MAX_STR_DIGITS = sys.get_int_max_str_digits()  # before main() lifts it
 
 
 def emit(obj: dict[str, Any]) -> None:
@@ -50,35 +53,108 @@ def limiter(memory_mb: int, cpu_s: int, file_bytes: int) -> Callable[[], None]:
     return apply
 
 
+def exec_python(argv: list[str]) -> int:
+    """In a fresh fork of this runner: `python3 *argv` without starting an interpreter.
+
+    What a cold `python3 path` would differ in is reset first: `__main__`, argv, the
+    script's dir on sys.path, the int-string limit, fresh standard streams on fd 0-2.
+    Exit status follows the interpreter's: SystemExit's code, 1 and a traceback on an
+    uncaught exception, non-daemon threads joined before exiting.
+    """
+    import builtins
+    import threading
+    import traceback
+    import types
+
+    path = argv[0]
+    sys.set_int_max_str_digits(DEFAULT_MAX_STR_DIGITS)
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = main
+    sys.argv = list(argv)
+    sys.path.insert(0, os.getcwd())
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    code = 0
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+        exec(compile(source, path, "exec"), main.__dict__)
+    except SystemExit as exc:
+        code = exit_code(exc)
+    except BaseException as exc:
+        frames = exc.__traceback__.tb_next if exc.__traceback__ else None  # not this frame
+        traceback.print_exception(type(exc), exc, frames)
+        code = 1
+    try:
+        threading._shutdown()  # type: ignore[attr-defined]  # what interpreter exit does
+    except SystemExit as exc:
+        code = exit_code(exc)
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            code = code or 120  # CPython's status when flushing stdout fails at exit
+    return code
+
+
+def exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code & 0xFF
+    with contextlib.suppress(BaseException):
+        print(exc.code, file=sys.stderr)
+    return 1
+
+
+def spawn(argv: list[str], python: bool, files: tuple[Any, Any, Any], limit: Any) -> int:
+    """A child in its own session on the given stdin/stdout/stderr, limited by `limit`:
+    `argv` exec'd, or with `python` the Python script argv[0] run in the fork. Only fd
+    0-2 stay open: fd 3, the channel, above all."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.setsid()
+        for target, f in enumerate(files):
+            os.dup2(f.fileno(), target)
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        limit()
+        if not python:
+            os.execvp(argv[0], argv)
+        os._exit(exec_python(argv))
+    except BaseException as exc:
+        with contextlib.suppress(BaseException):
+            os.write(2, f"cannot start the program: {exc}".encode())
+    os._exit(127)
+
+
 def run(
-    argv: list[str], stdin_bytes: bytes, time_limit: float, memory_mb: int, cap: int
+    argv: list[str], python: bool, stdin_bytes: bytes, time_limit: float, memory_mb: int, cap: int
 ) -> dict[str, Any]:
-    """Run argv once; stdout and stderr go to files capped at `cap` bytes."""
+    """Run argv once (`python`: a Python script and its arguments); stdout and stderr go
+    to files capped at `cap`."""
     with open(".stdin", "wb") as f:
         f.write(stdin_bytes)
     started = time.monotonic()
     with open(".stdin", "rb") as inp, open(".stdout", "wb") as out, open(".stderr", "wb") as err:
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=inp,
-                stdout=out,
-                stderr=err,
-                close_fds=True,
-                start_new_session=True,
-                preexec_fn=limiter(memory_mb, int(time_limit) + 1, cap),
-            )
+            limit = limiter(memory_mb, int(time_limit) + 1, cap)
+            pid = spawn(argv, python, (inp, out, err), limit)
         except OSError as exc:  # out of processes: a previous run's leftovers
             return {"exit": -1, "timed_out": False, "ms": 0.0, "stdout": "", "truncated": False,
                     "stderr": f"cannot start the program: {exc}"}  # fmt: skip
-        timed_out = False
-        try:
-            proc.wait(timeout=time_limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        pidfd = os.pidfd_open(pid)
+        timed_out = not select.select([pidfd], [], [], time_limit)[0]
+        os.close(pidfd)
         with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+            os.killpg(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
     ms = (time.monotonic() - started) * 1000
     with open(".stdout", "rb") as f:
         stdout = f.read(cap + 1)
@@ -88,7 +164,7 @@ def run(
     for name in (".stdin", ".stdout", ".stderr"):
         os.unlink(name)
     return {
-        "exit": proc.returncode,
+        "exit": os.waitstatus_to_exitcode(status),
         "timed_out": timed_out,
         "ms": round(ms, 1),
         "stdout": base64.b64encode(stdout[:cap]).decode(),
@@ -108,27 +184,28 @@ def syntax_error() -> str | None:
 
 def stdio(job: dict[str, Any]) -> None:
     argv = job["argv"]  # a compiled program, built (and cached) by the host's toolchain
-    if argv is None:
+    python = argv is None
+    if python:
         problem = syntax_error()
         if problem is not None:
             emit({"compile_error": problem})
             return
-        argv = [sys.executable, "solution.py"]
+        argv = ["solution.py"]
     emit({"compiled": True})
     for index, (stdin_text, cap) in enumerate(zip(job["stdin"], job["caps"], strict=True)):
-        result = run(argv, stdin_text.encode(), job["time_limit"], job["memory_mb"], cap)
+        result = run(argv, python, stdin_text.encode(), job["time_limit"], job["memory_mb"], cap)
         emit({"test": index, **result})
         if job["stop_on_failure"] and (result["exit"] != 0 or result["timed_out"]):
             break
 
 
 def check(job: dict[str, Any]) -> None:
-    argv = [sys.executable, "checker.py", "input.txt", "expected.txt", "actual.txt"]
     for index, case in enumerate(job["cases"]):
         for name in ("input", "expected", "actual"):
             with open(f"{name}.txt", "w", encoding="utf-8") as f:
                 f.write(case[name])
-        result = run(argv, b"", job["time_limit"], job["memory_mb"], 1 << 16)
+        argv = ["checker.py", "input.txt", "expected.txt", "actual.txt"]
+        result = run(argv, True, b"", job["time_limit"], job["memory_mb"], 1 << 16)
         emit(
             {
                 "test": index,
