@@ -25,6 +25,7 @@ import os
 import secrets
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ COMPILE_LIMITS = Limits(
     output_bytes=64 << 20,  # the binary travels over the channel
 )
 BINARY_PATH = "/prog"
+# A binary used this recently is never evicted: a worker may be about to mount it.
+EVICT_GRACE_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,10 @@ class Toolchain:
     temp dir, is created 0755), since bwrap mounts the binary as that uid. Writes are
     atomic (temp file + rename), so worker processes can share the directory.
     `hits` and `misses` count this instance's cache lookups.
+
+    The cache holds at most `max_cache_bytes`: after each build the least recently used
+    binaries (a hit refreshes a binary's mtime) are removed, except those used in the
+    last `EVICT_GRACE_S` seconds, which another worker may be about to mount.
     """
 
     def __init__(
@@ -137,8 +144,10 @@ class Toolchain:
         backend: Backend,
         cache_dir: Path | None = None,
         compile_limits: Limits = COMPILE_LIMITS,
+        max_cache_bytes: int = 2 << 30,
     ) -> None:
         self.backend = backend
+        self.max_cache_bytes = max_cache_bytes
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "rewardgate-compile-cache"
         self.compile_limits = compile_limits
         self.hits = 0
@@ -178,6 +187,8 @@ class Toolchain:
         binary = self.cache_dir / key
         mounts = (Mount(binary, BINARY_PATH),)
         if binary.exists():
+            with contextlib.suppress(OSError):
+                os.utime(binary)  # recently used: the last to be evicted
             with self._lock:
                 self.hits += 1
             return Program(lang, self.backend, lang.run_argv, mounts=mounts, cache_hit=True)
@@ -187,6 +198,7 @@ class Toolchain:
         if not result.ok:
             return Program(lang, self.backend, lang.run_argv, compile_result=result)
         self._store(binary, result.channel or b"")
+        self._evict()
         result.channel = None  # the binary now lives in the cache
         return Program(lang, self.backend, lang.run_argv, mounts=mounts, compile_result=result)
 
@@ -220,6 +232,23 @@ class Toolchain:
         if not result.ok:
             result.details["compile_error"] = True
         return result
+
+    def _evict(self) -> None:
+        entries = []
+        for entry in os.scandir(self.cache_dir):
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                entries.append((st.st_mtime, st.st_size, entry.path))
+        total = sum(size for _, size, _ in entries)
+        if total <= self.max_cache_bytes:
+            return
+        cutoff = time.time() - EVICT_GRACE_S
+        for mtime, size, path in sorted(entries):
+            if total <= self.max_cache_bytes * 0.8 or mtime > cutoff:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                total -= size
 
     def _store(self, binary: Path, data: bytes) -> None:
         tmp = self.cache_dir / f".{binary.name}.{os.getpid()}.{secrets.token_hex(4)}"

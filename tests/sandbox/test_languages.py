@@ -112,3 +112,21 @@ def test_untrusted_cache_dir_refused(backend: BwrapBackend, shared_dir: Path) ->
     with pytest.raises(SandboxError, match="writable by no one else"):
         Toolchain(backend, cache).prepare("c", HELLO["c"])
     assert Toolchain(backend, cache).prepare("python", HELLO["python"]).ok  # nothing cached
+
+
+def test_compile_cache_evicts_least_recently_used(backend: BwrapBackend, shared_dir: Path) -> None:
+    cache = shared_dir / "small-cache"
+    toolchain = Toolchain(backend, cache, max_cache_bytes=1)  # any second binary is too many
+    old = toolchain.prepare("c", HELLO["c"])
+    binary = cache / toolchain.cache_key(get_language("c"), HELLO["c"].encode())
+    os.utime(binary, (0, 0))  # last used long ago, past the grace period
+    new = toolchain.prepare("c", HELLO["c"] + "\n")
+    assert old.ok and new.ok
+    assert not binary.exists()
+    assert [p.name for p in cache.iterdir()] == [
+        toolchain.cache_key(get_language("c"), (HELLO["c"] + "\n").encode())
+    ]
+    # Binaries used within the grace period stay, even over the cap: one may be mounting.
+    toolchain.prepare("c", HELLO["c"] + "\n\n")
+    assert len(list(cache.iterdir())) == 2
+    assert new.run(stdin="still").stdout == b"hello still\n"
