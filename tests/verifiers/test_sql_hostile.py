@@ -44,6 +44,8 @@ HOSTILE = [
     ("huge-cross-join-count", "SELECT COUNT(*) FROM Track a, Track b, Track c", "timeout"),
     ("huge-cross-join-rows", "SELECT * FROM Track a, Track b", "too_many_rows"),
     ("blob-bomb", "SELECT zeroblob(2000000000)", None),
+    ("blob-fan-out", "SELECT zeroblob(3000000), zeroblob(3000000) FROM Track", None),
+    ("text-fan-out", "SELECT printf('%.*c', 3000000, 'x') FROM Track", None),
 ]
 
 

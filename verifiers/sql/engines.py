@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -37,10 +37,13 @@ EngineName = Literal["sqlite", "duckdb", "postgres"]
 Rows = list[tuple[Any, ...]]
 FailureKind = Literal["error", "timeout", "refused", "too_many_rows"]
 
-# Longest string or blob an SQLite query may build (printf/zeroblob bombs stop here).
-SQLITE_MAX_LENGTH = 16 * 2**20
+# Longest string or blob an SQLite query may build (printf/zeroblob bombs stop here), and
+# the heap SQLite may use in a worker; a result is refused past MAX_RESULT_BYTES.
+SQLITE_MAX_LENGTH = 4 * 2**20
+SQLITE_HEAP_LIMIT = 2**30
+MAX_RESULT_BYTES = 256 * 2**20
 _SQLITE_PROGRESS_STEPS = 2_000
-_FETCH = 1_000
+_FETCH = 64
 _MAX_OPEN = 16
 
 
@@ -92,24 +95,36 @@ def _normalize(rows: list[Any]) -> Rows:
     return out
 
 
-def _fetch_capped(
-    fetchmany: Callable[[int], list[Any]], max_rows: int, deadline: float | None = None
-) -> Rows:
-    """Rows in chunks, refusing more than `max_rows`; past `deadline` between chunks, stop.
+def _size(row: Sequence[Any]) -> int:
+    """Rough bytes a row holds: text and blobs by length, anything else a word or two."""
+    return sum(len(v) if isinstance(v, (str, bytes, bytearray)) else 16 for v in row)
 
-    The deadline matters where the engine's own limit is per statement (PostgreSQL times
-    each FETCH of a cursor separately), so a query cannot spread its time over fetches.
+
+def _collect(
+    chunks: Iterable[Sequence[Sequence[Any]]], max_rows: int, deadline: float | None = None
+) -> Rows:
+    """Rows chunk by chunk, refusing more than `max_rows` or `MAX_RESULT_BYTES`.
+
+    Past `deadline` between chunks, stop: that matters where the engine's own limit is
+    per statement (PostgreSQL times each FETCH of a cursor separately).
     """
     rows: list[Any] = []
-    while True:
-        chunk = fetchmany(_FETCH)
-        if not chunk:
-            return _normalize(rows)
+    size = 0
+    for chunk in chunks:
         rows.extend(chunk)
+        size += sum(_size(row) for row in chunk)
         if len(rows) > max_rows:
             raise QueryFailed("too_many_rows", f"more than {max_rows} rows")
+        if size > MAX_RESULT_BYTES:
+            raise QueryFailed("too_many_rows", f"result larger than {MAX_RESULT_BYTES} bytes")
         if deadline is not None and time.monotonic() > deadline:
             raise QueryFailed("timeout", "ran past its time limit while fetching")
+    return _normalize(rows)
+
+
+def _chunks(fetchmany: Callable[[int], list[Any]]) -> Iterator[list[Any]]:
+    while chunk := fetchmany(_FETCH):
+        yield chunk
 
 
 class SqliteConnection:
@@ -120,6 +135,7 @@ class SqliteConnection:
         try:
             self._conn = sqlite3.connect(uri, uri=True, isolation_level=None)
             self._conn.execute("PRAGMA query_only = ON")
+            self._conn.execute(f"PRAGMA hard_heap_limit = {SQLITE_HEAP_LIMIT}")
         except sqlite3.Error as exc:
             raise QueryFailed("error", f"cannot open {Path(path).name}: {exc}") from None
         # Spider's evaluator decodes text this way, so undecodable bytes never raise.
@@ -140,7 +156,8 @@ class SqliteConnection:
         cursor = self._conn.cursor()
         try:
             cursor.execute(sql)
-            return _fetch_capped(cursor.fetchmany, max_rows)
+            # Row by row: one SQLite row may hold many megabytes, so check after each.
+            return _collect(((row,) for row in cursor), max_rows)
         except sqlite3.Warning as exc:  # "You can only execute one statement at a time."
             raise QueryFailed("refused", str(exc)) from None
         except sqlite3.Error as exc:
@@ -204,7 +221,7 @@ class DuckdbConnection:
         timer.start()
         try:
             self._conn.execute(sql)
-            return _fetch_capped(self._conn.fetchmany, max_rows)
+            return _collect(_chunks(self._conn.fetchmany), max_rows)
         except duckdb.InterruptException:
             raise QueryFailed("timeout", f"ran past {timeout_s:g} s") from None
         except duckdb.Error as exc:
@@ -237,7 +254,7 @@ class PostgresConnection:
                 setup.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
             with conn.cursor(name="rewardgate_query") as cursor:
                 cursor.execute(sql)
-                return _fetch_capped(cursor.fetchmany, max_rows, deadline)
+                return _collect(_chunks(cursor.fetchmany), max_rows, deadline)
         except psycopg.errors.QueryCanceled:
             raise QueryFailed("timeout", f"ran past {timeout_s:g} s") from None
         except psycopg.errors.InsufficientPrivilege as exc:
