@@ -316,3 +316,9 @@ def test_unreachable_postgres_is_an_error_not_a_verdict(
 def test_a_fence_of_another_language_is_not_an_sql_block(db_dir: Path) -> None:
     response = f"{FENCE}sqlite\n{WRONG}\n{FENCE}\n{sql_block(GOLD)}\n{FENCE}sqlx\n{WRONG}\n{FENCE}"
     assert score(db_dir, response).reward == 1.0
+
+
+def test_an_enormous_query_is_refused_unparsed(db_dir: Path) -> None:
+    query = "SELECT " + " + ".join(["1"] * 60_000)
+    result = score(db_dir, query)
+    assert (result.reward, result.details["rule"]) == (0.0, "query_too_long")

@@ -1,11 +1,11 @@
 """From a response and a gold query to a verdict: extract, parse, execute, match.
 
 `details["rule"]` names what decided: `match`, `mismatch`, `too_many_rows`,
-`exec_error`, `timeout`, `unsafe`, `no_query`, `bad_format` (SQL-R1's layout, when a
-reward weighs it). Everything the prediction does is a verdict; only the reference can
-make a request `invalid` (a database that is missing or unreadable, a gold query that
-fails, runs past the limit or returns more than `max_rows` rows), and only the service
-(PostgreSQL unreachable) can make it an `error`.
+`exec_error`, `timeout`, `unsafe`, `no_query`, `query_too_long`, `bad_format`
+(SQL-R1's layout, when a reward weighs it). Everything the prediction does is a
+verdict; only the reference can make a request `invalid` (a database that is missing
+or unreadable, a gold query that fails, runs past the limit or returns more than
+`max_rows` rows), and only the service (PostgreSQL unreachable) can make it an `error`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ from rewardgate.verifiers.sql.targets import resolve
 __all__ = ["gold_rows", "judge"]
 
 MAX_SHOWN_CHARS = 300
+# Longer queries are refused unparsed: no text-to-SQL answer is this long, and parsing
+# megabytes of SQL would cost more than any verdict is worth.
+MAX_QUERY_CHARS = 100_000
 _GOLD_CACHE_ENTRIES = 1024
 _GOLD_CACHE_MAX_ROWS = 20_000
 _gold_cache: OrderedDict[tuple[str, str, str, int], Rows] = OrderedDict()
@@ -118,6 +121,9 @@ def judge(response: str, reference: SqlReference, options: SqlOptions, env: Veri
     score.details["query"] = _shown_value(query)
     if not query:
         return score.fail("extract", "no_query")
+    if len(query) > MAX_QUERY_CHARS:
+        score.details["error"] = f"query longer than {MAX_QUERY_CHARS} characters"
+        return score.fail("extract", "query_too_long", chars=len(query))
     score.step("extract", 0.0, ok=True)
 
     gold_sql, pred_sql = reference.gold_sql, query
