@@ -196,11 +196,15 @@ class Engine:
         try:
             request = RewardRequest.model_validate(raw)
         except ValidationError as exc:
+            # What can still be read of a malformed item is honoured: its fallback
+            # reward, and its verifier's lowest reward when that is unset.
+            name = _loose_field(raw, "verifier")
             return _failure(
                 _loose_field(raw, "id"),
-                _loose_field(raw, "verifier"),
-                None,
+                name,
+                _loose_number(raw, "fallback_reward"),
                 InvalidRequest(describe_validation_error("item", exc)),
+                self.registry.get(name) if name is not None and name in self.registry else None,
             )
         verifier: Verifier | None = None
         try:
@@ -320,6 +324,11 @@ async def _as_completed(
 def _loose_field(raw: Any, name: str) -> str | None:
     value = raw.get(name) if isinstance(raw, dict) else None
     return value if isinstance(value, str) else None
+
+
+def _loose_number(raw: Any, name: str) -> float | None:
+    value = raw.get(name) if isinstance(raw, dict) else None
+    return float(value) if type(value) in (int, float) else None
 
 
 def _failure(

@@ -145,6 +145,22 @@ def test_checker_failures_are_errors_with_the_lowest_reward(
     assert "Traceback" not in result.error
 
 
+def test_a_malformed_item_keeps_its_fallback_and_its_verifiers_lowest_reward(
+    verifier_engine,
+) -> None:
+    engine = verifier_engine(*PROBES)
+    results = engine.score(
+        [
+            {"verifier": "faulty", "response": "x", "options": "not an object"},
+            {"verifier": "faulty", "response": 3, "fallback_reward": 0.25},
+            {"verifier": "faulty", "response": 3, "fallback_reward": True},
+            {"verifier": "nope", "response": 3},
+        ]
+    )
+    assert [r.status for r in results] == ["invalid"] * 4
+    assert [r.reward for r in results] == [Faulty.lowest_reward, 0.25, Faulty.lowest_reward, 0.0]
+
+
 def test_cancelling_a_batch_kills_its_running_items(verifier_engine, tmp_path: Path) -> None:
     harness = verifier_engine(*PROBES)
     pidfile = tmp_path / "pid"
