@@ -6,11 +6,16 @@ the failing children are the engine tests' probes, which break on command.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from rewardgate.service.app import verifier_env
+from rewardgate.service.settings import Settings
 from rewardgate.testing import EngineHarness, start_engine
 from rewardgate.verifiers.base import VerifierEnv
 from rewardgate.verifiers.compose import ComposeVerifier
@@ -19,6 +24,7 @@ from rewardgate.verifiers.math import MathVerifier
 from rewardgate.verifiers.models import RewardRequest, RewardResult
 from rewardgate.verifiers.registry import Registry
 from rewardgate.verifiers.shaping import FormatVerifier, LengthVerifier, StringVerifier
+from tests.conftest import ROOT
 from tests.service.probes import Echo, Faulty, Sleepy
 
 # format 0.2 + math 0.8 (only when the format holds) + DAPO overlong shaping:
@@ -324,3 +330,26 @@ def test_compose_outside_a_registry_uses_the_installed_verifiers() -> None:
     )
     result = ComposeVerifier().verify(request)
     assert result.reward == 2.0
+
+
+def test_the_readme_config_names_a_spec_requests_can_use(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    [toml] = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "reward_specs" in b]
+    config = tmp_path / "rewardgate.toml"
+    config.write_text(toml)
+    monkeypatch.setenv("REWARDGATE_CONFIG", str(config))
+    monkeypatch.setenv("JUDGE_API_KEY", "k")
+    env = verifier_env(Settings(asset_dir=tmp_path))
+    assert env.config["judge_endpoints"]["local"].api_key == "k"
+    registry = Registry([ComposeVerifier, FormatVerifier, MathVerifier], env=env)
+    request = RewardRequest(
+        verifier="compose", response=answer(3, "4"), reference="4", options={"spec": "r1_math"}
+    )
+    assert registry.get("compose").verify(request).reward == pytest.approx(1.0)
+
+
+def test_a_malformed_named_spec_stops_the_server_at_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"reward_specs\.bad"):
+        Settings(asset_dir=tmp_path, reward_specs={"bad": {"children": [], "formula": "x"}})
