@@ -328,7 +328,7 @@ def _loose_field(raw: Any, name: str) -> str | None:
 
 def _loose_number(raw: Any, name: str) -> float | None:
     value = raw.get(name) if isinstance(raw, dict) else None
-    return float(value) if type(value) in (int, float) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _failure(
