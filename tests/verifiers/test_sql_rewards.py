@@ -322,3 +322,16 @@ def test_an_enormous_query_is_refused_unparsed(db_dir: Path) -> None:
     query = "SELECT " + " + ".join(["1"] * 60_000)
     result = score(db_dir, query)
     assert (result.reward, result.details["rule"]) == (0.0, "query_too_long")
+
+
+def test_importing_the_verifier_loads_no_driver() -> None:
+    import subprocess
+    import sys
+
+    heavy = ["sqlglot", "duckdb", "psycopg", "sqlite3"]
+    code = (
+        "import sys, rewardgate.verifiers.sql\n"
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
