@@ -11,6 +11,7 @@ or unreadable, a gold query that fails, runs past the limit or returns more than
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ MAX_QUERY_CHARS = 100_000
 _GOLD_CACHE_ENTRIES = 1024
 _GOLD_CACHE_MAX_ROWS = 20_000
 _gold_cache: OrderedDict[tuple[str, str, str, int], Rows] = OrderedDict()
+_gold_lock = threading.Lock()
 
 
 def _shown_value(value: Any) -> Any:
@@ -60,10 +62,11 @@ def _shown(row: Any) -> Any:
 def gold_rows(target: Target, gold_sql: str, options: SqlOptions) -> Rows:
     """The gold's result on `target`, cached per (database fingerprint, gold query)."""
     key = (target.fingerprint, target.engine, gold_sql, options.max_rows)
-    rows = _gold_cache.get(key)
-    if rows is not None:
-        _gold_cache.move_to_end(key)
-        return rows
+    with _gold_lock:
+        rows = _gold_cache.get(key)
+        if rows is not None:
+            _gold_cache.move_to_end(key)
+            return rows
     try:
         rows = connect(target).run(gold_sql, options.query_timeout_s, options.max_rows)
     except QueryFailed as exc:
@@ -73,9 +76,10 @@ def gold_rows(target: Target, gold_sql: str, options: SqlOptions) -> Rows:
             f"reference.gold_sql fails on {target.label}: {exc.message}{hint}"
         ) from None
     if len(rows) <= _GOLD_CACHE_MAX_ROWS:
-        _gold_cache[key] = rows
-        while len(_gold_cache) > _GOLD_CACHE_ENTRIES:
-            _gold_cache.popitem(last=False)
+        with _gold_lock:
+            _gold_cache[key] = rows
+            while len(_gold_cache) > _GOLD_CACHE_ENTRIES:
+                _gold_cache.popitem(last=False)
     return rows
 
 
