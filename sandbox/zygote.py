@@ -37,6 +37,7 @@ made for this run alone, so nothing of an earlier run can write into a later one
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -134,6 +135,7 @@ def load_entry(header: dict[str, Any], payload_fd: int) -> dict[str, Any]:
                 offset += size
             namespace["preload"](sources)
         entries[key] = namespace
+        gc.freeze()  # what is loaded now stays out of every run's collections: fewer copied pages
     return entries[key]
 
 
