@@ -295,3 +295,29 @@ def test_tricky_notation_is_never_refuted(solution: str) -> None:
     assert result.steps is not None
     refuted = [s.details["claims"] for s in result.steps if s.label == "refuted"]
     assert refuted == []
+
+
+@pytest.mark.parametrize(
+    ("line", "label"),
+    [
+        pytest.param("Step 3: 3 + 4 = 8", "refuted", id="step-label-wrong"),
+        pytest.param("Step 3: 3 + 4 = 7", "verified", id="step-label-right"),
+        pytest.param("3: 3 + 4 = 8", "refuted", id="number-label"),
+        pytest.param("Case 2: 2 * 5 = 11", "refuted", id="case-label"),
+        pytest.param("The ratio is 3:4 = 0.8", "unchecked", id="ratio-not-read"),
+    ],
+)
+def test_a_label_before_a_colon_is_not_a_ratio(line: str, label: str) -> None:
+    result = score(line, "0")
+    assert result.steps is not None
+    assert [s.label for s in result.steps] == [label]
+
+
+def test_long_and_deep_input_is_bounded() -> None:
+    """Hostile shapes are read within the item's budget: sides past 300 chars are skipped."""
+    for text in [
+        "a " * 50_000 + "3 + 4 = 8 " * 2_000,
+        "$" + "(" * 5_000 + "1" + ")" * 5_000 + " = 2$",
+    ]:
+        result = score(text, "0")
+        assert result.steps is not None and len(result.steps) == 1

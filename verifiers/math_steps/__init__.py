@@ -51,7 +51,7 @@ def check_steps(steps: list[str], options: MathStepsOptions) -> list[tuple[str, 
             checked.append(("unchecked", []))
             continue
         results = []
-        for chain in find_chains(step)[: options.max_claims_per_step]:
+        for chain in find_chains(step, options.max_claims_per_step):
             results += check_chain(chain, definitions)
         statuses = {result.status for result in results}
         label = (

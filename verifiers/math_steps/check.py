@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from rewardgate.verifiers.math.extract import nesting_depth
+from rewardgate.verifiers.math.judge import MAX_NESTING
 from rewardgate.verifiers.math_steps.claims import Chain
 
 __all__ = ["Definitions", "LinkResult", "check_chain"]
@@ -35,6 +37,8 @@ __all__ = ["Definitions", "LinkResult", "check_chain"]
 # Points at which two expressions in free variables are compared for an identity.
 _PROBES = (0.7317, 1.3119, 2.1173, -0.5471, 3.7093)
 _RELATIVE = 1e-9
+# A side of a relation longer than this is not read (a claim is a line, not a page).
+MAX_MEMBER_CHARS = 300
 _DECIMAL = re.compile(r"^\s*-?\d+\.(\d+)\s*(\\%)?\s*$")
 _BARE_NAME = re.compile(r"^\s*([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*$")
 _MIXED = re.compile(r"(\d)\s*(\\[dt]?frac\s*\{\s*\d+\s*\}\s*\{\s*\d+\s*\})")
@@ -275,6 +279,8 @@ def _parse(text: str) -> Any | None:
     from sympy import Basic, Symbol
 
     text = text.strip().rstrip(".,;:").strip()
+    if len(text) > MAX_MEMBER_CHARS or nesting_depth(text) > MAX_NESTING:
+        return None  # parsing time grows steeply with size and depth; no claim is this big
     if not text or re.search(
         r"\\pm|\\mp|\\in(?![a-z])|\\subset|\\cup|\\cap|\\mid|\.\.\.|\\ldots|\\cdots", text
     ):

@@ -76,6 +76,23 @@ _AFTER = frozenset(
         "minus",
     ]
 )
+# Words a number and a colon label a line with ("Step 3: ..."), unlike a ratio ("is 3 : 4").
+_LABELS = frozenset(
+    [
+        "step",
+        "case",
+        "part",
+        "problem",
+        "question",
+        "example",
+        "line",
+        "method",
+        "stage",
+        "round",
+        "equation",
+        "eq",
+    ]
+)
 # Stands for "glued to notation we do not read": qualifies the member next to it.
 _GLUED = "<glued>"
 _CONNECTORS = frozenset(
@@ -153,6 +170,8 @@ _PLAIN_TOKEN = re.compile(
     r"|[-+*/\u00d7\u00f7\u00b7^()!%=\u2248]|[ \t]+"
 )
 _WORD = re.compile(r"[A-Za-z]+")
+# Characters around a chain read for the words that qualify it (a window keeps it linear).
+_CONTEXT = 60
 
 
 @dataclass(frozen=True)
@@ -173,22 +192,26 @@ class Chain:
         return " ".join(parts)
 
 
-def find_chains(step: str) -> list[Chain]:
-    """Every relation chain in the step, LaTeX segments first-to-last, then plain text."""
+def find_chains(step: str, limit: int = 1000) -> list[Chain]:
+    """The relation chains in the step (at most `limit`), LaTeX segments, then plain text."""
     chains: list[Chain] = []
     plain_parts: list[tuple[int, str]] = []
     position = 0
     for match in _SEGMENT.finditer(step):
         plain_parts.append((position, step[position : match.start()]))
         body = next(group for group in match.group("dd", "br", "pa", "envbody", "d") if group)
-        before = _last_word(step[: match.start()])
-        after = _first_word(step[match.end() :])
+        before = _last_word(step[max(match.start() - _CONTEXT, 0) : match.start()])
+        after = _first_word(step[match.end() : match.end() + _CONTEXT])
         chains += _latex_chains(body, before, after)
         position = match.end()
+        if len(chains) >= limit:
+            return chains[:limit]
     plain_parts.append((position, step[position:]))
     for _, text in plain_parts:
         chains += _plain_chains(text)
-    return chains
+        if len(chains) >= limit:
+            break
+    return chains[:limit]
 
 
 def _last_word(text: str) -> str:
@@ -354,7 +377,8 @@ def _plain_runs(line: str) -> list[tuple[str, str, str]]:
             match = _PLAIN_TOKEN.match(line, position)
         run = line[start:position]
         if run.strip():
-            before, after = line[:start], line[position:]
+            before = line[max(start - _CONTEXT, 0) : start]
+            after = line[position : position + _CONTEXT]
             runs.append(
                 (
                     run,
@@ -373,8 +397,9 @@ def _glued_before(before: str, run: str) -> bool:
     if not run[0].isspace() and re.search(r"\d[.,]$", before):
         return True
     stripped = before.rstrip()
-    if re.search(r"\d\s*:$", stripped):
-        return True
+    ratio = re.search(r"(?:(\S+)\s+)?\d+\s*:$", stripped)
+    if ratio is not None and ratio.group(1) and ratio.group(1).lower() not in _LABELS:
+        return True  # "is 3 : 4"; but "Step 3: ..." and a leading "3: ..." label the line
     return bool(stripped) and not stripped[-1].isascii()
 
 
