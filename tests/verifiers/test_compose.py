@@ -353,3 +353,35 @@ def test_the_readme_config_names_a_spec_requests_can_use(
 def test_a_malformed_named_spec_stops_the_server_at_start_up(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"reward_specs\.bad"):
         Settings(asset_dir=tmp_path, reward_specs={"bad": {"children": [], "formula": "x"}})
+
+
+@pytest.mark.parametrize(
+    ("length", "reward"),
+    [(5, 1.0), (15, 0.5), (25, 0.0)],
+    ids=["short", "in-buffer", "overlong"],
+)
+def test_the_trainer_passes_per_item_options_to_a_named_specs_child(
+    engine: EngineHarness, length: int, reward: float
+) -> None:
+    options = {"spec": "fmt_math", "overrides": {"len": {"length": length}}}
+    [result] = engine.score([compose(response=answer(3, "4"), reference="4", options=options)])
+    assert result.status == "ok", result.error
+    assert result.reward == pytest.approx(reward)
+    assert result.steps is not None
+    assert result.steps[2].details["details"] == {"length": length, "counted": "given"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param({"nope": {"length": 1}}, "overrides name no child: nope", id="unknown"),
+        pytest.param({"len": {"length": -1}}, "children[2] (len): options.length", id="bad"),
+    ],
+)
+def test_bad_overrides_are_invalid(
+    engine: EngineHarness, overrides: dict[str, Any], message: str
+) -> None:
+    options = {"spec": "fmt_math", "overrides": overrides}
+    [result] = engine.score([compose(response="x", reference="4", options=options)])
+    assert result.status == "invalid"
+    assert message in (result.error or "")

@@ -95,6 +95,8 @@ class ComposeVerifier(Verifier[ComposeReference, ComposeSpec]):
             resolved = dict(named[spec.spec])
             if spec.timeout_s is not None:
                 resolved["timeout_s"] = spec.timeout_s
+            if spec.overrides:
+                resolved["overrides"] = {**resolved.get("overrides", {}), **spec.overrides}
             return self._spec(resolved, f"{where}.spec({spec.spec})", depth + 1)
         if spec.formula is not None:
             try:
@@ -109,9 +111,10 @@ class ComposeVerifier(Verifier[ComposeReference, ComposeSpec]):
             where = child_where(index, child)
             child_reference = child.reference if child.has_reference else reference
             name = child.verifier_name(self.name)
+            options = {**child.child_options(), **spec.overrides.get(child.name, {})}
             try:
                 if name == self.name:
-                    nested = self._spec(child.child_options(), f"{where}.options", depth + 1)
+                    nested = self._spec(options, f"{where}.options", depth + 1)
                     self._children(child_reference, nested, depth + 1)
                     verifier: Verifier = self
                     child_prepared: Prepared[Any, Any] = Prepared(
@@ -119,7 +122,7 @@ class ComposeVerifier(Verifier[ComposeReference, ComposeSpec]):
                     )
                 else:
                     verifier = self._registry().get(name)
-                    child_prepared = verifier.prepare(child_reference, child.child_options())
+                    child_prepared = verifier.prepare(child_reference, options)
             except InvalidRequest as exc:
                 raise relabel(exc, where) from None
             prepared.append(PreparedChild(index, child, verifier, child_prepared))

@@ -104,6 +104,11 @@ class ComposeSpec(VerifierOptions):
     gate_threshold: float = Field(
         default=0.5, description="Score a gating child must reach to open its gate."
     )
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-child options merged over the spec's, by child name, e.g. "
+        '{"len": {"length": 812}}: what the trainer knows of this item (a named spec too).',
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ComposeSpec:
@@ -114,6 +119,9 @@ class ComposeSpec(VerifierOptions):
         if not self.children:
             raise ValueError("give `children` (at least one) or a named `spec`")
         names = [child.name for child in self.children]
+        unknown = sorted(set(self.overrides) - set(names))
+        if unknown:
+            raise ValueError(f"overrides name no child: {', '.join(unknown)}")
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"child names must be unique: {', '.join(duplicates)}")
