@@ -207,9 +207,11 @@ class Engine:
                 self.registry.get(name) if name is not None and name in self.registry else None,
             )
         verifier: Verifier | None = None
+        lowest: float | None = None
         try:
             verifier = self.registry.get(request.verifier)
             prepared = verifier.prepare(request.reference, request.options)
+            lowest = verifier.lowest_reward_for(prepared.options)
             key = self._cache_key(verifier, request, prepared.reference, prepared.options)
             if key is None:
                 return await self._judge(verifier, request, prepared)
@@ -220,7 +222,8 @@ class Engine:
             self.metrics.cache_misses.inc()
             return await self._judge_and_share(key, verifier, request, prepared)
         except RewardgateError as exc:
-            return _failure(request.id, request.verifier, request.fallback_reward, exc, verifier)
+            fallback = request.fallback_reward
+            return _failure(request.id, request.verifier, fallback, exc, verifier, lowest)
 
     async def _lookup(self, key: str) -> RewardResult | None:
         """A cached verdict, or the verdict of an identical item already being judged.
@@ -337,10 +340,15 @@ def _failure(
     fallback: float | None,
     exc: RewardgateError,
     verifier: Verifier | None = None,
+    lowest: float | None = None,
 ) -> RewardResult:
-    """A non-ok result: no verdict, so the reward is the fallback, never a free 0 or 1."""
+    """A non-ok result: no verdict, so the reward is the fallback, never a free 0 or 1.
+
+    Without a fallback: `lowest` (the verifier's lowest reward under the item's
+    options), else the verifier's class-wide lowest reward, else 0.
+    """
     if fallback is None:
-        fallback = verifier.lowest_reward if verifier is not None else 0.0
+        fallback = lowest if lowest is not None else verifier.lowest_reward if verifier else 0.0
     return RewardResult(
         id=item_id,
         verifier=verifier_name or "",

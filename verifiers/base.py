@@ -145,6 +145,15 @@ class Verifier(ABC, Generic[RefT, OptT]):
         """
         return options.timeout_s or default_s
 
+    def lowest_reward_for(self, options: OptT) -> float:
+        """The lowest reward a verdict under `options` can give: the default reward of a
+        non-ok result, so breaking the checker never pays better than a wrong answer.
+
+        Verifiers whose reward scale follows their options (a preset with negative
+        stage weights) override it.
+        """
+        return self.lowest_reward
+
     def cacheable_for(self, reference: RefT, options: OptT) -> bool:
         """Whether this item's verdict may be cached; a sampling judge is not (see `judge`)."""
         return self.cacheable

@@ -308,9 +308,36 @@ def test_unreachable_postgres_is_an_error_not_a_verdict(
     env = VerifierEnv(config={"sql_postgres": {"down": "postgresql://nobody@127.0.0.1:1/none"}})
     harness = verifier_engine(SqlVerifier, env=env)
     reference = {"gold_sql": GOLD, "db": "pg:down"}
-    [result] = harness.score([{"verifier": "sql", "response": GOLD, "reference": reference}])
-    assert (result.status, result.reward) == ("error", 0.0)
-    assert "PostgreSQL" in (result.error or "")
+    items = [
+        {"verifier": "sql", "response": GOLD, "reference": reference, "options": options}
+        for options in ({}, {"reward": "sql_r1"}, {"reward": {"match": 2, "fails": -0.5}})
+    ]
+    results = harness.score(items)
+    # No verdict pays the least a verdict could under the item's own reward scale.
+    assert [(r.status, r.reward) for r in results] == [
+        ("error", 0.0),
+        ("error", -1.0),
+        ("error", -0.5),
+    ]
+    assert "PostgreSQL" in (results[0].error or "")
+
+
+@pytest.mark.parametrize(
+    ("weights", "lowest"),
+    [
+        ({"match": 1}, 0.0),
+        ({"executes": 0.1, "match": 0.9}, 0.0),
+        ({"format_ok": 1, "format_bad": -1, "executes": 2, "fails": -2, "match": 3,
+          "mismatch": -3, "length": 1, "gate_on_format": True}, -1.0),
+        ({"format_ok": 1, "format_bad": -1, "fails": -2}, -3.0),
+        ({"executes": 1, "mismatch": -4, "fails": -2}, -3.0),
+    ],
+    ids=["binary", "arctic", "sql_r1", "ungated-format", "mismatch-below-failure"],
+)  # fmt: skip
+def test_lowest_reward_follows_the_weights(weights: dict[str, Any], lowest: float) -> None:
+    from rewardgate.verifiers.sql.models import RewardWeights
+
+    assert RewardWeights(**weights).lowest() == lowest
 
 
 def test_a_fence_of_another_language_is_not_an_sql_block(db_dir: Path) -> None:

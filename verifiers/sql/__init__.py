@@ -45,6 +45,9 @@ class SqlVerifier(Verifier[SqlReference, SqlOptions]):
             resolve(name, self.env)
         return prepared
 
+    def lowest_reward_for(self, options: SqlOptions) -> float:
+        return options.weights().lowest()
+
     def fingerprints(self, reference: SqlReference) -> list[str]:
         from rewardgate.verifiers.sql.targets import resolve
 

@@ -64,6 +64,15 @@ class RewardWeights(BaseModel):
     def uses_format(self) -> bool:
         return self.gate_on_format or bool(self.format_ok or self.format_bad or self.length)
 
+    def lowest(self) -> float:
+        """The least a response can score: the reward of a result with no verdict."""
+        rest = min(self.fails, self.executes + min(self.mismatch, self.match + min(self.length, 0)))
+        if not self.uses_format:
+            return rest
+        if self.gate_on_format:
+            return min(self.format_bad, self.format_ok + rest)
+        return min(self.format_ok, self.format_bad) + rest
+
 
 class SqlOptions(VerifierOptions):
     semantics: Semantics = Field(
