@@ -343,11 +343,13 @@ def test_the_readme_config_names_a_spec_requests_can_use(
     monkeypatch.setenv("JUDGE_API_KEY", "k")
     env = verifier_env(Settings(asset_dir=tmp_path))
     assert env.config["judge_endpoints"]["local"].api_key == "k"
-    registry = Registry([ComposeVerifier, FormatVerifier, MathVerifier], env=env)
-    request = RewardRequest(
-        verifier="compose", response=answer(3, "4"), reference="4", options={"spec": "r1_math"}
-    )
-    assert registry.get("compose").verify(request).reward == pytest.approx(1.0)
+    registry = Registry([ComposeVerifier, FormatVerifier, LengthVerifier, MathVerifier], env=env)
+    for overrides, reward in [({}, 1.0), ({"len": {"length": 3584}}, 0.5)]:
+        options = {"spec": "r1_math", "overrides": overrides}
+        request = RewardRequest(
+            verifier="compose", response=answer(3, "4"), reference="4", options=options
+        )
+        assert registry.get("compose").verify(request).reward == pytest.approx(reward)
 
 
 def test_a_malformed_named_spec_stops_the_server_at_start_up(tmp_path: Path) -> None:
