@@ -310,7 +310,11 @@ def test_unreachable_postgres_is_an_error_not_a_verdict(
     reference = {"gold_sql": GOLD, "db": "pg:down"}
     items = [
         {"verifier": "sql", "response": GOLD, "reference": reference, "options": options}
-        for options in ({}, {"reward": "sql_r1"}, {"reward": {"match": 2, "fails": -0.5}})
+        for options in (
+            {},
+            {"reward": {"executes": 1, "mismatch": -4, "fails": -2}},
+            {"reward": {"match": 2, "fails": -0.5}},
+        )
     ]
     results = harness.score(items)
     # No verdict pays the least a verdict could under the item's own reward scale.
