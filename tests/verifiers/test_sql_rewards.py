@@ -320,7 +320,7 @@ def test_unreachable_postgres_is_an_error_not_a_verdict(
     # No verdict pays the least a verdict could under the item's own reward scale.
     assert [(r.status, r.reward) for r in results] == [
         ("error", 0.0),
-        ("error", -1.0),
+        ("error", -3.0),
         ("error", -0.5),
     ]
     assert "PostgreSQL" in (results[0].error or "")
