@@ -23,7 +23,12 @@ from rewardgate.verifiers.errors import InvalidRequest, VerifierError
 from rewardgate.verifiers.math import MathVerifier
 from rewardgate.verifiers.models import RewardRequest, RewardResult
 from rewardgate.verifiers.registry import Registry
-from rewardgate.verifiers.shaping import FormatVerifier, LengthVerifier, StringVerifier
+from rewardgate.verifiers.shaping import (
+    FormatVerifier,
+    LengthVerifier,
+    RepetitionVerifier,
+    StringVerifier,
+)
 from tests.conftest import ROOT
 from tests.service.probes import Echo, Faulty, Sleepy
 
@@ -73,6 +78,7 @@ def engine() -> Iterator[EngineHarness]:
         LengthVerifier,
         MathVerifier,
         StringVerifier,
+        RepetitionVerifier,
         Echo,
         Faulty,
         Sleepy,
@@ -387,3 +393,28 @@ def test_bad_overrides_are_invalid(
     [result] = engine.score([compose(response="x", reference="4", options=options)])
     assert result.status == "invalid"
     assert message in (result.error or "")
+
+
+@pytest.mark.parametrize(
+    ("spec", "lowest"),
+    [
+        pytest.param(SPEC, -1.0, id="format-math-dapo"),
+        pytest.param({**SPEC, "clip": [-0.5, 1]}, -0.5, id="clip"),
+        pytest.param(
+            {"children": [child("r", "repetition", weight=2, options={"max_penalty": -0.5})]},
+            -1.0,
+            id="weighted-repetition",
+        ),
+        pytest.param({"children": [child("f", "format", weight=-0.5)]}, -0.5, id="negative-weight"),
+        pytest.param(
+            {"children": [{"name": "inner", "spec": SPEC, "weight": 0.5}]}, -0.5, id="nested"
+        ),
+    ],
+)
+def test_without_a_verdict_the_reward_is_the_lowest_a_verdict_could_give(
+    engine: EngineHarness, spec: dict[str, Any], lowest: float
+) -> None:
+    breaking = {**spec, "children": [*spec["children"], child("tool", "faulty", weight=0)]}
+    [result] = engine.score([compose(response="tool", reference="4", options=breaking)])
+    assert result.status == "error"
+    assert result.reward == pytest.approx(lowest)

@@ -324,3 +324,18 @@ def test_string_checks(
 def test_string_bad_requests_are_invalid(reference: Any, options: dict[str, Any]) -> None:
     with pytest.raises(InvalidRequest):
         score(STRING, "x", reference, **options)
+
+
+@pytest.mark.parametrize(
+    ("verifier", "options", "lowest"),
+    [
+        pytest.param(LENGTH, {"penalty_factor": 0.5}, -0.5, id="dapo"),
+        pytest.param(LENGTH, {"mode": "cosine", "correct": True}, -1.0, id="cosine"),
+        pytest.param(REPETITION, {"max_penalty": -0.2}, -0.2, id="repetition"),
+        pytest.param(FORMAT, {}, 0.0, id="format"),
+    ],
+)
+def test_lowest_reward_follows_the_options(
+    verifier: Verifier, options: dict[str, Any], lowest: float
+) -> None:
+    assert verifier.lowest_reward_for(verifier.Options.model_validate(options)) == lowest

@@ -164,6 +164,33 @@ class ComposeVerifier(Verifier[ComposeReference, ComposeSpec]):
             for fingerprint in child.verifier.fingerprints(child.prepared.reference)
         ]
 
+    def lowest_reward_for(self, options: ComposeSpec) -> float:
+        """`clip`'s low end, else the weighted sum of the children's lowest rewards.
+
+        Without a clip this is an estimate erring low: a child weighted below 0 is
+        taken at a reward of 1, and a formula is assumed to stay above the sum.
+        """
+        return self._lowest(options, 0)
+
+    def _lowest(self, spec: ComposeSpec, depth: int) -> float:
+        if spec.clip is not None:
+            return spec.clip[0]
+        total = 0.0
+        for child in spec.children:
+            lowest = self._child_lowest(child, spec, depth)
+            total += child.weight * lowest if child.weight >= 0 else child.weight * 1.0
+        return total
+
+    def _child_lowest(self, child: ChildSpec, spec: ComposeSpec, depth: int) -> float:
+        options = {**child.child_options(), **spec.overrides.get(child.name, {})}
+        try:
+            if child.verifier_name(self.name) == self.name:
+                return self._lowest(self._spec(options, "options", depth + 1), depth + 1)
+            verifier = self._registry().get(child.verifier_name(self.name))
+            return verifier.lowest_reward_for(verifier.Options.model_validate(options))
+        except (InvalidRequest, ValidationError):
+            return 0.0  # the item is invalid anyway; prepare() says why
+
     # -- judging ---------------------------------------------------------------------
 
     def judge(self, response: str, reference: ComposeReference, options: ComposeSpec) -> Verdict:

@@ -130,6 +130,16 @@ class LengthVerifier(Verifier[LengthReference, LengthOptions]):
             self._math_prepared(prepared.reference)
         return prepared
 
+    def lowest_reward_for(self, options: LengthOptions) -> float:
+        if options.mode == "dapo":
+            return -options.penalty_factor
+        return min(
+            options.min_value_wrong,
+            options.max_value_wrong,
+            options.min_value_correct,
+            options.max_value_correct,
+        )
+
     def _tokenizer_path(self) -> str | None:
         path = self.env.config.get("length_tokenizer")
         return str(path) if path else None

@@ -49,6 +49,9 @@ class RepetitionVerifier(Verifier[NoReference, RepetitionOptions]):
     Options: ClassVar[type[VerifierOptions]] = RepetitionOptions
     lowest_reward = -1.0
 
+    def lowest_reward_for(self, options: RepetitionOptions) -> float:
+        return options.max_penalty
+
     def judge(self, response: str, reference: BaseModel, options: RepetitionOptions) -> Verdict:
         reward, distinct, total = repetition_penalty(response, options)
         # A zero penalty is written as 0.0, never -0.0.
