@@ -120,9 +120,13 @@ class Backend(Protocol):
         limits: Limits | None = None,
         *,
         channel: bool = False,
+        mounts: Sequence[Mount] = (),
     ) -> ExecResult:
         """Run the trusted `entry` with `files` beside it, as `run` would run
-        `python3 -I entry.script`; a backend may fork it from a preloaded interpreter."""
+        `python3 -I entry.script`; a backend may fork it from a preloaded interpreter.
+
+        `mounts` should be the same few sets across calls (a runtime the entry needs,
+        such as a CAD library): a warm backend keeps a preloaded sandbox per set."""
         ...
 
     def health(self) -> dict[str, str]:

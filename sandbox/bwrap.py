@@ -269,6 +269,7 @@ class BwrapBackend:
         limits: Limits | None = None,
         *,
         channel: bool = False,
+        mounts: Sequence[Mount] = (),
     ) -> ExecResult:
         self._ensure_ready()
         files = {**entry.files, **(files or {})}
@@ -277,9 +278,9 @@ class BwrapBackend:
         limits = limits or Limits()
         if self._warm is None:
             argv = ["python3", "-I", entry.script]
-            return self._run(argv, files, stdin, limits, (), channel)
+            return self._run(argv, files, stdin, limits, mounts, channel)
         stdin_bytes = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
-        return self._warm.run(entry, files, stdin_bytes, limits, channel)
+        return self._warm.run(entry, files, stdin_bytes, limits, channel, tuple(mounts))
 
     def _run(
         self,

@@ -28,10 +28,11 @@ import struct
 import subprocess
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from rewardgate.sandbox.api import ExecResult, Limits, PythonEntry
+from rewardgate.sandbox.api import ExecResult, Limits, Mount, PythonEntry
 from rewardgate.sandbox.cgroups import RunGroup
 from rewardgate.sandbox.supervise import RunPipes, exec_result, high_fd, write_all
 from rewardgate.verifiers.errors import SandboxError
@@ -40,6 +41,7 @@ __all__ = ["WarmPython"]
 
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
 START_TIMEOUT_S = 30.0
+MAX_ZYGOTES = 4
 _CREDS = struct.calcsize("3i")
 
 
@@ -140,7 +142,7 @@ class _Zygote:
 
 
 class WarmPython:
-    """`run_python` for the bwrap backend: a zygote per process, started on first use.
+    """`run_python` for the bwrap backend: zygotes per process, started on first use.
 
     `argv` is bwrap with its arguments up to (not including) `--`; `make_group` makes a
     run's cgroups with its limits (None where the host has none).
@@ -156,25 +158,37 @@ class WarmPython:
         self._uid = uid
         self._make_group = make_group
         self._lock = threading.Lock()
-        self._zygote: _Zygote | None = None
+        # One zygote per set of read-only mounts (a sandbox's mounts are fixed at its
+        # start), the least recently used closed past MAX_ZYGOTES.
+        self._zygotes: OrderedDict[tuple[Mount, ...], _Zygote] = OrderedDict()
 
-    def _current(self, fresh: bool = False) -> _Zygote:
+    def _current(self, mounts: tuple[Mount, ...], fresh: bool = False) -> _Zygote:
         with self._lock:
-            zygote = self._zygote
-            if zygote is not None and zygote.pid != os.getpid():
-                zygote = None  # inherited across a fork: the parent's, not ours
-            elif zygote is not None and (fresh or not zygote.alive):
+            if any(z.pid != os.getpid() for z in self._zygotes.values()):
+                self._zygotes.clear()  # inherited across a fork: the parent's, not ours
+            zygote = self._zygotes.pop(mounts, None)
+            if zygote is not None and (fresh or not zygote.alive):
                 zygote.close()
                 zygote = None
             if zygote is None:
-                zygote = self._zygote = _Zygote(self._argv, self._uid)
+                binds = [arg for m in mounts for arg in ("--ro-bind", str(m.source), m.target)]
+                zygote = _Zygote([*self._argv, *binds], self._uid)
+            self._zygotes[mounts] = zygote
+            while len(self._zygotes) > MAX_ZYGOTES:
+                self._zygotes.popitem(last=False)[1].close()
             return zygote
+
+    @property
+    def launchers(self) -> dict[tuple[Mount, ...], int]:
+        """Host pid of the bwrap launching each of this process's zygotes, by mounts."""
+        return {m: z.proc.pid for m, z in self._zygotes.items() if z.proc is not None}
 
     def close(self) -> None:
         with self._lock:
-            if self._zygote is not None and self._zygote.pid == os.getpid():
-                self._zygote.close()
-            self._zygote = None
+            for zygote in self._zygotes.values():
+                if zygote.pid == os.getpid():
+                    zygote.close()
+            self._zygotes.clear()
 
     def run(
         self,
@@ -183,7 +197,11 @@ class WarmPython:
         stdin: bytes,
         limits: Limits,
         channel: bool,
+        mounts: tuple[Mount, ...] = (),
     ) -> ExecResult:
+        for mount in mounts:
+            if not Path(mount.source).exists():
+                raise SandboxError(f"mount source does not exist: {mount.source}")
         group = self._make_group(limits, 2)  # + the run's first process and its pid 1
         pipes = RunPipes(channel, limits.output_bytes)
         host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -198,11 +216,11 @@ class WarmPython:
                 "limits": _limits(limits, group),
             }
             fds = [child.fileno(), payload, *pipes.child_ends]
-            zygote = self._current()
+            zygote = self._current(mounts)
             try:
                 zygote.send(header, fds)
             except OSError:  # it died since the last run: one fresh start
-                zygote = self._current(fresh=True)
+                zygote = self._current(mounts, fresh=True)
                 zygote.send(header, fds)
             child.close()
             os.close(payload)

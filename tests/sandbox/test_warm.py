@@ -14,10 +14,11 @@ import signal
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from rewardgate.sandbox import BwrapBackend, Limits, PythonEntry
+from rewardgate.sandbox import BwrapBackend, Limits, Mount, PythonEntry
 from rewardgate.verifiers.errors import SandboxError
 from tests.sandbox.conftest import host_pids_with
 
@@ -47,10 +48,9 @@ def cold() -> BwrapBackend:
 
 def zygote_pid(backend: BwrapBackend) -> int:
     """The host pid of this process's zygote (bwrap's child: the sandbox's pid 1)."""
-    assert backend._warm is not None and backend._warm._zygote is not None
-    proc = backend._warm._zygote.proc
-    assert proc is not None
-    with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+    assert backend._warm is not None
+    launcher = backend._warm.launchers[()]
+    with open(f"/proc/{launcher}/task/{launcher}/children") as f:
         return int(f.read().split()[0])
 
 
@@ -291,3 +291,16 @@ def test_a_forked_process_starts_its_own_zygote(warm: BwrapBackend) -> None:
     os.waitpid(pid, 0)
     assert json.loads(reply) == ["7\n", True]
     assert warm.run_python(entry("print(8)")).stdout == b"8\n"
+
+
+def test_mounts_get_a_zygote_of_their_own(warm: BwrapBackend, shared_dir: Path) -> None:
+    (shared_dir / "lib.txt").write_text("from the host")
+    os.chmod(shared_dir / "lib.txt", 0o644)
+    mount = Mount(shared_dir, "/opt/runtime")
+    show = entry("print(open('/opt/runtime/lib.txt').read() if os.path.exists('/opt') else '-')")
+    assert warm.run_python(show, mounts=[mount]).stdout == b"from the host\n"
+    assert warm.run_python(show).stdout == b"-\n"  # the mount-less zygote never saw it
+    write = entry("open('/opt/runtime/x', 'w')")
+    assert b"Read-only file system" in warm.run_python(write, mounts=[mount]).stderr
+    with pytest.raises(SandboxError, match="does not exist"):
+        warm.run_python(show, mounts=[Mount(shared_dir / "nope", "/opt/x")])
