@@ -418,3 +418,17 @@ def test_without_a_verdict_the_reward_is_the_lowest_a_verdict_could_give(
     [result] = engine.score([compose(response="tool", reference="4", options=breaking)])
     assert result.status == "error"
     assert result.reward == pytest.approx(lowest)
+
+
+def test_over_http_with_a_spec_named_in_the_settings(make_client: Any) -> None:
+    client = make_client(installed=True, reward_specs={"fmt_math": SPEC})
+    listed = {v["name"]: v for v in client.get("/v1/verifiers").json()["verifiers"]}
+    for name in ("compose", "format", "length", "repetition", "string", "math_steps", "judge"):
+        assert listed[name]["options_schema"], name
+    items = [
+        {"verifier": "compose", "response": answer(15, "4"), "reference": "4", "options": o}
+        for o in ({"spec": "fmt_math"}, {"spec": "missing"})
+    ]
+    results = client.post("/v1/rewards", json={"items": items}).json()["results"]
+    assert [(r["status"], r["reward"]) for r in results] == [("ok", 0.5), ("invalid", 0.0)]
+    assert [s["label"] for s in results[0]["steps"]] == ["fmt", "acc", "len"]
