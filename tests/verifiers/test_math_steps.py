@@ -96,6 +96,33 @@ That is 3 * 4 = {cost} dollars.
 She pays with a $20 bill, so her change is 20 - {cost} = {change} dollars.
 Answer: \\boxed{{{change}}}"""
 
+LINEAR = r"""Step 1: We need $2x + 3 = 9$.
+Step 2: Subtract 3 from both sides: $2x = {a}$.
+Step 3: Divide by 2: $x = {b}$.
+Step 4: The answer is $\boxed{{{b}}}$."""
+
+RATIONAL = r"""From $\frac{{x}}{{2}} + 1 = 4$ we get $\frac{{x}}{{2}} = {a}$.
+Multiplying by 2, $x = {b}$.
+So $\boxed{{{b}}}$."""
+
+ROOTS = r"""We have $x^2 = 16$.
+Since $x$ is a length, $x = {b}$.
+So $\boxed{{{b}}}$."""
+
+DISPLAY_UNITS = r"""1. **Eggs laid per day**: Janet's ducks lay 16 eggs per day.
+2. **Eggs used**: 3 for breakfast and 4 for muffins.
+
+Total eggs used:
+\[ 3 + 4 = 7 \text{{ eggs}} \]
+
+Eggs left to sell:
+\[ 16 - 7 = {left} \text{{ eggs}} \]
+
+Earnings:
+\[ {left} \times 2 = {money} \text{{ dollars}} \]
+
+Therefore, Janet makes \(\boxed{{{money}}}\) dollars every day."""
+
 SOLUTIONS = [
     pytest.param(EGGS.format(sold=9, money=18), "18", set(), 1.0, id="eggs-right"),
     pytest.param(EGGS.format(sold=8, money=16), "18", {2}, 0.0, id="eggs-subtraction-slip"),
@@ -122,6 +149,15 @@ SOLUTIONS = [
     pytest.param(SUBSTITUTION.format(value=10), "15", {1}, 1.0, id="substitution-wrong"),
     pytest.param(INEQUALITIES.format(op=">"), "1024", set(), 1.0, id="inequalities-right"),
     pytest.param(INEQUALITIES.format(op="<"), "1024", {0}, 1.0, id="inequalities-wrong"),
+    pytest.param(LINEAR.format(a=6, b=3), "3", set(), 1.0, id="linear-right"),
+    pytest.param(LINEAR.format(a=5, b=2.5), "3", {1}, 0.0, id="linear-bad-subtraction"),
+    pytest.param(LINEAR.format(a=6, b=4), "3", {2}, 0.0, id="linear-bad-division"),
+    pytest.param(RATIONAL.format(a=3, b=6), "6", set(), 1.0, id="rational-right"),
+    pytest.param(RATIONAL.format(a=3, b=5), "6", {1}, 0.0, id="rational-bad-step"),
+    pytest.param(ROOTS.format(b=4), "4", set(), 1.0, id="positive-root"),
+    pytest.param(ROOTS.format(b=8), "4", {1}, 0.0, id="root-wrong"),
+    pytest.param(DISPLAY_UNITS.format(left=9, money=18), "18", set(), 1.0, id="units-right"),
+    pytest.param(DISPLAY_UNITS.format(left=8, money=16), "18", {5}, 0.0, id="units-slip"),
     pytest.param(MONEY.format(cost=12, change=8), "8", set(), 1.0, id="money-right"),
     pytest.param(MONEY.format(cost=12, change=9), "8", {2}, 0.0, id="money-wrong-change"),
 ]
@@ -269,6 +305,8 @@ NEVER_REFUTED = [
     pytest.param("$17 \\equiv 2 \\pmod{5}$", id="congruence"),
     pytest.param("$30^\\circ + 60^\\circ = 90^\\circ$", id="degrees"),
     pytest.param("$5 \\text{ cm} = 50 \\text{ mm}$", id="units-latex"),
+    pytest.param("$1 \\text{ foot} = 12$ inches", id="unit-on-the-left"),
+    pytest.param("$2 \\times 12 = 2 \\text{ dozen}$", id="multiplier-unit"),
     pytest.param("1 hour = 60 minutes, so 2 hours = 120 minutes", id="units-plain"),
     pytest.param("$(1, 2) + (3, 4) = (4, 6)$", id="vectors"),
     pytest.param("$x \\in [0, 1]$ so $0 \\le x \\le 1$", id="intervals"),
@@ -286,6 +324,20 @@ NEVER_REFUTED = [
     pytest.param("The answer is $\\boxed{5}$ since $2 + 3 = \\boxed{5}$", id="boxed"),
     pytest.param("Costs are $5 and $3 = $8 in total", id="currency"),
     pytest.param("In 2020 there were 365 + 1 = 366 days", id="years"),
+    pytest.param("$x^2 = 3x$. Dividing by $x$, $x = 3$.", id="dividing-drops-a-root"),
+    pytest.param(
+        "$\\sqrt{x + 2} = x$. Squaring, $x + 2 = x^2$.\nSo $x = 2$ (and $-1$ is extraneous).",
+        id="squaring-adds-a-root",
+    ),
+    pytest.param(
+        "$|x + 1| = 3$, so $x + 1 = 3$ or $x + 1 = -3$.\nThus $x = 2$ or $x = -4$.",
+        id="absolute-value-cases",
+    ),
+    pytest.param(
+        "Case 1: $x + 1 = 3$ gives $x = 2$.\nCase 2: $x + 1 = -3$ gives $x = -4$.",
+        id="cases-on-lines",
+    ),
+    pytest.param("$2x + 3 = 9$.\nTest $x = 5$: $2 \\cdot 5 + 3 = 13$, too big.", id="trial"),
 ]
 
 

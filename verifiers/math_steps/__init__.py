@@ -43,16 +43,21 @@ def check_steps(steps: list[str], options: MathStepsOptions) -> list[tuple[str, 
     """(label, claims) for each step, in order, definitions carried from step to step."""
     from rewardgate.verifiers.math_steps.check import Definitions, check_chain
     from rewardgate.verifiers.math_steps.claims import find_chains
+    from rewardgate.verifiers.math_steps.solving import Solving, opens_alternatives
 
     definitions = Definitions()
+    solving = Solving()
     checked: list[tuple[str, list[Any]]] = []
     for index, step in enumerate(steps):
         if index >= options.max_steps:
             checked.append(("unchecked", []))
             continue
+        if opens_alternatives(step):
+            definitions = Definitions()  # a case's values hold in that case only
         results = []
         for chain in find_chains(step, options.max_claims_per_step):
             results += check_chain(chain, definitions)
+        results = solving.follow(step, results)
         statuses = {result.status for result in results}
         label = (
             "refuted"

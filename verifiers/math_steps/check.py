@@ -49,6 +49,8 @@ class LinkResult:
     claim: str
     status: str  # verified | refuted | unchecked | definition
     reason: str
+    # An equation in unknowns, (lhs, rhs) as sympy read them: `solving.py` follows it.
+    equation: tuple[Any, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -113,8 +115,11 @@ def _define(
         values = {_value(r, definitions) for r in member_readings}
         values.discard(None)
         if len(values) == 1 and not chain.listed and not chain.qualified_last:
+            from sympy import Symbol
+
             definitions.define(symbol_name, next(iter(values)))  # type: ignore[arg-type]
-            return LinkResult(claim, "definition", f"{symbol_name} is defined")
+            equation = (Symbol(symbol_name), member_readings[0])
+            return LinkResult(claim, "definition", f"{symbol_name} is defined", equation)
         break
     definitions.forget(symbol_name)
     return LinkResult(claim, "definition", f"{symbol_name} is not a single known value")
@@ -156,7 +161,8 @@ def _check_link(
         return LinkResult(claim, "refuted", "false")
     if outcomes and all(outcome in ("fails", "no identity") for outcome in outcomes):
         return LinkResult(claim, "refuted", "a rewrite that is no identity")
-    return LinkResult(claim, "unchecked", "an equation in unknowns or not evaluable")
+    equation = (left[0], right[0]) if op == "=" and len(left) == len(right) == 1 else None
+    return LinkResult(claim, "unchecked", "an equation in unknowns or not evaluable", equation)
 
 
 def _compare(
@@ -208,7 +214,7 @@ def _rounding(member: str, op: str) -> float:
 
 def _value(expr: Any, definitions: Definitions) -> complex | None:
     """The number `expr` stands for with the known definitions put in, else None."""
-    from sympy import E, Symbol
+    from sympy import E
     from sympy.core.function import AppliedUndef
 
     from rewardgate.verifiers.math.parse import is_too_large
@@ -216,10 +222,12 @@ def _value(expr: Any, definitions: Definitions) -> complex | None:
     try:
         if expr.atoms(AppliedUndef):
             return None
-        names = {symbol.name for symbol in expr.free_symbols}
-        if not names <= set(definitions.values):
-            return None
-        subs: dict[Any, Any] = {Symbol(n): definitions.values[n] for n in names}
+        subs: dict[Any, Any] = {}
+        for symbol in expr.free_symbols:
+            name = _symbol_name(symbol.name)  # `a_{10}` and `a_10` are one variable
+            if name not in definitions.values:
+                return None
+            subs[symbol] = definitions.values[name]
         if "e" in definitions.values:
             subs[E] = definitions.values["e"]
         if subs:
@@ -236,14 +244,17 @@ def _value(expr: Any, definitions: Definitions) -> complex | None:
 
 def _identical(lhs: Any, rhs: Any, definitions: Definitions) -> bool | None:
     """Whether lhs - rhs vanishes at every probe point; None if it cannot be evaluated."""
-    from sympy import Symbol
 
     try:
         difference = lhs - rhs
         free = sorted(difference.free_symbols, key=lambda s: s.name)
         if not free:
             return None
-        known = {Symbol(n): v for n, v in definitions.values.items()}
+        known = {
+            symbol: definitions.values[_symbol_name(symbol.name)]
+            for symbol in free
+            if _symbol_name(symbol.name) in definitions.values
+        }
         for offset, probe in enumerate(_PROBES):
             point = {
                 symbol: known.get(symbol, _PROBES[(offset + i) % len(_PROBES)] * probe)

@@ -238,6 +238,8 @@ def _latex_chains(body: str, before: str, after: str) -> list[Chain]:
     chains: list[Chain] = []
     for i, piece in enumerate(pieces):
         chain = _chain(piece, "latex")
+        if chain is not None:
+            chain = _without_result_unit(chain)
         if chain is None:
             if chains and piece.strip() and i > 0:
                 chains[-1] = _with(chains[-1], listed=True)
@@ -260,6 +262,27 @@ def _unbox(text: str) -> str:
             return text[: match.start()] + text[match.end() :]
         text = text[: match.start()] + text[match.end() : i - 1] + text[i:]
     return text
+
+
+_TRAILING_UNIT = re.compile(
+    r"^(?P<value>.*?\S)\s*\\mathrm\{(?P<unit>[A-Za-z]+)\}(?:\s*\^\s*\{?\d\}?)?\s*$", re.S
+)
+
+
+def _without_result_unit(chain: Chain) -> Chain:
+    """`3 + 4 = 7 \\text{ eggs}` compares 7: a unit on the last member only is a label.
+
+    A unit elsewhere (`1 \\text{ foot} = 12`), different units on both sides (`5 cm =
+    50 mm`) or a multiplier word (`= 2 \\text{ dozen}`) stays, and the claim stays
+    unchecked.
+    """
+    last = _TRAILING_UNIT.match(chain.members[-1])
+    if last is None or last.group("unit") in _AFTER or "\\mathrm" in last.group("value"):
+        return chain
+    if any("\\mathrm" in member for member in chain.members[:-1]):
+        return chain
+    members = (*chain.members[:-1], last.group("value"))
+    return Chain(members, chain.ops, chain.qualified_first, chain.qualified_last, chain.listed)
 
 
 def _with(chain: Chain, **changes: bool) -> Chain:
