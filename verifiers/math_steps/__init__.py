@@ -1,7 +1,8 @@
 """The `math_steps` verifier: per-step rewards for a math solution, without a learned model.
 
 The solution is cut into steps (`split.py`); each step's equations and numeric claims
-are checked with sympy (`claims.py`, `check.py`). A step with a claim that is surely
+are checked with sympy (`claims.py`, `check.py`), and each equation must keep a root
+of the one before it (`solving.py`). A step with a claim that is surely
 false is `refuted` (reward 0), one with a claim shown true and none false `verified`
 (1), one with nothing checkable `unchecked` (1). The item's reward is the final
 answer's correctness, judged by the `math` verifier with the same options. Step
