@@ -86,6 +86,10 @@ REGEX = [
 ]
 
 
+def test_a_pattern_alone_means_regex_mode() -> None:
+    assert score(FORMAT, "<answer>7</answer>", pattern=r"<answer>\d+</answer>").reward == 1.0
+
+
 @pytest.mark.parametrize(("pattern", "match", "response", "reward"), REGEX)
 def test_format_regex(pattern: str, match: str, response: str, reward: float) -> None:
     assert score(FORMAT, response, mode="regex", pattern=pattern, match=match).reward == reward
@@ -96,7 +100,7 @@ def test_format_regex(pattern: str, match: str, response: str, reward: float) ->
     [
         pytest.param({"mode": "regex", "pattern": "("}, id="bad-regex"),
         pytest.param({"mode": "regex"}, id="regex-without-pattern"),
-        pytest.param({"pattern": "x"}, id="pattern-without-regex"),
+        pytest.param({"mode": "tags", "pattern": "x"}, id="pattern-in-tags-mode"),
         pytest.param({"tags": ["a b"]}, id="bad-tag"),
         pytest.param({"tags": []}, id="no-tags"),
     ],
@@ -284,6 +288,10 @@ STRINGS = [
     pytest.param("It is PARIS.", "Paris", {"operation": "ilike"}, 1.0, id="ilike"),
     pytest.param("id: AB-123", r"[A-Z]{2}-\d+", {"operation": "regex"}, 1.0, id="regex"),
     pytest.param("Lyon", ["Paris", "Lyon"], {}, 1.0, id="any-of-list"),
+    pytest.param("Lyon", {"answer": "Lyon"}, {}, 1.0, id="answer-key"),
+    pytest.param(
+        "kitten", "sitting", {"operation": "fuzzy_match"}, 1 - 5 / 13, id="openai-fuzzy-name"
+    ),
     pytest.param("a  b\nc", "a b c", {"collapse_whitespace": True}, 1.0, id="whitespace"),
     pytest.param(
         "<answer>x</answer> then <answer>Paris</answer>",

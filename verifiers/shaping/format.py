@@ -9,8 +9,9 @@ Three modes:
 - `tag_count`: open-r1's `tag_count_reward`, partial credit: each of the 2n markers
   (`<think>\\n`, `\\n</think>\\n`, `\\n<answer>\\n`, `\\n</answer>` for two tags) that
   occurs exactly once earns 1/(2n).
-- `regex`: `pattern` must match the whole response (`match: full`), its start
-  (`prefix`, Python's `re.match`, as open-r1's format reward uses) or anywhere (`search`).
+- `regex` (implied by giving a `pattern`): `pattern` must match the whole response
+  (`match: full`), its start (`prefix`, Python's `re.match`, as open-r1's format reward
+  uses) or anywhere (`search`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ class FormatOptions(VerifierOptions):
     flags: tuple[Literal["IGNORECASE", "MULTILINE", "DOTALL"], ...] = Field(
         default=("DOTALL",), description="regex: Python re flags."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _regex_when_a_pattern_is_given(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "pattern" in data and "mode" not in data:
+            return {**data, "mode": "regex"}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> FormatOptions:

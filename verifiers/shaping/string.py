@@ -6,10 +6,10 @@ case-sensitive / not), `regex` (the reference is a pattern searched for in the
 response) give 1 or 0; `fuzzy` gives rapidfuzz's normalised similarity (1 - Indel
 distance / total length, in [0, 1]), or 1/0 against `pass_threshold` when set.
 
-The reference is a string, a list of acceptable strings (the best score counts) or
-`{"value": ...}`. `extract` (a regex; its first group if it has one) picks the part of
-the response to compare, the last match counting, as a final answer comes last; a
-response it finds nothing in scores 0.
+The reference is a string, a list of acceptable strings (the best score counts),
+`{"value": ...}` or `{"answer": ...}`. `extract` (a regex; its first group if it has
+one) picks the part of the response to compare, the last match counting, as a final
+answer comes last; a response it finds nothing in scores 0.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class StringReference(BaseModel):
     def _bare(cls, data: Any) -> Any:
         if isinstance(data, (str, list, tuple)):
             data = {"value": data}
+        if isinstance(data, dict) and set(data) == {"answer"}:
+            data = {"value": data["answer"]}  # datasets' usual key
         if isinstance(data, dict) and isinstance(data.get("value"), str):
             data = {**data, "value": (data["value"],)}
         return data
@@ -57,6 +59,14 @@ class StringOptions(VerifierOptions):
     pass_threshold: float | None = Field(
         default=None, ge=0, le=1, description="fuzzy: 1 at or above this similarity, else 0."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _openai_names(cls, data: Any) -> Any:
+        """OpenAI's text_similarity calls the fuzzy operation `fuzzy_match`."""
+        if isinstance(data, dict) and data.get("operation") == "fuzzy_match":
+            return {**data, "operation": "fuzzy"}
+        return data
 
 
 @lru_cache(maxsize=256)
