@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from rewardgate.service.app import verifier_env
+from rewardgate.service.settings import Settings
 from rewardgate.verifiers.base import Verifier, VerifierEnv
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.models import RewardRequest, RewardResult
@@ -179,13 +181,22 @@ def tokenizer_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_length_in_tokens_of_the_servers_tokenizer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unit", ["tokens", "auto"])
+def test_length_in_tokens_of_the_servers_tokenizer(tmp_path: Path, unit: str) -> None:
     path = tokenizer_file(tmp_path)
     for configured in (path, tmp_path):  # the file, or the folder holding it
         verifier = LengthVerifier(VerifierEnv(config={"length_tokenizer": configured}))
-        result = score(verifier, "a,b a zzz", unit="tokens", max_len=4, buffer=2)
+        result = score(verifier, "a,b a zzz", unit=unit, max_len=4, buffer=2)
         assert result.details == {"length": 5, "counted": "tokens"}
         assert result.reward == pytest.approx(-1.0)
+        assert score(verifier, "a,b a zzz", unit="words").details["length"] == 3
+
+
+def test_length_from_the_tokenizer_setting(tmp_path: Path) -> None:
+    settings = Settings(asset_dir=tmp_path, length_tokenizer=tokenizer_file(tmp_path))
+    verifier = LengthVerifier(verifier_env(settings))
+    assert score(verifier, "a,b").details == {"length": 3, "counted": "tokens"}
+    assert score(LENGTH, "a,b").details == {"length": 1, "counted": "words"}
 
 
 def test_tokens_without_a_configured_tokenizer_are_invalid() -> None:

@@ -1,9 +1,9 @@
 """The `length` verifier: length shaping, DAPO's overlong penalty or cosine scaling.
 
 The length |y| is `options.length` when the trainer passes it (its tokenizer's count,
-the one that matters), else counted by `unit`: whitespace-separated words (default),
-characters, or tokens of the tokenizer the server names in its config
-(`length_tokenizer`).
+the one that matters), else counted by `unit`: `auto` (the default) counts tokens of
+the tokenizer the server names in its config (`length_tokenizer`) when it has one and
+whitespace-separated words otherwise; `tokens`, `words` and `chars` ask for one.
 
 - `dapo` (DAPO's soft overlong punishment, as verl's DAPO reward manager applies it),
   with L = max_len, C = buffer, p = penalty_factor: 0 when |y| <= L - C;
@@ -44,10 +44,11 @@ class LengthOptions(VerifierOptions):
     length: int | None = Field(
         default=None, ge=0, description="|y| as the trainer counted it (tokens); wins if given."
     )
-    unit: Literal["words", "chars", "tokens"] = Field(
-        default="words",
-        description="How |y| is counted without `length`: whitespace words, characters, or "
-        "tokens of the server's `length_tokenizer`.",
+    unit: Literal["auto", "words", "chars", "tokens"] = Field(
+        default="auto",
+        description="How |y| is counted without `length`: tokens of the server's "
+        "`length_tokenizer`, whitespace words, characters; auto: tokens if the server has a "
+        "tokenizer, else words.",
     )
     max_len: int = Field(default=1000, ge=1, description="L_max (dapo) or max_len (cosine).")
     buffer: int = Field(default=0, ge=0, description="dapo: the overlong buffer L_cache.")
@@ -162,8 +163,8 @@ class LengthVerifier(Verifier[LengthReference, LengthOptions]):
             return options.length, "given"
         if options.unit == "chars":
             return len(response), "chars"
-        if options.unit == "tokens":
-            path = self._tokenizer_path()
+        path = self._tokenizer_path()
+        if options.unit == "tokens" or (options.unit == "auto" and path is not None):
             assert path is not None
             encoding = _tokenizer(path).encode(response, add_special_tokens=False)
             return len(encoding.ids), "tokens"
