@@ -320,6 +320,34 @@ STRINGS = [
     pytest.param(
         "kitten", "sitting", {"operation": "fuzzy", "pass_threshold": 0.7}, 0.0, id="fuzzy-fail"
     ),
+    # 4 of 6 words shared, 6 gold words: P = R = 2/3
+    pytest.param(
+        "the cat sat on a mat",
+        "the cat lay on the mat",
+        {"operation": "rouge_1"},
+        2 / 3,
+        id="rouge-1",
+    ),
+    # bigrams: (the cat) shared of 5 each: P = R = 1/5
+    pytest.param(
+        "the cat sat on a mat",
+        "the cat lay on the mat",
+        {"operation": "rouge_2"},
+        1 / 5,
+        id="rouge-2",
+    ),
+    # LCS "the cat on mat" = 4 words of 6 and 6: F1 = 2/3
+    pytest.param(
+        "The cat sat on a mat.",
+        "the cat lay on the mat",
+        {"operation": "rouge_l"},
+        2 / 3,
+        id="rouge-l",
+    ),
+    pytest.param("", "the cat", {"operation": "rouge_l"}, 0.0, id="rouge-empty"),
+    pytest.param(
+        "a b", "a b", {"operation": "rouge_2", "pass_threshold": 1.0}, 1.0, id="rouge-pass"
+    ),
 ]
 
 

@@ -3,8 +3,10 @@
 Like OpenAI's `string_check` and `text_similarity` graders: `eq`, `ne`, `ieq`
 (case-insensitive equality), `like` / `ilike` (the reference occurs in the response,
 case-sensitive / not), `regex` (the reference is a pattern searched for in the
-response) give 1 or 0; `fuzzy` gives rapidfuzz's normalised similarity (1 - Indel
-distance / total length, in [0, 1]), or 1/0 against `pass_threshold` when set.
+response) give 1 or 0. The similarities give a score in [0, 1], or 1/0 against
+`pass_threshold` when set: `fuzzy` is rapidfuzz's normalised similarity (1 - Indel
+distance / total length), `rouge_1`, `rouge_2` and `rouge_l` the ROUGE F1 of
+lower-cased word n-grams and of their longest common subsequence.
 
 The reference is a string, a list of acceptable strings (the best score counts),
 `{"value": ...}` or `{"answer": ...}`. `extract` (a regex; its first group if it has
@@ -15,6 +17,7 @@ answer comes last; a response it finds nothing in scores 0.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
@@ -25,7 +28,11 @@ from rewardgate.verifiers.errors import InvalidRequest
 
 __all__ = ["StringOptions", "StringReference", "StringVerifier"]
 
-Operation = Literal["eq", "ne", "ieq", "like", "ilike", "regex", "fuzzy"]
+Operation = Literal[
+    "eq", "ne", "ieq", "like", "ilike", "regex", "fuzzy", "rouge_1", "rouge_2", "rouge_l"
+]
+SIMILARITIES = frozenset({"fuzzy", "rouge_1", "rouge_2", "rouge_l"})
+_WORDS = re.compile(r"\w+")
 
 
 class StringReference(BaseModel):
@@ -95,12 +102,38 @@ def score(candidate: str, value: str, options: StringOptions) -> float:
         return float(value.casefold() in candidate.casefold())
     if op == "regex":
         return float(_compile(value).search(candidate) is not None)
-    from rapidfuzz.fuzz import ratio
-
-    similarity = ratio(candidate, value) / 100.0
+    similarity = _similarity(candidate, value, op)
     if options.pass_threshold is None:
         return similarity
     return float(similarity >= options.pass_threshold)
+
+
+def _similarity(candidate: str, value: str, op: str) -> float:
+    if op == "fuzzy":
+        from rapidfuzz.fuzz import ratio
+
+        return float(ratio(candidate, value)) / 100.0
+    ours, theirs = _WORDS.findall(candidate.lower()), _WORDS.findall(value.lower())
+    if op == "rouge_l":
+        from rapidfuzz.distance import LCSseq
+
+        overlap = float(LCSseq.similarity(ours, theirs))
+        return _f1(overlap, len(ours), len(theirs))
+    n = 1 if op == "rouge_1" else 2
+    mine, gold = _ngrams(ours, n), _ngrams(theirs, n)
+    overlap = float(sum((mine & gold).values()))
+    return _f1(overlap, sum(mine.values()), sum(gold.values()))
+
+
+def _ngrams(words: list[str], n: int) -> Counter[tuple[str, ...]]:
+    return Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+def _f1(overlap: float, predicted: int, gold: int) -> float:
+    if not overlap:
+        return 0.0
+    precision, recall = overlap / predicted, overlap / gold
+    return 2 * precision * recall / (precision + recall)
 
 
 class StringVerifier(Verifier[StringReference, StringOptions]):
@@ -108,7 +141,7 @@ class StringVerifier(Verifier[StringReference, StringOptions]):
     version = "1"
     description = (
         "String checks like OpenAI's string_check / text_similarity: eq, ne, ieq, like, "
-        "ilike, regex, fuzzy similarity; optional extraction by regex."
+        "ilike, regex; fuzzy and ROUGE-1/2/L similarity; optional extraction by regex."
     )
     Reference: ClassVar[type[BaseModel]] = StringReference
     Options: ClassVar[type[VerifierOptions]] = StringOptions
@@ -145,6 +178,6 @@ class StringVerifier(Verifier[StringReference, StringOptions]):
         scores = [score(candidate, value, options) for value in values]
         best = max(range(len(scores)), key=scores.__getitem__)
         details: dict[str, Any] = {"candidate": candidate[:300], "matched": values[best][:300]}
-        if options.operation == "fuzzy":
+        if options.operation in SIMILARITIES:
             details["scores"] = scores
         return Verdict(scores[best], details=details)
