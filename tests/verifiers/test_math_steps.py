@@ -156,6 +156,7 @@ SOLUTIONS = [
     pytest.param(RATIONAL.format(a=3, b=5), "6", {1}, 0.0, id="rational-bad-step"),
     pytest.param(ROOTS.format(b=4), "4", set(), 1.0, id="positive-root"),
     pytest.param(ROOTS.format(b=8), "4", {1}, 0.0, id="root-wrong"),
+    pytest.param(ROOTS.format(b=4.1), "4", {1}, 0.0, id="root-rounded-wrongly"),
     pytest.param(DISPLAY_UNITS.format(left=9, money=18), "18", set(), 1.0, id="units-right"),
     pytest.param(DISPLAY_UNITS.format(left=8, money=16), "18", {5}, 0.0, id="units-slip"),
     pytest.param(MONEY.format(cost=12, change=8), "8", set(), 1.0, id="money-right"),
@@ -338,6 +339,8 @@ NEVER_REFUTED = [
         id="cases-on-lines",
     ),
     pytest.param("$2x + 3 = 9$.\nTest $x = 5$: $2 \\cdot 5 + 3 = 13$, too big.", id="trial"),
+    pytest.param("$3x = 10$, so $x = 3.33$.", id="rounded-root"),
+    pytest.param("$x^2 = 2$, so $x = 1.414$.", id="rounded-irrational-root"),
 ]
 
 
@@ -373,3 +376,23 @@ def test_long_and_deep_input_is_bounded() -> None:
     ]:
         result = score(text, "0")
         assert result.steps is not None and len(result.steps) == 1
+
+
+@pytest.mark.parametrize(
+    ("claim", "label"),
+    [
+        pytest.param("$\\frac{2}{3} = 0.67$", "verified", id="rounded"),
+        pytest.param("$\\frac{2}{3} = 0.66$", "verified", id="truncated"),
+        pytest.param("$-\\frac{2}{3} = -0.66$", "verified", id="truncated-negative"),
+        pytest.param("$\\frac{2}{3} = 0.68$", "refuted", id="neither"),
+        pytest.param("$\\frac{1}{3} = 0.34$", "refuted", id="rounded-the-wrong-way"),
+        pytest.param("$0.5 = \\frac{1}{2}$", "verified", id="decimal-on-the-left"),
+        pytest.param("$\\pi \\approx 3.5$", "refuted", id="approximation-too-far"),
+        pytest.param("$2^{10} \\approx 1000$", "verified", id="approximation-in-percent"),
+        pytest.param("$\\pi \\approx 3$", "verified", id="approximation-to-an-integer"),
+    ],
+)
+def test_decimals_are_read_as_rounded_or_truncated(claim: str, label: str) -> None:
+    result = score(claim, "0")
+    assert result.steps is not None
+    assert [s.label for s in result.steps] == [label]

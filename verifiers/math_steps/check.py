@@ -32,7 +32,7 @@ from rewardgate.verifiers.math.extract import nesting_depth
 from rewardgate.verifiers.math.judge import MAX_NESTING
 from rewardgate.verifiers.math_steps.claims import Chain
 
-__all__ = ["Definitions", "LinkResult", "check_chain"]
+__all__ = ["Definitions", "LinkResult", "agrees", "check_chain"]
 
 # Points at which two expressions in free variables are compared for an identity.
 _PROBES = (0.7317, 1.3119, 2.1173, -0.5471, 3.7093)
@@ -49,8 +49,9 @@ class LinkResult:
     claim: str
     status: str  # verified | refuted | unchecked | definition
     reason: str
-    # An equation in unknowns, (lhs, rhs) as sympy read them: `solving.py` follows it.
-    equation: tuple[Any, Any] | None = field(default=None, compare=False, repr=False)
+    # An equation in unknowns, (lhs, rhs, rounding of its written decimals) as sympy read
+    # them: `solving.py` follows it.
+    equation: tuple[Any, Any, float] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -118,7 +119,8 @@ def _define(
             from sympy import Symbol
 
             definitions.define(symbol_name, next(iter(values)))  # type: ignore[arg-type]
-            equation = (Symbol(symbol_name), member_readings[0])
+            rounding = _rounding(chain.members[1], "=")
+            equation = (Symbol(symbol_name), member_readings[0], rounding)
             return LinkResult(claim, "definition", f"{symbol_name} is defined", equation)
         break
     definitions.forget(symbol_name)
@@ -147,11 +149,11 @@ def _check_link(
     left, right = sides
     if not left or not right:
         return LinkResult(claim, "unchecked", "not readable")
-    tolerance = _rounding(chain.members[index], op) + _rounding(chain.members[index + 1], op)
+    units = (_rounding(chain.members[index], op), _rounding(chain.members[index + 1], op))
     outcomes = []
     for lhs in left:
         for rhs in right:
-            outcomes.append(_compare(lhs, rhs, op, tolerance, definitions, rewrites))
+            outcomes.append(_compare(lhs, rhs, op, units, definitions, rewrites))
     if "holds" in outcomes:
         kind = "identity" if "identity" in outcomes else "holds"
         return LinkResult(claim, "verified", kind)
@@ -161,17 +163,23 @@ def _check_link(
         return LinkResult(claim, "refuted", "false")
     if outcomes and all(outcome in ("fails", "no identity") for outcome in outcomes):
         return LinkResult(claim, "refuted", "a rewrite that is no identity")
-    equation = (left[0], right[0]) if op == "=" and len(left) == len(right) == 1 else None
+    single = op == "=" and len(left) == len(right) == 1
+    equation = (left[0], right[0], units[0] + units[1]) if single else None
     return LinkResult(claim, "unchecked", "an equation in unknowns or not evaluable", equation)
 
 
 def _compare(
-    lhs: Any, rhs: Any, op: str, tolerance: float, definitions: Definitions, rewrites: bool
+    lhs: Any,
+    rhs: Any,
+    op: str,
+    units: tuple[float, float],
+    definitions: Definitions,
+    rewrites: bool,
 ) -> str:
     """One of holds, identity, fails, "no identity" (in a rewrite chain), unknown."""
     a, b = _value(lhs, definitions), _value(rhs, definitions)
     if a is not None and b is not None:
-        return "holds" if _relation(a, b, op, tolerance) else "fails"
+        return "holds" if _relation(a, b, op, units) else "fails"
     if op != "=":
         return "unknown"
     identical = _identical(lhs, rhs, definitions)
@@ -180,11 +188,13 @@ def _compare(
     return "no identity" if identical is False and rewrites else "unknown"
 
 
-def _relation(a: complex, b: complex, op: str, tolerance: float) -> bool:
+def _relation(a: complex, b: complex, op: str, units: tuple[float, float]) -> bool:
+    """Whether `a op b` holds, a side written as a decimal read as rounded to its digits."""
+    tolerance = units[0] + units[1]
     if op == "=":
-        return _close(a, b, tolerance)
-    if op == "~":
-        return _close(a, b, max(tolerance, 0.01 * abs(b)))
+        return _close(a, b, 0.0) or agrees(a, b, units[1]) or agrees(b, a, units[0])
+    if op == "~":  # approximations are loose: within 5%, or the rounding written
+        return _close(a, b, max(tolerance, 0.05 * abs(b)))
     if op == "!=":
         return not _close(a, b, 0.0)
     if abs(a.imag) > 1e-12 or abs(b.imag) > 1e-12:
@@ -199,12 +209,24 @@ def _relation(a: complex, b: complex, op: str, tolerance: float) -> bool:
     }[op]
 
 
+def agrees(exact: complex, written: complex, unit: float) -> bool:
+    """Whether `written`, a decimal with digits down to `unit`, is `exact` rounded
+    (within half a unit) or cut off (truncated towards zero, within one unit)."""
+    if not unit or abs((exact - written).imag) > 1e-9:
+        return False
+    difference = (exact - written).real
+    slack = _RELATIVE * max(1.0, abs(exact))
+    if abs(difference) <= 0.5 * unit + slack:
+        return True
+    return -slack <= difference * math.copysign(1.0, written.real) < unit + slack
+
+
 def _close(a: complex, b: complex, tolerance: float) -> bool:
     return abs(a - b) <= tolerance + _RELATIVE * max(1.0, abs(a), abs(b))
 
 
 def _rounding(member: str, op: str) -> float:
-    """How far a written decimal may be from the exact value: one unit of its last digit."""
+    """One unit of a written decimal's last digit (0 for what is not a decimal)."""
     match = _DECIMAL.match(member)
     if match is None:
         return 1.0 if op == "~" and re.fullmatch(r"\s*-?\d+\s*", member) else 0.0

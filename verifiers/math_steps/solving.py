@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rewardgate.verifiers.math_steps.check import LinkResult
+from rewardgate.verifiers.math_steps.check import LinkResult, agrees
 
 __all__ = ["Solving", "opens_alternatives"]
 
@@ -39,6 +39,7 @@ class _Anchor:
     variable: str
     roots: tuple[complex, ...]
     claim: str
+    rounding: float
 
 
 class Solving:
@@ -61,15 +62,23 @@ class Solving:
 
     def _next(self, result: LinkResult) -> LinkResult:
         assert result.equation is not None
-        solved = _solve(*result.equation)
+        lhs, rhs, rounding = result.equation
+        solved = _solve(lhs, rhs)
         if solved is None:
             return result
         variable, roots = solved
         anchor = self._anchor
-        self._anchor = _Anchor(variable, roots, result.claim)
+        self._anchor = _Anchor(variable, roots, result.claim, rounding)
         if anchor is None or anchor.variable != variable:
             return result
-        if any(abs(a - b) <= 1e-6 * max(1.0, abs(a)) for a in anchor.roots for b in roots):
+        # A root written rounded (`x = 3.33` after `3x = 10`) matches within its rounding.
+        if any(
+            abs(a - b) <= 1e-6 * max(1.0, abs(a))
+            or agrees(a, b, rounding)
+            or agrees(b, a, anchor.rounding)
+            for a in anchor.roots
+            for b in roots
+        ):
             return replace(result, reason=f"keeps a root of {anchor.claim}")
         return replace(
             result,
