@@ -432,3 +432,25 @@ def test_over_http_with_a_spec_named_in_the_settings(make_client: Any) -> None:
     results = client.post("/v1/rewards", json={"items": items}).json()["results"]
     assert [(r["status"], r["reward"]) for r in results] == [("ok", 0.5), ("invalid", 0.0)]
     assert [s["label"] for s in results[0]["steps"]] == ["fmt", "acc", "len"]
+
+
+class Filed(FormatVerifier):
+    """A format check that says it read a named file, as sql's databases are read."""
+
+    name = "filed"
+
+    def fingerprints(self, reference: Any) -> list[str]:
+        return ["file:abc"]
+
+
+def test_fingerprints_of_children_and_nested_specs_key_the_cache() -> None:
+    compose_verifier = Registry([ComposeVerifier, FormatVerifier, Filed]).get("compose")
+    spec = {
+        "children": [
+            child("plain", "format"),
+            child("read", "filed"),
+            {"name": "inner", "spec": {"children": [child("read2", "filed")]}},
+        ]
+    }
+    prepared = compose_verifier.prepare(None, spec)
+    assert compose_verifier.fingerprints(prepared.reference) == ["file:abc", "file:abc"]

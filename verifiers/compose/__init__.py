@@ -117,9 +117,9 @@ class ComposeVerifier(Verifier[ComposeReference, ComposeSpec]):
                     nested = self._spec(options, f"{where}.options", depth + 1)
                     self._children(child_reference, nested, depth + 1)
                     verifier: Verifier = self
-                    child_prepared: Prepared[Any, Any] = Prepared(
-                        ComposeReference(child_reference), nested
-                    )
+                    nested_reference = ComposeReference(child_reference)
+                    nested_reference._spec = nested
+                    child_prepared: Prepared[Any, Any] = Prepared(nested_reference, nested)
                 else:
                     verifier = self._registry().get(name)
                     child_prepared = verifier.prepare(child_reference, options)
