@@ -355,6 +355,11 @@ def test_tricky_notation_is_never_refuted(solution: str) -> None:
 @pytest.mark.parametrize(
     ("line", "label"),
     [
+        pytest.param("Total cost = 3 * 4 = 13 dollars", "refuted", id="named-chain-wrong"),
+        pytest.param("Total cost = 3 * 4 = 12 dollars", "verified", id="named-chain-right"),
+        pytest.param("So 4 + 4 \u00d7 2 = 16.", "refuted", id="order-of-operations"),
+        pytest.param("(-3) \u00d7 (-4) = -12", "refuted", id="signs"),
+        pytest.param("Each group has 240 / 8 = 30 students per group", "verified", id="per"),
         pytest.param("Step 3: 3 + 4 = 8", "refuted", id="step-label-wrong"),
         pytest.param("Step 3: 3 + 4 = 7", "verified", id="step-label-right"),
         pytest.param("3: 3 + 4 = 8", "refuted", id="number-label"),

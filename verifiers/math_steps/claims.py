@@ -373,6 +373,8 @@ def _plain_chains(text: str) -> list[Chain]:
         for run, before, after in _plain_runs(line):
             if "=" not in run and "≈" not in run:
                 continue
+            # "Total = 5 + 3 = 8": the word before the first `=` names the chain.
+            run = re.sub(r"^\s*=(?!=)", "", run)
             chain = _chain(_plain_to_latex(run), "plain")
             if chain is None or not all(re.search(r"[\dA-Za-z]", m) for m in chain.members):
                 continue
