@@ -43,8 +43,12 @@ def verifier_env(settings: Settings) -> VerifierEnv:
             "reward_specs": settings.reward_specs,
             "judge_endpoints": judge_endpoints,
             "length_tokenizer": settings.length_tokenizer,
+            "cad_runtime": settings.cad_runtime,
             "sql_db_dir": settings.sql_db_dir,
             "sql_postgres": dict(settings.sql_postgres),
+            "svg_max_elements": settings.svg_max_elements,
+            "svg_max_canvas_px": settings.svg_max_canvas_px,
+            "image_perceptual": settings.image_perceptual,
         },
     )
 

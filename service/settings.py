@@ -105,8 +105,24 @@ class Settings(BaseSettings):
     length_tokenizer: Path | None = Field(
         None, description="tokenizer.json (or its folder) `length` counts tokens with."
     )
+    cad_runtime: Path | None = Field(
+        None,
+        description="Prefix of the CAD runtime (CadQuery for the sandbox's python3, under "
+        "/usr so sandboxes see it); unset: /usr/local/lib/rewardgate/cad.",
+    )
     get_reward_verifier: str = Field(
         "math", min_length=1, description="Verifier of POST /get_reward when `?verifier=` is unset."
+    )
+    svg_max_elements: int = Field(
+        10_000, ge=1, description="Most elements an SVG may draw, each `<use>` counting its copy."
+    )
+    svg_max_canvas_px: int = Field(
+        16_384, ge=1, description="Largest SVG width, height or viewBox side (px) rendered."
+    )
+    image_perceptual: dict[str, Any] = Field(
+        {},
+        description="Perceptual image metrics (dreamsim, lpips, clip) by name: a local weights "
+        "`path`, or `{path, factory}` (TOML or JSON); none by default.",
     )
 
     @field_validator("api_keys", mode="before")
@@ -116,7 +132,7 @@ class Settings(BaseSettings):
             return tuple(k.strip() for k in value.split(",") if k.strip())
         return value
 
-    @field_validator("reward_specs", "judge_endpoints", mode="before")
+    @field_validator("reward_specs", "judge_endpoints", "image_perceptual", mode="before")
     @classmethod
     def _json_tables(cls, value: Any) -> Any:
         """A flag or an argument may give a table as JSON text."""

@@ -1,0 +1,96 @@
+"""The `svg` verifier: render the model's SVG and compare it with the target image.
+
+Rendering is cairosvg's, after `sanitise` has refused entity tricks, external
+references and oversized or explosive drawings; scoring is the shared image metrics
+(`rewardgate.verifiers.image`) under a preset (`default`, `rlrf`, `starvector`) or custom
+weights. Whatever the SVG is (missing, malformed, hostile, undrawable) is a verdict
+with the preset's lowest reward. Importing this package is cheap: cairosvg, numpy and
+scikit-image load on the first judgement (or in `warmup`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
+from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.image.presets import PRESETS
+from rewardgate.verifiers.svg.extract import extract_svg
+from rewardgate.verifiers.svg.judge import judge, perceptual_terms
+from rewardgate.verifiers.svg.models import SvgOptions, SvgReference
+from rewardgate.verifiers.svg.sanitise import Limits
+
+__all__ = ["Limits", "SvgOptions", "SvgReference", "SvgVerifier", "extract_svg"]
+
+_WARMUP_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="4" height="4"/></svg>'
+)
+
+
+class SvgVerifier(Verifier[SvgReference, SvgOptions]):
+    name = "svg"
+    version = "1"
+    description = (
+        "SVG drawing vs a target (SVG or image): sanitised cairosvg render on a white "
+        "square canvas, scored by MSE/SSIM/RLRF normalised L2, edge maps and length "
+        "(presets default, rlrf, starvector)."
+    )
+    Reference: ClassVar[type[BaseModel]] = SvgReference
+    Options: ClassVar[type[VerifierOptions]] = SvgOptions
+    lowest_reward = 0.0
+
+    @property
+    def limits(self) -> Limits:
+        """The server's limits (settings `svg_max_elements`, `svg_max_canvas_px`)."""
+        config = self.env.config
+        defaults = Limits()
+        return Limits(
+            max_elements=int(config.get("svg_max_elements") or defaults.max_elements),
+            max_canvas_px=float(config.get("svg_max_canvas_px") or defaults.max_canvas_px),
+        )
+
+    def prepare(
+        self, reference: Any, options: dict[str, Any] | None
+    ) -> Prepared[SvgReference, SvgOptions]:
+        """Validate, check the target's XML or image header, and every weighted term."""
+        from rewardgate.verifiers.svg.targets import check_target
+
+        prepared = super().prepare(reference, options)
+        ref, opts = prepared.reference, prepared.options
+        weights = opts.weights or PRESETS[opts.preset].weights
+        if weights.get("length") and ref.target_svg is None and ref.target_length is None:
+            raise InvalidRequest("reference: the length term needs target_svg or target_length")
+        perceptual_terms(opts, self._perceptual_config())
+        check_target(ref, self.env.asset_dir, self.limits)
+        return prepared
+
+    def lowest_reward_for(self, options: SvgOptions) -> float:
+        return PRESETS[options.preset].lowest
+
+    def judge(self, response: str, reference: SvgReference, options: SvgOptions) -> Verdict:
+        return judge(
+            response,
+            reference,
+            options,
+            self.limits,
+            self.env.asset_dir,
+            self._perceptual_config(),
+        )
+
+    def warmup(self) -> None:
+        """Load cairo, numpy, scikit-image and scipy before workers fork."""
+        reference = SvgReference(target_svg=_WARMUP_SVG)
+        for preset in PRESETS:
+            self.judge(_WARMUP_SVG, reference, SvgOptions(preset=preset, size=32))
+
+    def health(self) -> dict[str, str]:
+        try:
+            import cairosvg  # noqa: F401  (loads libcairo through cairocffi)
+        except (ImportError, OSError) as exc:
+            return {"cairosvg": f'unavailable ({exc}): pip install "rewardgate[render]"'}
+        return {"cairosvg": "ok"}
+
+    def _perceptual_config(self) -> dict[str, Any]:
+        return dict(self.env.config.get("image_perceptual") or {})
