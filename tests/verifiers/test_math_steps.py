@@ -123,6 +123,11 @@ Earnings:
 
 Therefore, Janet makes \(\boxed{{{money}}}\) dollars every day."""
 
+GSM8K_STYLE = """Weng earns $12 an hour for babysitting. She babysat for 50 minutes.
+Per minute, Weng earns 12/60 = ${rate}.
+Working 50 minutes, she earned {rate} x 50 = ${pay}.
+#### {pay}"""
+
 SOLUTIONS = [
     pytest.param(EGGS.format(sold=9, money=18), "18", set(), 1.0, id="eggs-right"),
     pytest.param(EGGS.format(sold=8, money=16), "18", {2}, 0.0, id="eggs-subtraction-slip"),
@@ -159,6 +164,9 @@ SOLUTIONS = [
     pytest.param(ROOTS.format(b=4.1), "4", {1}, 0.0, id="root-rounded-wrongly"),
     pytest.param(DISPLAY_UNITS.format(left=9, money=18), "18", set(), 1.0, id="units-right"),
     pytest.param(DISPLAY_UNITS.format(left=8, money=16), "18", {5}, 0.0, id="units-slip"),
+    pytest.param(GSM8K_STYLE.format(rate=0.2, pay=10), "10", set(), 1.0, id="gsm8k-right"),
+    pytest.param(GSM8K_STYLE.format(rate=0.25, pay=12.5), "10", {1}, 0.0, id="gsm8k-rate"),
+    pytest.param(GSM8K_STYLE.format(rate=0.2, pay=12), "10", {2}, 0.0, id="gsm8k-product"),
     pytest.param(MONEY.format(cost=12, change=8), "8", set(), 1.0, id="money-right"),
     pytest.param(MONEY.format(cost=12, change=9), "8", {2}, 0.0, id="money-wrong-change"),
 ]

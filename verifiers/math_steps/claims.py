@@ -38,6 +38,8 @@ _BEFORE = frozenset(
         "every",
     ]
 )
+# In plain text "and" before a number sums it ("5 and 3 = 8"); before LaTeX it joins claims.
+_PLAIN_BEFORE = _BEFORE | {"and"}
 _AFTER = frozenset(
     [
         "remainder",
@@ -132,9 +134,14 @@ _SEGMENT = re.compile(
     r"|\\\((?P<pa>.+?)\\\)"
     r"|\\begin\{(?P<env>align\*?|aligned|equation\*?|gather\*?|eqnarray\*?|split)\}"
     r"(?P<envbody>.+?)\\end\{(?P=env)\}"
-    r"|(?<![\\$])\$(?P<d>[^$]+?)\$",
+    r"|(?<![\\$])\$(?P<d>[^$\n]+?)\$",
     re.S,
 )
+_INLINE_DOLLARS = re.compile(r"(?<![\\$])\$(?!\$)([^$\n]*)\$")
+_LATEX_WORDS = re.compile(r"\\[A-Za-z]+(?:\{[^{}]*\})?")
+_WORDY = re.compile(r"[A-Za-z]{3,}")
+# Words that are prose, not a product of variables, even alone between dollar signs.
+_PROSE = frozenset(["and", "the", "for", "with", "per", "each", "then", "she", "his", "her"])
 _RELATION = re.compile(
     r"\\approx|\\neq|\\ne(?![a-zA-Z])|\\leq?(?![a-zA-Z])|\\geq?(?![a-zA-Z])|\\lt|\\gt|[=<>≈≠≤≥]"
 )
@@ -194,6 +201,7 @@ class Chain:
 
 def find_chains(step: str, limit: int = 1000) -> list[Chain]:
     """The relation chains in the step (at most `limit`), LaTeX segments, then plain text."""
+    step = _without_currency(step)
     chains: list[Chain] = []
     plain_parts: list[tuple[int, str]] = []
     position = 0
@@ -212,6 +220,29 @@ def find_chains(step: str, limit: int = 1000) -> list[Chain]:
         if len(chains) >= limit:
             break
     return chains[:limit]
+
+
+def _without_currency(step: str) -> str:
+    """The step with dollar signs of amounts removed (`earns $12 an hour ... = $10`).
+
+    A `$` opens inline math only if what it would enclose reads as math: prose between
+    two dollar signs (two words of three letters or more outside LaTeX commands, or one
+    such as "and"; `Prt` alone is a product) means the first one is currency. Dollar
+    signs left unpaired before a number are currency too.
+    """
+    currency: list[int] = []
+    position = 0
+    while match := _INLINE_DOLLARS.search(step, position):
+        words = _WORDY.findall(_LATEX_WORDS.sub(" ", match.group(1)))
+        if len(words) >= 2 or _PROSE.intersection(word.lower() for word in words):
+            currency.append(match.start())
+            position = match.start() + 1
+        else:
+            position = match.end()
+    if not currency:
+        return step
+    pieces = [step[a + 1 : b] for a, b in zip([-1, *currency], [*currency, len(step)], strict=True)]
+    return "".join(pieces)
 
 
 def _last_word(text: str) -> str:
@@ -370,6 +401,7 @@ def _plain_chains(text: str) -> list[Chain]:
     """Arithmetic written without LaTeX, e.g. `So 48 / 2 = 24 apples.`"""
     chains: list[Chain] = []
     for line in text.splitlines():
+        line = re.sub(r"\$(?=\d)", "", line)  # an amount, as `$10`
         for run, before, after in _plain_runs(line):
             if "=" not in run and "≈" not in run:
                 continue
@@ -380,7 +412,7 @@ def _plain_chains(text: str) -> list[Chain]:
                 continue
             chain = _with(
                 chain,
-                qualified_first=before in _BEFORE or before == _GLUED,
+                qualified_first=before in _PLAIN_BEFORE or before == _GLUED,
                 qualified_last=after in _AFTER or after == _GLUED,
             )
             chains.append(chain)
