@@ -4,8 +4,9 @@ cairosvg runs no model code, but it parses hostile XML and would follow referenc
 every SVG (the model's and the target) passes here first:
 
 * XML: parsed with defusedxml; entity declarations (XXE, billion laughs) and external
-  DTD or entity references are refused, not expanded. A plain `<!DOCTYPE svg ...>` is
-  allowed (editors write it) and never fetched.
+  entity references are refused, not expanded. A `<!DOCTYPE svg ...>` naming no DTD or
+  the W3C's SVG DTD is allowed (editors write it; it is never fetched); one naming any
+  other DTD, and an `<?xml-stylesheet?>` instruction, are external references.
 * References: a resource reference (`href`/`xlink:href` on any element but `<a>`, a
   CSS `url(...)` in an attribute or a `<style>`, `@import`, `xml:base`) may only be a
   `#fragment` in the document or a `data:` URI of a raster image (PNG, JPEG, GIF,
@@ -58,6 +59,11 @@ _CSS_URL = re.compile(r"url\(\s*(['\"]?)(.*?)\1\s*\)", re.IGNORECASE | re.DOTALL
 _CSS_IMPORT = re.compile(r"@import", re.IGNORECASE)
 _DATA_URI = re.compile(r"data:([^,;]*)((?:;[^,;]*)*),(.*)", re.IGNORECASE | re.DOTALL)
 _NUMBER_LIST = re.compile(r"[\s,]+")
+_STYLESHEET_PI = re.compile(r"<\?xml-stylesheet\b", re.IGNORECASE)
+_DOCTYPE_ID = re.compile(
+    r"<!DOCTYPE\s+[^\s\[>]+\s+(?:SYSTEM|PUBLIC\s+(['\"]).*?\1)\s*(['\"])(.*?)\2", re.DOTALL
+)
+_W3C_DTD = "http://www.w3.org/"
 
 
 @dataclass(frozen=True)
@@ -97,12 +103,22 @@ def sanitise(text: str, limits: Limits) -> SafeSvg:
     data = text.encode("utf-8", errors="surrogatepass")
     if len(data) > MAX_SVG_BYTES:
         raise Rejected("too_large", f"SVG text of {len(data)} bytes exceeds {MAX_SVG_BYTES}")
+    _check_prolog(text)
     root = _parse(data)
     if _local(root.tag) != "svg":
         raise Rejected("not_svg", f"the root element is <{_local(root.tag)}>, not <svg>")
     width, height = _canvas(root, limits)
     elements = _walk(root, limits)
     return SafeSvg(data, width, height, elements)
+
+
+def _check_prolog(text: str) -> None:
+    """No stylesheet instruction, no DTD but the W3C's (neither would be fetched; both ask to)."""
+    if _STYLESHEET_PI.search(text):
+        raise Rejected("external_reference", "<?xml-stylesheet?> is not allowed")
+    match = _DOCTYPE_ID.search(text)
+    if match and not match.group(3).strip().startswith(_W3C_DTD):
+        raise Rejected("external_reference", f"DTD {match.group(3)[:80]!r} is not allowed")
 
 
 def _parse(data: bytes) -> Element:
