@@ -409,3 +409,43 @@ def test_decimals_are_read_as_rounded_or_truncated(claim: str, label: str) -> No
     result = score(claim, "0")
     assert result.steps is not None
     assert [s.label for s in result.steps] == [label]
+
+
+def arithmetic_lines(seed: int, count: int) -> list[tuple[str, str]]:
+    """(a correct line, the same line with its result off by one), in many notations."""
+    import random
+    from fractions import Fraction
+
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(count):
+        a, b = rng.randint(2, 999), rng.randint(2, 99)
+        kind = rng.choice(["+", "-", "*", "/", "frac", "pow", "mixed", "decimal"])
+        if kind == "+":
+            text, value = f"{a} + {b} = @", Fraction(a + b)
+        elif kind == "-":
+            text, value = f"$ {a} - {b} = @ $", Fraction(a - b)
+        elif kind == "*":
+            text, value = f"\\[ {a} \\times {b} = @ \\]", Fraction(a * b)
+        elif kind == "/":
+            text, value = f"{a * b} / {b} = @", Fraction(a)
+        elif kind == "frac":
+            text, value = f"$\\frac{{{a * b}}}{{{b}}} = @$", Fraction(a)
+        elif kind == "pow":
+            b = rng.randint(2, 4)
+            text, value = f"${a}^{{{b}}} = @$", Fraction(a**b)
+        elif kind == "mixed":
+            text, value = f"So ${a} + {b} \\cdot 2 = @$ in total.", Fraction(a + 2 * b)
+        else:
+            text, value = f"{a}.5 + {b}.25 = @", Fraction(4 * a + 2 + 4 * b + 1, 4)
+        shown = str(value) if value.denominator == 1 else f"{float(value):g}"
+        wrong = str(value + 1) if value.denominator == 1 else f"{float(value + 1):g}"
+        lines.append((text.replace("@", shown), text.replace("@", wrong)))
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_generated_arithmetic_right_is_verified_and_off_by_one_is_refuted(seed: int) -> None:
+    for right, wrong in arithmetic_lines(seed, 50):
+        assert [s.label for s in score(right, "0").steps or []] == ["verified"], right
+        assert [s.label for s in score(wrong, "0").steps or []] == ["refuted"], wrong
