@@ -449,3 +449,20 @@ def test_generated_arithmetic_right_is_verified_and_off_by_one_is_refuted(seed: 
     for right, wrong in arithmetic_lines(seed, 50):
         assert [s.label for s in score(right, "0").steps or []] == ["verified"], right
         assert [s.label for s in score(wrong, "0").steps or []] == ["refuted"], wrong
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_generated_rounded_quotients(seed: int) -> None:
+    """a / b written rounded or cut to k places holds; two units off does not."""
+    import math
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(40):
+        a, b, k = rng.randint(1, 999), rng.randint(3, 97), rng.randint(1, 4)
+        unit = 10.0**-k
+        rounded, cut = f"{a / b:.{k}f}", f"{math.floor(a / b / unit) * unit:.{k}f}"
+        off = f"{a / b + 2 * unit:.{k}f}"
+        for shown, label in [(rounded, "verified"), (cut, "verified"), (off, "refuted")]:
+            line = f"$\\frac{{{a}}}{{{b}}} = {shown}$"
+            assert [s.label for s in score(line, "0").steps or []] == [label], line
