@@ -1,0 +1,150 @@
+"""SVG rewards vs. a bare cairosvg + scikit-image loop, on the simple-icons, in one run.
+
+Workload: GRPO-shaped, each of the 40 icons (tests/data/svg) is a target with a group
+of `--group` distinct responses: the icon shifted, recoloured, rewritten, fenced in
+prose. Prints items/s for
+
+1. bare: `cairosvg.svg2png` of response and target at 512x512 on white, decoded with
+   PIL, then scikit-image SSIM and MSE (StarVector's metrics), the cheapest honest
+   checker; and the same with each target rendered once (as a careful user would);
+2. verifier: `SvgVerifier.verify` in this process, `default` preset (extraction,
+   sanitising, render, SSIM + MSE + normalised L2);
+3. engine: the service's engine with `--workers` worker processes, batches of one
+   group, result cache off (what a trainer gets from `rewardgate serve`, minus HTTP);
+
+and the ratios of (2) and (3) to the bare loops. The verifier computes one metric
+more than the bare loop (normalised L2) and checks every SVG before rendering.
+
+    .venv/bin/python bench/render_throughput.py [--group 8] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rewardgate.testing import start_engine  # noqa: E402
+from rewardgate.verifiers.models import RewardRequest  # noqa: E402
+from rewardgate.verifiers.svg import SvgVerifier  # noqa: E402
+from tests.verifiers.svg_support import ICONS, path_data, wrap  # noqa: E402
+
+COLOURS = ["#000", "#222", "#c00", "#0a0", "#00c", "#555"]
+
+
+def workload(group: int) -> list[tuple[str, str]]:
+    """(target, response) pairs, `group` distinct responses per icon."""
+    items = []
+    for path in ICONS:
+        target = path.read_text()
+        d = path_data(target)
+        for k in range(group):
+            dx = 0.05 * k
+            body = f'<path transform="translate({dx:.2f} 0)" fill="{COLOURS[k % 6]}" d="{d}"/>'
+            response = wrap(body)
+            if k % 2:
+                response = f"Attempt {k}:\n```svg\n{response}\n```"
+            items.append((target, response))
+    return items
+
+
+def _raster(svg: str) -> object:
+    import cairosvg
+    import numpy as np
+    from PIL import Image
+
+    png = cairosvg.svg2png(
+        bytestring=svg.encode(), output_width=512, output_height=512, background_color="white"
+    )
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _score(pred: object, target: object) -> float:
+    import numpy as np
+    from skimage.metrics import structural_similarity
+
+    a = np.asarray(pred, dtype=np.float64) / 255
+    b = np.asarray(target, dtype=np.float64) / 255
+    mse = float(np.mean((a - b) ** 2))
+    ssim = structural_similarity(pred, target, win_size=11, channel_axis=-1, data_range=255)
+    return (float(ssim) + 1 - mse) / 2
+
+
+def bare(work: list[tuple[str, str]], cache_targets: bool) -> float:
+    from rewardgate.verifiers.svg import extract_svg
+
+    targets: dict[str, object] = {}
+    start = time.perf_counter()
+    for target, response in work:
+        svg = extract_svg(response) or ""
+        if cache_targets:
+            if target not in targets:
+                targets[target] = _raster(target)
+            target_image = targets[target]
+        else:
+            target_image = _raster(target)
+        _score(_raster(svg), target_image)
+    return len(work) / (time.perf_counter() - start)
+
+
+def verifier(work: list[tuple[str, str]]) -> float:
+    checker = SvgVerifier()
+    checker.warmup()
+    start = time.perf_counter()
+    for target, response in work:
+        request = RewardRequest(verifier="svg", response=response, reference={"target_svg": target})
+        result = checker.verify(request)
+        assert result.details["reason"] == "scored", result.details
+    return len(work) / (time.perf_counter() - start)
+
+
+def engine(work: list[tuple[str, str]], group: int, workers: int) -> float:
+    harness = start_engine(SvgVerifier, workers=workers, cache=None)
+    try:
+        batches = [
+            [
+                {"verifier": "svg", "response": response, "reference": {"target_svg": target}}
+                for target, response in work[i : i + group]
+            ]
+            for i in range(0, len(work), group)
+        ]
+        harness.score(batches[0][:1])  # workers import their libraries
+        start = time.perf_counter()
+        for batch in batches:
+            results = harness.score(batch)
+            assert all(r.status == "ok" for r in results), results
+        return len(work) / (time.perf_counter() - start)
+    finally:
+        harness.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--group", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    work = workload(args.group)
+    base = bare(work, cache_targets=False)
+    base_cached = bare(work, cache_targets=True)
+    inproc = verifier(work)
+    pooled = engine(work, args.group, args.workers)
+    print(f"items: {len(work)} ({len(ICONS)} icons x {args.group}), 512x512, preset default")
+    print(f"bare cairosvg + skimage          : {base:7.1f} items/s")
+    print(f"bare, each target rendered once  : {base_cached:7.1f} items/s")
+    for label, rate in (
+        ("SvgVerifier.verify in-process", inproc),
+        (f"engine, {args.workers} workers, no cache", pooled),
+    ):
+        print(
+            f"{label:<33}: {rate:7.1f} items/s  ratio {rate / base:.2f} "
+            f"(vs cached-target bare {rate / base_cached:.2f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
