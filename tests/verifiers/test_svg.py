@@ -19,6 +19,7 @@ from tests.verifiers.svg_support import (
     icon,
     recoloured,
     shifted,
+    wrap,
 )
 
 ICON_IDS = [p.stem for p in ICONS]
@@ -297,3 +298,21 @@ def test_importing_loads_no_imaging_library(module: str) -> None:
     code = f"import sys, {module}\nprint(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_server_limits_reach_the_verifier(make_client: Any) -> None:
+    """`svg_max_canvas_px` and `svg_max_elements` are settings the verifier obeys."""
+    client = make_client(installed=True, svg_max_canvas_px=100, svg_max_elements=3)
+    target = wrap('<rect width="9" height="9"/>')
+    responses = {
+        "canvas_too_large": '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="50"/>',
+        "too_many_elements": wrap('<rect width="1" height="1"/>' * 3),
+        "scored": wrap('<rect width="9" height="9"/>'),
+    }
+    items = [
+        {"verifier": "svg", "response": r, "reference": {"target_svg": target}}
+        for r in responses.values()
+    ]
+    results = client.post("/v1/rewards", json={"items": items}).json()["results"]
+    assert [r["details"]["reason"] for r in results] == list(responses)
+    assert results[2]["reward"] == 1.0
