@@ -339,3 +339,11 @@ def test_service_stays_healthy(
     bad_target = {**fine, "reference": {"target_svg": hostile[0].strip("`\nsvg")}}
     [result] = client.post("/v1/rewards", json={"items": [bad_target]}).json()["results"]
     assert result["status"] == "invalid"
+
+
+def test_embedded_image_decoding_is_bounded(verifier: SvgVerifier) -> None:
+    """Within the canvas limit but past 4096 x 4096 pixels: refused before decoding."""
+    data = _b64(_png(5000, 5000))
+    response = svg(f'<image href="data:image/png;base64,{data}" width="9" height="9"/>')
+    result = judge(verifier, response)
+    assert (result.reward, result.details["reason"]) == (0.0, "image_too_large")

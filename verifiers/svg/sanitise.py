@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_IMAGE_PIXELS",
     "MAX_SVG_BYTES",
     "RASTER_TYPES",
     "Limits",
@@ -49,6 +50,7 @@ __all__ = [
 
 MAX_DEPTH = 100  # cairosvg draws recursively; deeper nesting would hit Python's stack
 MAX_SVG_BYTES = 8 * 2**20
+MAX_IMAGE_PIXELS = 4096 * 4096  # 64 MiB as RGBA
 RASTER_TYPES = frozenset({"image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp"})
 # CSS viewport default for a replaced element without any size (300 x 150).
 DEFAULT_SIZE = (300.0, 150.0)
@@ -75,8 +77,9 @@ class Limits:
 
     @property
     def max_image_pixels(self) -> int:
-        """Largest embedded raster image: the area of the largest canvas."""
-        return int(self.max_canvas_px) ** 2
+        """Largest raster image decoded (embedded or target): the largest canvas's area, but
+        at most `MAX_IMAGE_PIXELS`, since a few compressed bytes can decode to gigabytes."""
+        return min(int(self.max_canvas_px) ** 2, MAX_IMAGE_PIXELS)
 
 
 @dataclass(frozen=True)
