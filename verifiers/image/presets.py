@@ -12,8 +12,8 @@ floor under any drawing's reward, so a drawing never pays less than no drawing.
   `perceptual`): normalised L2, L2 on Canny edge maps and the length reward, equally
   weighted (the reference code averages its terms); invalid output gets -1, as in
   RLRF. The length term is clipped at -1 like the others, so -1 is the lowest reward.
-  Add `dreamsim` and `dreamsim_canny`... terms with custom weights when a DreamSim
-  plugin is configured.
+  RLRF's DreamSim terms join through custom weights (`dreamsim`, `dreamsim_canny`)
+  where the server configures a DreamSim plugin.
 * `starvector`: StarVector's reported metrics as a reward: the mean of SSIM and
   `1 - MSE` (its `compute_SSIM.py` and `compute_l2.py`). Lowest 0.
 """
