@@ -33,3 +33,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[all,dev]"
+
+# The cad verifier's CadQuery runtime, for the sandbox's python3 (see the script).
+if [ "$(id -u)" = 0 ]; then
+    bash scripts/install-cad.sh
+else
+    echo "setup: not root; the cad verifier needs scripts/install-cad.sh run as root" >&2
+fi

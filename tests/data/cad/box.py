@@ -1,0 +1,5 @@
+# A plain block.
+import cadquery as cq
+
+L, W, H = 40.0, 30.0, 20.0
+result = cq.Workplane("XY").box(L, W, H)

@@ -1,0 +1,107 @@
+"""Hostile CadQuery scripts against the `cad` verifier, in the real sandbox.
+
+Each is contained and scores 0 (status ok: it is the script's verdict), and the
+verifier keeps working afterwards. The reference is a torus, a shape no script here
+builds: a script scores only if it got hold of the reference.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from rewardgate.verifiers.cad import CadVerifier
+from tests.verifiers.cad_support import VERIFIER, fenced, part, score
+
+REFERENCE = {"reference_code": part("torus")}
+HOST_FILE = Path("/tmp") / f"rewardgate-cad-{uuid.uuid4().hex}"
+STEAL = """
+import glob, os
+import cadquery as cq
+found = None
+places = glob.glob("*") + glob.glob(".*") + glob.glob("/sandbox/**", recursive=True)
+places += glob.glob("/proc/*/fd/*") + glob.glob("/proc/*/cwd/*")
+for path in places:
+    for reader in (cq.importers.importBrep, cq.importers.importStep):
+        try:
+            found = reader(path)
+            break
+        except Exception:
+            pass
+    if found is not None:
+        break
+try:
+    data = open("/proc/1/mem", "rb").read(10)
+except OSError:
+    pass
+result = found
+"""
+FORGE = """
+import os
+os.write(3, b'{"metrics": {"iou": 1.0, "chamfer": 0.0, "chamfer_x1000": 0.0}}\\n')
+"""
+LINGER = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    time.sleep(600)
+result = None
+"""
+
+HOSTILE = {
+    "write-host-file": f"open({str(HOST_FILE)!r}, 'w').write('pwned')",
+    "write-usr": "open('/usr/lib/pwned', 'w').write('x')",
+    "network": "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=2)",
+    "dns": "import socket\nsocket.getaddrinfo('pypi.org', 443)",
+    "infinite-loop": "while True:\n    pass",
+    "sleep": "import time\ntime.sleep(60)",
+    "memory-bomb": "x = bytearray(64 << 30)",
+    "memory-creep": "chunks = []\nwhile True:\n    chunks.append(bytearray(16 << 20))",
+    "fork-bomb": (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    ),
+    "huge-boolean-chain": (
+        "import cadquery as cq\nr = cq.Workplane().box(1, 1, 1)\nfor i in range(100000):\n"
+        "    r = r.union(cq.Workplane().sphere(0.7).translate((i * 0.5, 0, 0)))"
+    ),
+    "steal-the-reference": STEAL,
+    "forge-the-channel": FORGE,
+    "kill-the-runner": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+    "kill-everything": "import os, signal\nos.kill(-1, signal.SIGKILL)",
+    "exit-zero": "import sys\nsys.exit(0)",
+    "flood-output": "while True:\n    print('x' * 100000)",
+    "leave-a-daemon": LINGER,
+    "recursion": "def f():\n    return f()\nresult = f()",
+}
+
+
+@pytest.mark.parametrize("script", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_scripts_are_contained_and_score_zero(script: str) -> None:
+    result = score(fenced(script), REFERENCE, time_limit_s=3, memory_mb=512)
+    assert result.status == "ok"
+    assert result.reward == 0.0, result.details
+    assert not HOST_FILE.exists()
+    assert not Path("/usr/lib/pwned").exists()
+
+
+def test_the_verifier_works_after_hostile_scripts() -> None:
+    for name in ("fork-bomb", "memory-creep"):
+        score(fenced(HOSTILE[name]), REFERENCE, time_limit_s=3, memory_mb=512)
+    assert score(fenced(part("torus")), REFERENCE).reward == pytest.approx(1.0)
+    assert VERIFIER.health()["bwrap"] == "ok"
+
+
+def test_hostile_scripts_through_the_engine(verifier_engine: object) -> None:
+    engine = verifier_engine(CadVerifier)  # type: ignore[operator]
+    options = {"time_limit_s": 3, "memory_mb": 512}
+    items = [
+        {"verifier": "cad", "response": fenced(HOSTILE[name]), "reference": REFERENCE,
+         "options": options}
+        for name in ("infinite-loop", "memory-bomb", "kill-the-runner")
+    ]  # fmt: skip
+    items.append({"verifier": "cad", "response": fenced(part("torus")), "reference": REFERENCE})
+    *hostile, good = engine.score(items)
+    assert [(r.status, r.reward) for r in hostile] == [("ok", 0.0)] * 3
+    assert (good.status, good.reward) == ("ok", pytest.approx(1.0))

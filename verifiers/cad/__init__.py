@@ -1,0 +1,85 @@
+"""The `cad` verifier: run a CadQuery script in the sandbox and score its solid.
+
+The response's last ```python block runs in the sandbox (its result is `result`, `r`
+or what it passes to `show_object`); the shape is checked (BRepCheck), measured and
+compared with the reference the way CAD-Recode and cadrille evaluate: IoU of the
+solids and Chamfer distance on 8192 surface points after normalising both into the
+unit cube, plus parametric checks (`expected`). See `models` for the presets and
+`runner` for how the script is contained. Importing this package is cheap: CadQuery
+only ever loads inside the sandbox.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel
+
+from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
+from rewardgate.verifiers.cad.models import CadOptions, CadReference, Expected, Tolerances
+from rewardgate.verifiers.errors import InvalidRequest
+
+__all__ = ["CadOptions", "CadReference", "CadVerifier", "Expected", "Tolerances"]
+
+MARGIN_S = 10.0
+
+
+class CadVerifier(Verifier[CadReference, CadOptions]):
+    name = "cad"
+    version = "1"
+    description = (
+        "Runs a CadQuery script in the sandbox and scores its solid against a reference "
+        "(CadQuery code, STEP or STL): IoU, Chamfer distance (CAD-Recode protocol), "
+        "parametric checks; presets for cadrille's and CAD-Recode's rewards."
+    )
+    Reference: ClassVar[type[BaseModel]] = CadReference
+    Options: ClassVar[type[VerifierOptions]] = CadOptions
+
+    @property
+    def runtime(self) -> Path:
+        """The CAD runtime's prefix (setting `cad_runtime`), seen read-only by sandboxes."""
+        from rewardgate.verifiers.cad.run import DEFAULT_RUNTIME
+
+        configured = self.env.config.get("cad_runtime")
+        return Path(configured) if configured else DEFAULT_RUNTIME
+
+    def prepare(
+        self, reference: object, options: dict[str, object] | None
+    ) -> Prepared[CadReference, CadOptions]:
+        prepared = super().prepare(reference, options)
+        ref, opts = prepared.reference, prepared.options
+        weights = opts.weights(ref.geometry is not None)
+        if ref.geometry is None and {"iou", "chamfer"} & weights.keys():
+            raise InvalidRequest("options.metric: iou and chamfer need a reference geometry")
+        if ref.expected is None and "params" in weights:
+            raise InvalidRequest("options.metric: params needs reference.expected")
+        return prepared
+
+    def judge(self, response: str, reference: CadReference, options: CadOptions) -> Verdict:
+        from rewardgate.verifiers.cad.judge import judge
+
+        return judge(response, reference, options, self.runtime, self.env.asset_dir)
+
+    def budget_s(self, reference: CadReference, options: CadOptions, default_s: float) -> float:
+        if options.timeout_s:
+            return options.timeout_s
+        from rewardgate.verifiers.cad.run import sandbox_s
+
+        builds = 2 if reference.reference_code else 1  # the reference's own run, uncached
+        return max(default_s, builds * sandbox_s(options) + MARGIN_S)
+
+    def lowest_reward_for(self, options: CadOptions) -> float:
+        return min(options.invalid_reward, 0.0)
+
+    def health(self) -> dict[str, str]:
+        from rewardgate.verifiers.cad.run import runtime_health
+
+        report = {"cad_runtime": runtime_health(self.runtime)}
+        try:
+            from rewardgate.sandbox import get_backend
+
+            report.update(get_backend("bwrap").health())
+        except Exception as exc:
+            report["sandbox"] = f"unavailable: {exc}"
+        return report

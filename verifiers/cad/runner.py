@@ -1,0 +1,313 @@
+"""Trusted in-sandbox CAD runner: executes a CadQuery script, checks and measures its shape.
+
+Shipped as text into the sandbox work dir (with `geometry.py` and `cad_runtime.json`,
+which names the CAD runtime's prefix) and run as `python3 -I runner.py`, or as
+`main()` in a fork of a zygote that ran `preload()` (CadQuery already imported). It
+must not import rewardgate. One run:
+
+1. `job.json` (options) and `script.py` (the script) are in the work dir; stdin holds
+   the reference file's bytes, unread so far.
+2. The script runs in a forked child: own session, only /dev/null on fd 0, its output
+   to files, fd 3 (the channel) closed, memory and CPU rlimits. The child picks the
+   result (`result`, else `r`, else what `show_object` was given) and writes it as a
+   BREP file; whatever it does is reported, never trusted.
+3. When the child has ended (or hit its time limit) every other process of the sandbox
+   is killed (`kill(-1)` reaches the whole pid namespace but pid 1 and this one).
+   Only then is the reference read from stdin: the script never had a way to read it,
+   in a file or in this process's memory.
+4. This process reads the child's BREP itself, checks it (BRepCheck) and measures it,
+   compares it with the reference (`geometry.compare`) and reports on fd 3, one JSON
+   line per stage. A `build` job (a reference script) sends the BREP back instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+TYPE_CHECKING = False  # typing costs milliseconds per sandbox run; only mypy needs it
+if TYPE_CHECKING:
+    from typing import Any
+
+CHANNEL = 3
+TAIL = 2000
+RUNTIME_FILE = "cad_runtime.json"
+RESULT_BREP = ".result.brep"
+RESULT_INFO = ".result.json"
+MAX_BREP_BYTES = 64 << 20
+RESULT_NAMES = ("result", "r")
+
+
+def emit(obj: dict[str, Any]) -> None:
+    data = (json.dumps(obj) + "\n").encode()
+    while data:
+        data = data[os.write(CHANNEL, data) :]
+
+
+def use_runtime(files: dict[str, str] | None = None) -> None:
+    """Put the CAD runtime's site-packages first on sys.path (before Debian's own)."""
+    if files is not None:
+        text = files[RUNTIME_FILE]
+    else:
+        with open(RUNTIME_FILE, encoding="utf-8") as f:
+            text = f.read()
+    prefix = json.loads(text)["prefix"]
+    site = f"{prefix}/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+    if site not in sys.path:
+        sys.path.insert(0, site)
+    # One thread per BLAS/OpenMP pool: a run gets a share of a core, not the machine.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
+def preload(files: dict[str, str]) -> None:
+    """Warm start: import CadQuery and the metrics' modules once, in the zygote."""
+    use_runtime(files)
+    with contextlib.suppress(ImportError):
+        import cadquery  # noqa: F401
+        import scipy.spatial  # noqa: F401
+
+
+def to_shape(obj: Any) -> Any:
+    """A CadQuery object (Workplane, Shape, Assembly, Sketch face) as one OCC shape."""
+    import cadquery as cq
+
+    if isinstance(obj, (list, tuple)):
+        shapes = [to_shape(o) for o in obj]
+        return cq.Compound.makeCompound(shapes) if len(shapes) != 1 else shapes[0]
+    if isinstance(obj, cq.Workplane):
+        shapes = [o for o in obj.vals() if isinstance(o, cq.Shape)]
+        if not shapes:
+            raise TypeError("the Workplane holds no shape")
+        return shapes[0] if len(shapes) == 1 else cq.Compound.makeCompound(shapes)
+    if isinstance(obj, cq.Assembly):
+        return obj.toCompound()
+    if isinstance(obj, cq.Shape):
+        return obj
+    raise TypeError(f"the result is a {type(obj).__name__}, not a CadQuery shape")
+
+
+def child_main(job: dict[str, Any]) -> None:
+    """In the forked child: run the script, write its result as a BREP file."""
+    import builtins
+    import traceback
+    import types
+
+    shown: list[Any] = []
+    main = types.ModuleType("__main__")
+    main.__file__ = "script.py"
+    main.__dict__["__builtins__"] = builtins
+    main.__dict__["show_object"] = lambda obj, *args, **kwargs: shown.append(obj)
+    sys.modules["__main__"] = main
+    sys.argv = ["script.py"]
+    info: dict[str, Any] = {}
+    try:
+        with open("script.py", "rb") as f:
+            source = f.read()
+        exec(compile(source, "script.py", "exec"), main.__dict__)
+        found = [n for n in RESULT_NAMES if n in main.__dict__]
+        if found:
+            info["result_name"] = found[0]
+            to_shape(main.__dict__[found[0]]).exportBrep(RESULT_BREP)
+        elif shown:
+            info["result_name"] = "show_object"
+            to_shape(shown).exportBrep(RESULT_BREP)
+        else:
+            info["error"] = "the script sets no `result` or `r` and calls no show_object()"
+    except BaseException as exc:
+        frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        info["error"] = "".join(frames)[-TAIL:]
+    with open(RESULT_INFO, "w", encoding="utf-8") as f:
+        json.dump(info, f)
+
+
+def spawn(job: dict[str, Any]) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        os.setsid()
+        null = os.open("/dev/null", os.O_RDONLY)
+        out = os.open(".output", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        for target, fd in enumerate((null, out, out)):
+            os.dup2(fd, target)
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        with open("/proc/self/statm") as f:
+            in_use = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        memory = in_use + (job["memory_mb"] << 20)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        cpu = int(job["time_limit_s"]) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        child_main(job)
+    except BaseException:
+        code = 1
+    os._exit(code)
+
+
+def others_alive() -> bool:
+    """Whether any process but pid 1 and this one is still alive (zombies are not)."""
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (1, me):
+            continue
+        with contextlib.suppress(OSError), open(f"/proc/{entry}/stat", "rb") as f:
+            if f.read().rsplit(b")", 1)[-1].split()[0] not in (b"Z", b"X"):
+                return True
+    return False
+
+
+def kill_the_rest() -> None:
+    """SIGKILL every process of the sandbox but pid 1 and this one, and reap ours."""
+    while True:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        if not others_alive():
+            return
+
+
+def execute(job: dict[str, Any]) -> dict[str, Any]:
+    """Run the script in a child under its limits; how it went, from this side."""
+    started = time.monotonic()
+    pid = spawn(job)
+    pidfd = os.pidfd_open(pid)
+    timed_out = not select.select([pidfd], [], [], job["time_limit_s"])[0]
+    os.close(pidfd)
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    kill_the_rest()
+    report: dict[str, Any] = {
+        "exit": os.waitstatus_to_exitcode(status),
+        "timed_out": timed_out,
+        "ms": round((time.monotonic() - started) * 1000, 1),
+    }
+    with contextlib.suppress(OSError, ValueError):
+        with open(RESULT_INFO, encoding="utf-8") as f:
+            info = json.loads(f.read(1 << 16))
+        if isinstance(info, dict):
+            report["error"] = str(info.get("error", ""))[-TAIL:] or None
+            report["result_name"] = str(info.get("result_name", "")) or None
+    with contextlib.suppress(OSError), open(".output", "rb") as f:
+        f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL))
+        report["output_tail"] = f.read(TAIL).decode("utf-8", "replace")
+    return report
+
+
+def read_result() -> tuple[Any, str | None]:
+    """The child's shape, read back here; None and why when there is none."""
+    import geometry
+
+    try:
+        size = os.lstat(RESULT_BREP).st_size
+    except OSError:
+        return None, "no result shape was written"
+    if size > MAX_BREP_BYTES:
+        return None, f"the result's BREP is over {MAX_BREP_BYTES} bytes"
+    try:
+        return geometry.load(RESULT_BREP, "brep"), None
+    except Exception as exc:
+        return None, f"the result's BREP cannot be read: {exc}"
+
+
+def read_reference(job: dict[str, Any]) -> dict[str, Any]:
+    """The reference from stdin (read only now), measured and meshed."""
+    import geometry
+
+    data = sys.stdin.buffer.read()
+    name = ".reference." + job["reference_format"]
+    with open(name, "wb") as f:
+        f.write(data)
+    if job["reference_format"] == "stl":
+        mesh = geometry.load_stl(name)
+        return {"props": geometry.mesh_properties(mesh), "mesh": mesh}
+    shape = geometry.load(name, job["reference_format"])
+    props = geometry.properties(shape)
+    return {"props": props, "mesh": geometry.tessellate(shape, max(props["bbox"])), "shape": shape}
+
+
+def score(job: dict[str, Any], shape: Any, props: dict[str, Any]) -> None:
+    import geometry
+
+    try:
+        ref = read_reference(job)
+    except Exception as exc:
+        emit({"reference_error": f"{type(exc).__name__}: {exc}"[-TAIL:]})
+        return
+    emit({"reference": ref["props"]})
+    if not ref["props"]["valid_solid"]:
+        emit({"reference_error": "the reference is not a valid solid"})
+        return
+    try:
+        mesh = geometry.tessellate(shape, max(props["bbox"]))
+    except ValueError as exc:
+        emit({"compare_error": str(exc)})
+        return
+    cand = {"props": props, "mesh": mesh, "shape": shape}
+    emit({"metrics": geometry.compare(cand, ref, job["normalize"], job["samples"], job["seed"])})
+
+
+def run(job: dict[str, Any]) -> None:
+    import geometry
+
+    emit({"executed": execute(job)})
+    shape, problem = read_result()
+    if shape is None:
+        emit({"no_shape": problem})
+        return
+    props = geometry.properties(shape)
+    emit({"candidate": props})
+    if job["kind"] == "build":
+        if props["valid_solid"]:
+            with open(RESULT_BREP, "rb") as f:
+                emit({"brep": base64.b64encode(f.read()).decode()})
+        return
+    if props["valid_solid"] and job.get("reference_format"):
+        score(job, shape, props)
+
+
+def main() -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    os.set_inheritable(CHANNEL, False)
+    emit({"runner": "started"})
+    try:
+        use_runtime()
+        with open("job.json", encoding="utf-8") as f:
+            job = json.load(f)
+        # geometry.py is imported from the work dir before the script runs, which could
+        # rewrite it, and the work dir leaves sys.path at once: no later import of this
+        # process may find a module the script wrote there.
+        sys.path.insert(0, os.getcwd())
+        try:
+            import cadquery  # noqa: F401
+            import geometry  # noqa: F401
+            import scipy.spatial  # noqa: F401
+        except ImportError as exc:
+            emit({"runtime_missing": f"{type(exc).__name__}: {exc}"})
+            return
+        finally:
+            sys.path.remove(os.getcwd())
+        run(job)
+    except Exception:  # a bug here must not read as the script's failure
+        import traceback
+
+        emit({"internal_error": traceback.format_exc()[-TAIL:]})
+        return
+    emit({"done": True})
+
+
+if __name__ == "__main__":
+    main()
