@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup postgres serve test lint typecheck bench clean
+.PHONY: setup postgres docker-images serve test lint typecheck bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -10,6 +10,10 @@ setup:
 # The sql verifier's PostgreSQL tests need a running server with Chinook loaded.
 postgres: setup
 	bash scripts/postgres.sh
+
+# The docker sandbox backend's images (and dockerd, started when none runs).
+docker-images: setup
+	bash scripts/docker-images.sh
 
 serve: setup
 	$(VENV)/bin/rewardgate serve
@@ -21,7 +25,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
-test: setup postgres lint typecheck
+test: setup postgres docker-images lint typecheck
 	$(PY) -m pytest
 
 bench: setup

@@ -1,11 +1,13 @@
 """Isolated execution of untrusted programs (bwrap and docker backends).
 
-`get_backend()` gives this process's backend (bwrap by default); `Toolchain` builds
-Python, C and C++ programs on it, with a compile cache. Nothing starts at import.
+`get_backend()` gives this process's backend (bwrap by default, or "docker");
+`Toolchain` builds programs in each language on it, with a compile cache. Nothing
+starts at import.
 """
 
 from rewardgate.sandbox.api import Backend, ExecResult, Limits, Mount, PythonEntry
 from rewardgate.sandbox.bwrap import BwrapBackend
+from rewardgate.sandbox.docker import DockerBackend
 from rewardgate.sandbox.languages import (
     COMPILE_LIMITS,
     LANGUAGES,
@@ -21,6 +23,7 @@ __all__ = [
     "LANGUAGES",
     "Backend",
     "BwrapBackend",
+    "DockerBackend",
     "ExecResult",
     "Language",
     "Limits",

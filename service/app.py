@@ -46,6 +46,11 @@ def verifier_env(settings: Settings) -> VerifierEnv:
             "cad_runtime": settings.cad_runtime,
             "sql_db_dir": settings.sql_db_dir,
             "sql_postgres": dict(settings.sql_postgres),
+            "sandbox_backend": settings.sandbox_backend,
+            "docker_sandbox": {
+                "image": settings.docker_image,
+                "pool_size": settings.docker_pool_size,
+            },
             "svg_max_elements": settings.svg_max_elements,
             "svg_max_canvas_px": settings.svg_max_canvas_px,
             "image_perceptual": settings.image_perceptual,

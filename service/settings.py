@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     svg_max_canvas_px: int = Field(
         16_384, ge=1, description="Largest SVG width, height or viewBox side (px) rendered."
     )
+    sandbox_backend: Literal["bwrap", "docker"] = Field(
+        "bwrap", description="Sandbox backend of code runs whose options name none."
+    )
+    docker_image: str = Field(
+        "rewardgate/sandbox:latest",
+        description="Image of the docker sandbox backend (scripts/docker-images.sh builds it).",
+    )
+    docker_pool_size: int = Field(
+        2, ge=0, description="Idle docker sandbox containers kept warm per worker process."
+    )
     image_perceptual: dict[str, Any] = Field(
         {},
         description="Perceptual image metrics (dreamsim, lpips, clip) by name: a local weights "

@@ -1,4 +1,4 @@
-"""Fixtures for the sandbox tests: a real bwrap backend on real cgroups, no mocks."""
+"""Fixtures for the sandbox tests: real bwrap and docker backends, no mocks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from rewardgate.sandbox import BwrapBackend, Limits
+from rewardgate.sandbox.api import Backend
+from rewardgate.sandbox.docker import DEFAULT_IMAGE, DockerBackend
 
 MARKER_PREFIX = "rewardgate-test-marker"
 
@@ -24,6 +26,24 @@ def backend() -> BwrapBackend:
     b = BwrapBackend()
     assert b.health()["bwrap"] == "ok", b.health()
     return b
+
+
+@pytest.fixture(scope="session")
+def docker_backend() -> Iterator[DockerBackend]:
+    # `make test` starts dockerd and builds the image; a missing one fails the suite.
+    b = DockerBackend(image=os.environ.get("REWARDGATE_DOCKER_IMAGE", DEFAULT_IMAGE))
+    health = b.health()
+    assert set(health.values()) == {"ok"}, health
+    yield b
+    b.close()
+
+
+@pytest.fixture(params=["bwrap", "docker"])
+def any_backend(request: pytest.FixtureRequest) -> Backend:
+    """Each backend in turn: the tests that hold for every sandbox use this one."""
+    name = "backend" if request.param == "bwrap" else "docker_backend"
+    backend: Backend = request.getfixturevalue(name)
+    return backend
 
 
 @pytest.fixture
@@ -56,7 +76,7 @@ def host_pids_with(marker: str) -> list[int]:
     return found
 
 
-def assert_still_works(backend: BwrapBackend) -> None:
+def assert_still_works(backend: Backend) -> None:
     """A normal run right after an attack: the sandbox is not broken by it."""
     r = backend.run(["python3", "-c", "print(6 * 7)"], limits=Limits(wall_s=10))
     assert (r.exit_code, r.stdout) == (0, b"42\n"), r

@@ -43,8 +43,9 @@ def labels(result: RewardResult) -> list[str | None]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["bwrap", "docker"])
 def test_humaneval_canonical_pass_and_stubs_fail(
-    verifier_engine: Callable[..., EngineHarness],
+    verifier_engine: Callable[..., EngineHarness], backend: str
 ) -> None:
     rows = humaneval()
     assert len(rows) == 164
@@ -61,6 +62,7 @@ def test_humaneval_canonical_pass_and_stubs_fail(
                     "id": row["task_id"] + suffix,
                     "response": response,
                     "reference": reference,
+                    "options": {"backend": backend},
                 }
             )
     engine = verifier_engine(CodeVerifier, workers=2)

@@ -17,6 +17,8 @@ from rewardgate.verifiers.code import CodeVerifier
 from rewardgate.verifiers.models import RewardRequest
 
 VERIFIER = CodeVerifier()
+# The hack suite holds on every sandbox backend.
+BACKENDS = pytest.mark.parametrize("backend", ["bwrap", "docker"])
 
 # A secret the program must not be able to learn: it is only in the expected values.
 SECRET = "7f3c9a"
@@ -125,20 +127,24 @@ HACKS = {
 
 @pytest.mark.parametrize("program", HACKS.values(), ids=HACKS.keys())
 @pytest.mark.parametrize("reference", [REFERENCE, MBPP], ids=["humaneval", "mbpp"])
-def test_hack_scores_zero(program: str, reference: dict[str, Any]) -> None:
-    request = RewardRequest(
-        verifier="code", response=program, reference=reference, options={"time_limit_s": 1}
-    )
+@BACKENDS
+def test_hack_scores_zero(program: str, reference: dict[str, Any], backend: str) -> None:
+    options = {"time_limit_s": 1, "backend": backend}
+    request = RewardRequest(verifier="code", response=program, reference=reference, options=options)
     result = VERIFIER.verify(request)
     assert result.status == "ok"
     assert result.reward == 0.0, result.details
     assert all(step.label != "passed" for step in result.steps or [])
 
 
-def test_honest_program_passes_both() -> None:
+@BACKENDS
+def test_honest_program_passes_both(backend: str) -> None:
     for reference in (REFERENCE, MBPP):
         request = RewardRequest(
-            verifier="code", response="def shout(s):\n    return s + '!'\n", reference=reference
+            verifier="code",
+            response="def shout(s):\n    return s + '!'\n",
+            reference=reference,
+            options={"backend": backend},
         )
         assert VERIFIER.verify(request).reward == 1.0
 
@@ -172,11 +178,11 @@ STDIO_HACKS = {
 
 
 @pytest.mark.parametrize("program", STDIO_HACKS.values(), ids=STDIO_HACKS.keys())
-def test_stdio_hack_scores_zero(program: str) -> None:
+@BACKENDS
+def test_stdio_hack_scores_zero(program: str, backend: str) -> None:
     reference = {"tests": [{"stdin": "", "expected_stdout": SECRET}] * 2}
-    request = RewardRequest(
-        verifier="code", response=program, reference=reference, options={"time_limit_s": 1}
-    )
+    options = {"time_limit_s": 1, "backend": backend}
+    request = RewardRequest(verifier="code", response=program, reference=reference, options=options)
     result = VERIFIER.verify(request)
     assert result.status == "ok"
     assert result.reward == 0.0, result.details
@@ -241,13 +247,21 @@ def shout(s):
 """
 
 
-def test_planted_daemon_cannot_forge_later_items() -> None:
-    """The warm path reuses one interpreter: what one item leaves must not reach the next."""
-    planted = VERIFIER.verify(RewardRequest(verifier="code", response=DAEMON, reference=REFERENCE))
+@BACKENDS
+def test_planted_daemon_cannot_forge_later_items(backend: str) -> None:
+    """The warm path reuses one interpreter (bwrap) or container (docker): what one item
+    leaves must not reach the next."""
+    options = {"backend": backend}
+    planted = VERIFIER.verify(
+        RewardRequest(verifier="code", response=DAEMON, reference=REFERENCE, options=options)
+    )
     assert planted.reward == 0.0, planted
     for _ in range(3):
         wrong = RewardRequest(
-            verifier="code", response="def shout(s):\n    return s\n", reference=REFERENCE
+            verifier="code",
+            response="def shout(s):\n    return s\n",
+            reference=REFERENCE,
+            options=options,
         )
         result = VERIFIER.verify(wrong)
         assert result.reward == 0.0, result

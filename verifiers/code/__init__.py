@@ -13,12 +13,13 @@ Importing this package is cheap; the sandbox loads on the first judgement.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from rewardgate.verifiers.base import Verdict, Verifier, VerifierOptions
+from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.code.models import CodeOptions, CodeReference
+from rewardgate.verifiers.errors import InvalidRequest
 
 __all__ = ["CodeOptions", "CodeReference", "CodeVerifier"]
 
@@ -33,9 +34,27 @@ class CodeVerifier(Verifier[CodeReference, CodeOptions]):
     Reference: ClassVar[type[BaseModel]] = CodeReference
     Options: ClassVar[type[VerifierOptions]] = CodeOptions
 
+    def prepare(self, reference: Any, options: dict[str, Any] | None) -> Prepared[Any, Any]:
+        """Options that name no sandbox backend get the server's default one."""
+        from rewardgate.sandbox.registry import available_backends
+
+        prepared = super().prepare(reference, options)
+        default = self.env.config.get("sandbox_backend")
+        if default and "backend" not in prepared.options.model_fields_set:
+            update = {"backend": default}
+            prepared = Prepared(prepared.reference, prepared.options.model_copy(update=update))
+        if prepared.options.backend not in available_backends():
+            raise InvalidRequest(
+                f"options.backend: unknown sandbox backend {prepared.options.backend!r}; "
+                f"available: {', '.join(available_backends())}"
+            )
+        return prepared
+
     def judge(self, response: str, reference: CodeReference, options: CodeOptions) -> Verdict:
+        from rewardgate.sandbox.registry import configure
         from rewardgate.verifiers.code.judge import judge
 
+        configure("docker", **self.env.config.get("docker_sandbox", {}))
         return judge(response, reference.root, options)
 
     def budget_s(self, reference: CodeReference, options: CodeOptions, default_s: float) -> float:
@@ -44,9 +63,14 @@ class CodeVerifier(Verifier[CodeReference, CodeOptions]):
         return budget_s(reference.root, options, default_s)
 
     def health(self) -> dict[str, str]:
-        try:
-            from rewardgate.sandbox import get_backend
+        """Each backend's state: bwrap's parts, and docker's (daemon, image, a probe run)."""
+        from rewardgate.sandbox.registry import configure, get_backend
 
-            return dict(get_backend("bwrap").health())
-        except Exception as exc:
-            return {"sandbox": f"unavailable: {exc}"}
+        report: dict[str, str] = {}
+        configure("docker", **self.env.config.get("docker_sandbox", {}))
+        for name in ("bwrap", "docker"):
+            try:
+                report.update(get_backend(name).health())
+            except Exception as exc:
+                report[name] = f"unavailable: {exc}"
+        return report

@@ -1,0 +1,284 @@
+"""Trusted launcher of one docker run, executed in the container by `docker exec`.
+
+Shipped as the source of `python3 -I -S -c` by `rewardgate.sandbox.docker` (so any
+image with a python3 works and an image never runs a stale copy); it must not import
+rewardgate and uses the standard library only.
+
+The host writes one job on the exec's stdin: b"RGJ1", a 4-byte big-endian length, the
+job as JSON (argv, limits, environment, the sizes of each file, mount and stdin),
+then those bytes in that order. The stdin stays open: its EOF means the host is gone
+(its worker was killed), and the run is killed with it. The launcher
+
+- empties the work dir /sandbox and /mnt (the files of `Mount`s; the image links each
+  mount target, e.g. /prog -> /mnt/prog), writes the job's files there,
+- runs argv in a child with stdin, stdout, stderr and, with a channel, fd 3 as pipes
+  to itself, under RLIMIT_CPU/NOFILE/FSIZE/CORE (memory and pids are the container's
+  cgroup limits, set by the host before the exec),
+- keeps at most `output_bytes` of each stream, kills the run at `wall_s`,
+- when the child exits or times out, kills every process of the sandbox uid (the
+  launcher's own uid: `kill(-1)` spares only itself and the container's init, which
+  runs as another uid), and wipes the files again,
+- writes b"RGR1", a 4-byte length, a JSON summary (exit status, rusage, flags, whether
+  anything was left behind) and the three captured streams on its stdout.
+
+`prctl(PR_SET_DUMPABLE, 0)` keeps the program (same uid) out of /proc/<launcher>/fd,
+so it cannot write into the launcher's stdout (the exec stream to the host) nor the
+channel's read end; it can only kill or stop the launcher, which the host sees as a
+run without a summary and answers by recycling the container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+
+TYPE_CHECKING = False  # typing costs milliseconds per run; only mypy needs it
+if TYPE_CHECKING:
+    from typing import Any
+
+WORKDIR = "/sandbox"
+MOUNTS = "/mnt"
+CHUNK = 1 << 16
+SCRATCH = ("/dev/shm", "/dev/mqueue")
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    parts = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("the host closed the job stream early")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def wipe(top: str) -> None:
+    """Remove everything under `top` (owned by this uid; modes may have been changed)."""
+    try:
+        names = os.listdir(top)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(top, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+                wipe(path)
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def others() -> list[int]:
+    """Pids of the sandbox uid's live processes other than this one (zombies wait for
+    the container's init to reap them)."""
+    me, uid, found = os.getpid(), os.getuid(), []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != me:
+            try:
+                if os.stat("/proc/" + name).st_uid != uid:
+                    continue
+                with open("/proc/" + name + "/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+
+def kill_all() -> bool:
+    """SIGKILL every other process of this uid, until none is left (forks race a sweep)."""
+    for _ in range(50):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        alive = others()
+        if not alive:
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def place(job: dict[str, Any], blobs: dict[str, list[tuple[str, bytes]]]) -> None:
+    """Write the job's files into the work dir and its mounts into /mnt."""
+    for name, data in blobs["files"]:
+        path = os.path.join(WORKDIR, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    for target, data in blobs["mounts"]:
+        link = os.path.join(MOUNTS, target.strip("/").replace("/", "_"))
+        if os.path.realpath(target) != link:
+            raise RuntimeError(f"the image has no link {target} -> {link}")
+        with open(link, "wb") as f:
+            f.write(data)
+        os.chmod(link, 0o755)
+
+
+def spawn(job: dict[str, Any], fds: list[int]) -> int:
+    limits = job["limits"]
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.closerange(len(fds), 1 << 16)
+        os.setsid()
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        cpu = limits["cpu_s"]
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        nofile = min(limits["open_files"], resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        fsize = limits["file_size_bytes"]
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.chdir(WORKDIR)
+        argv = job["argv"]
+        os.execvpe(argv[0], argv, job["env"])
+    except BaseException as exc:
+        with contextlib.suppress(BaseException):
+            os.write(2, f"rewardgate: cannot run {job['argv'][0]!r}: {exc}\n".encode())
+    os._exit(127)
+
+
+def supervise(job: dict[str, Any], stdin_data: bytes) -> tuple[Any, ...]:
+    """Run the program; (wait status, rusage, timed out, wall ms, streams)."""
+    limits = job["limits"]
+    cap = limits["output_bytes"]
+    in_r, in_w = os.pipe()
+    pipes = [os.pipe(), os.pipe()] + ([os.pipe()] if job["channel"] else [])
+    pid = spawn(job, [in_r] + [w for _, w in pipes])
+    os.close(in_r)
+    for _, w in pipes:
+        os.close(w)
+    began = time.monotonic()
+    deadline = began + limits["wall_s"]
+    streams = {r: bytearray() for r, _ in pipes}
+    cut = {r: False for r, _ in pipes}
+    pending = memoryview(stdin_data)
+    if pending:
+        os.set_blocking(in_w, False)
+    else:
+        os.close(in_w)
+        in_w = -1
+    pidfd = os.pidfd_open(pid)
+    status = rusage = None
+    timed_out = left_behind = False
+    readers = set(streams)
+    while readers or status is None:
+        wait = max(0.0, deadline - time.monotonic()) if not timed_out else 0.5
+        writers = [in_w] if in_w >= 0 else []
+        watch = list(readers) + ([pidfd] if status is None else []) + [0]
+        ready_r, ready_w, _ = select.select(watch, writers, [], wait)
+        if not ready_r and not ready_w and status is None and not timed_out:
+            if time.monotonic() >= deadline:
+                timed_out = True
+                kill_all()
+            continue
+        if ready_w:
+            try:
+                pending = pending[os.write(in_w, pending[:CHUNK]) :]
+            except BlockingIOError:
+                pass
+            except BrokenPipeError:
+                pending = pending[:0]
+            if not pending:
+                os.close(in_w)
+                in_w = -1
+        for fd in ready_r:
+            if fd == 0:
+                if not os.read(0, 1 << 16):  # the host is gone: so is the run
+                    kill_all()
+                    os._exit(0)
+            elif fd == pidfd:
+                _, status, rusage = os.wait4(pid, 0)
+                # The program is done: whatever it left running is killed, so the
+                # pipes reach EOF even if a leftover process holds them.
+                left_behind = bool(others())
+                kill_all()
+            else:
+                data = os.read(fd, CHUNK)
+                if not data:
+                    readers.discard(fd)
+                    continue
+                room = cap - len(streams[fd])
+                if room > 0:
+                    streams[fd] += data[:room]
+                if len(data) > room:
+                    cut[fd] = True
+        if timed_out and status is None and not readers:
+            _, status, rusage = os.wait4(pid, 0)
+    wall_ms = (time.monotonic() - began) * 1000
+    if in_w >= 0:
+        os.close(in_w)
+    os.close(pidfd)
+    for r, _ in pipes:
+        os.close(r)
+    ordered = [streams[r] for r, _ in pipes]
+    truncated = any(cut.values())
+    return status, rusage, timed_out, wall_ms, ordered, truncated, left_behind
+
+
+def main() -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    magic = read_exact(0, 4)
+    if magic != b"RGJ1":
+        raise RuntimeError("not a rewardgate job")
+    (size,) = struct.unpack(">I", read_exact(0, 4))
+    job = json.loads(read_exact(0, size))
+    blobs = {
+        "files": [(name, read_exact(0, n)) for name, n in job["files"]],
+        "mounts": [(target, read_exact(0, n)) for target, n in job["mounts"]],
+    }
+    stdin_data = read_exact(0, job["stdin_size"])
+    # A previous run was cleaned up after it; this is the second line of defence.
+    leftover = bool(others()) or any(os.listdir(d) for d in (WORKDIR, MOUNTS) if os.path.isdir(d))
+    if leftover:
+        kill_all()
+        wipe(WORKDIR)
+        wipe(MOUNTS)
+    place(job, blobs)
+    status, rusage, timed_out, wall_ms, streams, truncated, left = supervise(job, stdin_data)
+    clean = kill_all()
+    wipe(WORKDIR)
+    wipe(MOUNTS)
+    scraps = [d for d in SCRATCH if os.path.isdir(d) and os.access(d, os.R_OK) and os.listdir(d)]
+    summary = {
+        "exit": os.waitstatus_to_exitcode(status),
+        "timed_out": timed_out,
+        "wall_ms": wall_ms,
+        "cpu_ms": (rusage.ru_utime + rusage.ru_stime) * 1000,
+        "max_rss_kb": rusage.ru_maxrss,
+        "truncated": truncated,
+        "sizes": [len(s) for s in streams],
+        "dirty": not clean or bool(scraps) or leftover or left,
+    }
+    head = json.dumps(summary).encode()
+    write_all(1, b"RGR1" + struct.pack(">I", len(head)) + head + b"".join(streams))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except BaseException as exc:  # the launcher's own failure: the host reports it
+        os.write(2, f"rewardgate launcher: {type(exc).__name__}: {exc}\n".encode())
+        sys.exit(70)
