@@ -59,6 +59,7 @@ ETC_FILES = (
     "python3",
     "python3.11",
     "python3.12",
+    "java-17-openjdk",  # the JVM's jvm.cfg and java.security link here
 )
 SYSTEM_DIRS = ("usr",)
 SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")

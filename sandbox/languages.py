@@ -1,11 +1,20 @@
 """Languages a program may be written in: how to build it and how to run it.
 
-C and C++ compile in a sandbox of their own (compiling hostile source is hostile too:
-`#include "/etc/shadow"`), the binary comes back over the channel fd, and is cached on
-the host under the SHA-256 of (language, compiler command, flags, source), so the second
-compile of the same source is a cache hit. The cached binary is mounted read-only at
-`/prog` in each run. A compile error is a result (`Program.compile_result`), never an
-exception.
+Python and JavaScript (Node) run from source; C, C++, Java, Rust and Go compile in a
+sandbox of their own (compiling hostile source is hostile too: `#include "/etc/shadow"`),
+the build output (a binary, or for Java an executable jar) comes back over the channel
+fd, and is cached on the host under the SHA-256 of (language, build command, source), so
+the second compile of the same source is a cache hit. The cached output is mounted
+read-only at `/prog` in each run. A compile error is a result
+(`Program.compile_result`), never an exception.
+
+Ids follow SandboxFusion's (`python`, `cpp`, `nodejs`, `java`, `rust`, `go`) plus `c`,
+with common aliases. Java's class-name convention: the source is saved as `X.java` when
+it declares `public class X` (else `Main.java`), and the jar runs the class that
+declares `main` (the last class opened before `static void main`, else `Main`). The
+JVM, Go and Node reserve far more address space than they use, so their runs must not
+get an RLIMIT_AS (`Language.address_space_limit` is False): the run's cgroup memory
+limit bounds them instead.
 
 Typical use by a verifier::
 
@@ -22,7 +31,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
+import shlex
 import tempfile
 import threading
 import time
@@ -46,7 +57,7 @@ COMPILE_LIMITS = Limits(
     wall_s=30.0,
     cpu_s=30.0,
     memory_mb=1024,
-    processes=32,
+    processes=64,  # javac and go build run many threads
     open_files=256,
     file_size_mb=64,
     output_bytes=64 << 20,  # the binary travels over the channel
@@ -66,6 +77,11 @@ class Language:
     compiler: tuple[str, ...] | None = None
     flags: tuple[str, ...] = ()
     link_flags: tuple[str, ...] = ()
+    # A shell build command instead of `compiler flags -o prog source link_flags`:
+    # {src} is the source file, {main} Java's main class; it must leave `prog`.
+    build: str = ""
+    # False where RLIMIT_AS breaks the runtime (JVM, Go, V8): cgroup memory only.
+    address_space_limit: bool = True
 
 
 LANGUAGES: dict[str, Language] = {
@@ -76,8 +92,58 @@ LANGUAGES: dict[str, Language] = {
         Language(
             "cpp", ("c++", "cxx"), "main.cpp", (BINARY_PATH,), ("g++",), ("-O2", "-std=gnu++17")
         ),
+        Language(
+            "java",
+            (),
+            "Main.java",
+            ("java", "-XX:+UseSerialGC", "-Xss64m", "-jar", BINARY_PATH),
+            ("javac",),
+            build=(
+                "mkdir -p .classes && javac -J-XX:+UseSerialGC -encoding UTF-8 -nowarn "
+                "-d .classes {src} && jar --create --file prog --main-class {main} "
+                "-C .classes ."
+            ),
+            address_space_limit=False,
+        ),
+        Language(
+            "nodejs",
+            ("javascript", "js", "node"),
+            "main.js",
+            ("node", "--stack-size=65500", "main.js"),
+            address_space_limit=False,
+        ),
+        Language(
+            "rust",
+            ("rs",),
+            "main.rs",
+            (BINARY_PATH,),
+            ("rustc",),
+            build="rustc --edition 2021 -O -o prog {src}",
+        ),
+        Language(
+            "go",
+            ("golang",),
+            "main.go",
+            (BINARY_PATH,),
+            ("go",),
+            build="GOCACHE=$HOME/.gocache GO111MODULE=off go build -o prog {src}",
+            address_space_limit=False,
+        ),
     )
 }
+_JAVA_PUBLIC = re.compile(r"^\s*public\s+(?:(?:final|abstract|strictfp)\s+)*class\s+(\w+)", re.M)
+_JAVA_CLASS = re.compile(r"\b(?:class|interface|enum|record)\s+(\w+)")
+_JAVA_MAIN = re.compile(r"\bstatic\s+(?:final\s+)?(?:public\s+)?void\s+main\s*\(")
+
+
+def java_names(source: str) -> tuple[str, str]:
+    """(source file name, main class) of a Java program, by the convention above."""
+    public = _JAVA_PUBLIC.search(source)
+    file_name = f"{public.group(1)}.java" if public else "Main.java"
+    main = _JAVA_MAIN.search(source)
+    classes = [m for m in _JAVA_CLASS.finditer(source) if main and m.start() < main.start()]
+    main_class = classes[-1].group(1) if classes else "Main"
+    return file_name, main_class
 
 
 def get_language(name: str) -> Language:
@@ -172,7 +238,8 @@ class Toolchain:
 
     def cache_key(self, language: Language, source: bytes) -> str:
         h = hashlib.sha256()
-        for part in (language.id, *(language.compiler or ()), *language.flags, "\0"):
+        parts = (language.id, *(language.compiler or ()), *language.flags, language.build, "\0")
+        for part in parts:
             h.update(part.encode() + b"\0")
         h.update(source)
         return h.hexdigest()
@@ -217,11 +284,18 @@ class Toolchain:
 
     def _compile(self, lang: Language, src: bytes) -> ExecResult:
         assert lang.compiler is not None
-        cmd = [*lang.compiler, *lang.flags, "-o", "prog", lang.source_name, *lang.link_flags]
-        script = " ".join(cmd) + " && cat prog >&3"
+        source_name, main = lang.source_name, "Main"
+        if lang.id == "java":
+            source_name, main = java_names(src.decode("utf-8", "replace"))
+        if lang.build:
+            script = lang.build.format(src=shlex.quote(source_name), main=shlex.quote(main))
+        else:
+            cmd = [*lang.compiler, *lang.flags, "-o", "prog", source_name, *lang.link_flags]
+            script = " ".join(cmd)
+        script += " && cat prog >&3"
         result = self.backend.run(
             ["sh", "-c", script],
-            {lang.source_name: src},
+            {source_name: src},
             limits=self.compile_limits,
             channel=True,
         )

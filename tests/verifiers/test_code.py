@@ -100,7 +100,7 @@ def test_compare(mode: str, actual: str, expected: str, equal: bool) -> None:
         ({}, {}, "reference"),
         ({"tests": []}, {}, "reference.stdio.tests"),
         ({"tests": [{"stdin": ""}]}, {}, "reference.stdio.tests.0.expected_stdout"),
-        ({"tests": [{"expected_stdout": "1"}], "language": "java"}, {}, "reference.stdio.language"),
+        ({"tests": [{"expected_stdout": "1"}], "language": "bf"}, {}, "reference.stdio.language"),
         ({"test_code": "def check(", "entry_point": "f"}, {}, "reference.humaneval.test_code"),
         ({"test_code": "pass"}, {}, "reference.humaneval.entry_point"),
         ({"asserts": ["assert f(1) == 1"], "language": "c"}, {}, "reference.mbpp.language"),

@@ -28,8 +28,9 @@ class CodeVerifier(Verifier[CodeReference, CodeOptions]):
     name = "code"
     version = "1"
     description = (
-        "Runs the response's program against unit tests in the sandbox: stdio (Python, C, "
-        "C++), HumanEval, MBPP, pytest and APPS/TACO/verl formats; reward = tests passed."
+        "Runs the response's program against unit tests in the sandbox: stdio (Python, C, C++, "
+        "Java, JavaScript, Rust, Go), HumanEval, MBPP, pytest and APPS/TACO/verl formats; "
+        "reward = tests passed."
     )
     Reference: ClassVar[type[BaseModel]] = CodeReference
     Options: ClassVar[type[VerifierOptions]] = CodeOptions

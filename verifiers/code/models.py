@@ -39,8 +39,20 @@ __all__ = [
     "StdioTest",
 ]
 
-Language = Literal["python", "c", "cpp"]
-_ALIASES = {"py": "python", "python3": "python", "py3": "python", "c++": "cpp", "cxx": "cpp"}
+# SandboxFusion's ids (and `c`); the aliases are the usual names of each.
+Language = Literal["python", "c", "cpp", "java", "nodejs", "rust", "go"]
+_ALIASES = {
+    "py": "python",
+    "python3": "python",
+    "py3": "python",
+    "c++": "cpp",
+    "cxx": "cpp",
+    "javascript": "nodejs",
+    "js": "nodejs",
+    "node": "nodejs",
+    "rs": "rust",
+    "golang": "go",
+}
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -48,7 +60,10 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 class _Base(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    language: Language = Field(default="python", description="python (default), c or cpp.")
+    language: Language = Field(
+        default="python",
+        description="python (default), c, cpp, java, nodejs, rust or go (stdio tests).",
+    )
 
     @field_validator("language", mode="before")
     @classmethod

@@ -44,8 +44,8 @@ def emit(obj: dict[str, Any]) -> None:
 
 def limiter(memory_mb: int, cpu_s: int, file_bytes: int) -> Callable[[], None]:
     def apply() -> None:
-        memory = memory_mb << 20
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if memory_mb:  # 0: a runtime RLIMIT_AS breaks (JVM, Go, V8); the cgroup bounds it
+            resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

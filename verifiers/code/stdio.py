@@ -31,6 +31,11 @@ APPS_PRELUDE = (
 )
 
 
+# How each runtime says it ran out of memory (Python and Java's ...MemoryError, C++,
+# Go and Node's "out of memory", Rust's allocation failure).
+MEMORY_SIGNS = ("MemoryError", "bad_alloc", "out of memory", "memory allocation of")
+
+
 def _stdio_tests(ref: StdioReference | AppsReference) -> list[tuple[str, str]]:
     if isinstance(ref, StdioReference):
         return [(t.stdin, t.expected_stdout) for t in ref.tests]
@@ -54,7 +59,7 @@ def judge_stdio(
         "stdin": [tests[i][0] for i in chosen],
         "caps": caps,
         "time_limit": options.time_limit_s,
-        "memory_mb": options.memory_mb,
+        "memory_mb": options.memory_mb if _address_space_limit(ref.language) else 0,
         "stop_on_failure": options.stop_on_first_failure,
     }
     run_s, check_s = sandbox_s(ref, options)
@@ -67,6 +72,7 @@ def judge_stdio(
         if not built.ok:
             return _compile_failed(chosen, built.compile_result)
         job["argv"], mounts = list(built.argv), tuple(built.mounts)
+        files = {name: data.decode() for name, data in built.files.items()}  # Node's source
     result, lines = execute(options, "runner.py", files, job, run_s, output, largest, mounts)
     if "compile_error" in (lines[1] if len(lines) > 1 else {}):
         message = str(lines[1]["compile_error"])[-1000:]
@@ -91,7 +97,7 @@ def judge_stdio(
         if report["timed_out"]:
             outcome.update(label="time_limit")
         elif report["exit"] != 0:
-            memory = "MemoryError" in stderr or "bad_alloc" in stderr
+            memory = any(sign in stderr for sign in MEMORY_SIGNS)
             outcome.update(label="memory_limit" if memory else "runtime_error", exit=report["exit"])
             outcome["stderr"] = stderr
         elif isinstance(mode, Checker):
@@ -107,6 +113,12 @@ def judge_stdio(
     if to_check and isinstance(mode, Checker):
         _run_checker(mode, [outcomes[k] for k in to_check], tests, options, check_s)
     return outcomes
+
+
+def _address_space_limit(language: str) -> bool:
+    from rewardgate.sandbox.languages import get_language
+
+    return get_language(language).address_space_limit
 
 
 def _compile_failed(chosen: list[int], result: ExecResult) -> list[dict[str, Any]]:
