@@ -1,0 +1,97 @@
+"""The `chart` verifier: run the model's matplotlib script and compare its chart.
+
+The response's last ```python block runs in the sandbox (`runner`: a child process,
+Agg backend, fixed dpi and default figure size, seeded RNGs, the figure saved by the
+harness, not the script) with matplotlib instrumented as ChartMimic instruments it
+(`instrument`). The chart is scored against the target's (its code, run the same
+way and cached, or an image): the shared image metrics for pixels and ChartMimic's
+text, layout, chart-type and colour scores (`metrics`), mixed by weights (`models`).
+Whatever the script does is a verdict; importing this package is cheap (matplotlib
+only ever loads inside the sandbox; numpy, scikit-image and scipy on first use).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
+from rewardgate.verifiers.chart.extract import extract_script
+from rewardgate.verifiers.chart.models import TERMS, ChartOptions, ChartReference
+from rewardgate.verifiers.errors import InvalidRequest
+
+__all__ = ["ChartOptions", "ChartReference", "ChartVerifier", "extract_script"]
+
+MARGIN_S = 10.0
+# Debian's python3-matplotlib, which the sandbox's /usr/bin/python3 imports.
+SANDBOX_MATPLOTLIB = "/usr/lib/python3/dist-packages/matplotlib/__init__.py"
+
+
+class ChartVerifier(Verifier[ChartReference, ChartOptions]):
+    name = "chart"
+    version = "1"
+    description = (
+        "Matplotlib script vs a target chart (code or image): sandboxed Agg render scored "
+        "by pixel metrics and ChartMimic's text, layout, chart-type and colour F1."
+    )
+    Reference: ClassVar[type[BaseModel]] = ChartReference
+    Options: ClassVar[type[VerifierOptions]] = ChartOptions
+    lowest_reward = 0.0
+
+    def prepare(
+        self, reference: Any, options: dict[str, Any] | None
+    ) -> Prepared[ChartReference, ChartOptions]:
+        """Validate; an image target cannot weigh structure; its header must be an image's."""
+        from rewardgate.verifiers.chart.targets import check_png
+
+        prepared = super().prepare(reference, options)
+        ref, opts = prepared.reference, prepared.options
+        if ref.target_png is not None:
+            if "pixels" not in opts.active_weights():
+                structural = [t for t in TERMS if t != "pixels"]
+                raise InvalidRequest(
+                    f"options.weights: {', '.join(structural)} need reference.target_code; "
+                    "with target_png weigh pixels"
+                )
+            check_png(ref.target_png, self.env.asset_dir)
+        return prepared
+
+    def judge(self, response: str, reference: ChartReference, options: ChartOptions) -> Verdict:
+        from rewardgate.verifiers.chart.judge import judge
+
+        return judge(response, reference, options, self.env.asset_dir)
+
+    def budget_s(self, reference: ChartReference, options: ChartOptions, default_s: float) -> float:
+        if options.timeout_s:
+            return options.timeout_s
+        from rewardgate.verifiers.chart.run import sandbox_s
+
+        runs = 2 if reference.target_code else 1  # the target's own run, uncached
+        return max(default_s, runs * sandbox_s(options) + MARGIN_S)
+
+    def warmup(self) -> None:
+        """Load numpy, scikit-image and scipy (the metrics) before workers fork."""
+        from rewardgate.verifiers.chart.metrics import color_f1
+        from rewardgate.verifiers.image.compare import compare
+
+        color_f1([("bar", "#336699")], [("bar", "#993366")])
+        import numpy as np
+
+        blank = np.full((32, 32, 3), 255, dtype=np.uint8)
+        compare(blank, blank)
+
+    def health(self) -> dict[str, str]:
+        report = {
+            "sandbox_matplotlib": "ok"
+            if Path(SANDBOX_MATPLOTLIB).exists()
+            else "missing: apt-get install python3-matplotlib (the sandbox runs /usr/bin/python3)"
+        }
+        try:
+            from rewardgate.sandbox import get_backend
+
+            report.update(get_backend("bwrap").health())
+        except Exception as exc:
+            report["sandbox"] = f"unavailable: {exc}"
+        return report

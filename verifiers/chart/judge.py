@@ -1,0 +1,80 @@
+"""From a response and a target to a verdict: extract, run, compare, mix.
+
+`details["reason"]` says what decided: `scored` (the chart was compared; each
+term's score and ChartMimic's precision/recall/F1 are in `details`), or, with reward
+0, `no_code`, `too_long`, `syntax_error`, `runtime_error` (the script raised; the
+line and exception are in `message`), `time_limit`, `memory_limit`, `no_figure`
+(it drew nothing), `render_failed` (saving its figure raised) or `protocol` (its
+process sent no well-formed result). A target that draws no chart is
+`InvalidRequest`; a sandbox that cannot run is `SandboxError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rewardgate.verifiers.base import Verdict
+from rewardgate.verifiers.chart.extract import extract_script
+from rewardgate.verifiers.chart.metrics import F1, color_f1, layout_f1, text_f1, type_f1
+from rewardgate.verifiers.chart.models import MAX_SCRIPT_CHARS, ChartOptions, ChartReference
+from rewardgate.verifiers.chart.run import ChartRecord, execute
+from rewardgate.verifiers.chart.targets import canvas_of, target_of
+from rewardgate.verifiers.image.compare import compare, mix
+
+__all__ = ["judge", "structure_scores"]
+
+LOWEST = 0.0
+MAX_SHOWN_TEXTS = 50
+
+
+def structure_scores(pred: ChartRecord, target: ChartRecord) -> dict[str, F1]:
+    """ChartMimic's four low-level scores of `pred` against `target`."""
+    return {
+        "text": text_f1(pred.texts, target.texts),
+        "layout": layout_f1(pred.layout, target.layout),
+        "type": type_f1(pred.types, target.types),
+        "color": color_f1(pred.colors, target.colors),
+    }
+
+
+def judge(
+    response: str, reference: ChartReference, options: ChartOptions, asset_dir: Path | None
+) -> Verdict:
+    script = extract_script(response)
+    if script is None:
+        return Verdict(LOWEST, details={"reason": "no_code"})
+    if len(script) > MAX_SCRIPT_CHARS:
+        return Verdict(LOWEST, details={"reason": "too_long", "chars": len(script)})
+    target = target_of(reference, options, asset_dir)
+    outcome = execute(script, options)
+    details: dict[str, Any] = {"run_ms": outcome.ms}
+    if outcome.label != "ok" or outcome.png is None or outcome.record is None:
+        details.update(reason=outcome.label, message=outcome.message)
+        return Verdict(LOWEST, details=details)
+    try:
+        canvas = canvas_of(outcome.png, options.size)
+    except ValueError as exc:  # the script's process sent an image we cannot decode
+        details.update(reason="protocol", message=str(exc))
+        return Verdict(LOWEST, details=details)
+    pixels = compare(canvas, target.canvas, options.preset, options.pixel_weights)
+    terms: dict[str, float] = {"pixels": pixels.reward}
+    details["pixels"] = pixels.details()
+    if target.record is not None:
+        scores = structure_scores(outcome.record, target.record)
+        terms.update({name: score.f1 for name, score in scores.items()})
+        details["structure"] = {name: score.as_dict() for name, score in scores.items()}
+        details["drawn"] = _drawn(outcome.record)
+    weights = {t: w for t, w in options.active_weights().items() if t in terms}
+    details.update(reason="scored", terms=terms, weights=weights)
+    return Verdict(mix(terms, weights, LOWEST), details=details)
+
+
+def _drawn(record: ChartRecord) -> dict[str, Any]:
+    """What the candidate drew, for a reader of `details` (texts capped)."""
+    return {
+        "texts": list(record.texts[:MAX_SHOWN_TEXTS]),
+        "layout": [list(cell) for cell in record.layout],
+        "types": dict(record.types),
+        "colors": [list(pair) for pair in record.colors[:MAX_SHOWN_TEXTS]],
+    }
