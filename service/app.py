@@ -18,7 +18,7 @@ from rewardgate.service.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
 )
-from rewardgate.service.routes import assets, openrlhf, probes, rewards
+from rewardgate.service.routes import assets, openrlhf, probes, rewards, sandbox_fusion
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.assets import AssetStore
 from rewardgate.verifiers.base import VerifierEnv
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.include_router(assets.router)
     app.include_router(probes.router)
     app.include_router(openrlhf.router)
+    app.include_router(sandbox_fusion.router)
     # Added last runs first: ids and logs wrap auth, auth wraps the size limit.
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_prefixes=("/v1/assets",)
