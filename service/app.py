@@ -53,6 +53,7 @@ def verifier_env(settings: Settings) -> VerifierEnv:
             },
             "svg_max_elements": settings.svg_max_elements,
             "svg_max_canvas_px": settings.svg_max_canvas_px,
+            "web_chromium": settings.web_chromium,
             "image_perceptual": settings.image_perceptual,
         },
     )

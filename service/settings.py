@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     svg_max_canvas_px: int = Field(
         16_384, ge=1, description="Largest SVG width, height or viewBox side (px) rendered."
     )
+    web_chromium: Path | None = Field(
+        None,
+        description="Chromium binary the `web` verifier drives (jailed, no network); "
+        "unset: Debian's /usr/lib/chromium/chromium.",
+    )
     sandbox_backend: Literal["bwrap", "docker"] = Field(
         "bwrap", description="Sandbox backend of code runs whose options name none."
     )

@@ -1,0 +1,344 @@
+"""One warm, jailed Chromium per worker process, a fresh context per page.
+
+Playwright's sync API is bound to the thread that started it and refuses to run under
+a running asyncio loop, so each process drives its browser from one dedicated thread;
+callers hand it pages and wait with a deadline. A page gets a new browser context
+(fixed viewport, scale 1, offline, no downloads, no service workers), is loaded with
+`set_content` (no navigation, no URL), read (`blocks.EXTRACT_JS`) and captured as a
+full-page PNG with animations stopped, then its context is closed.
+
+Every page call is time-limited. Past the limit, or when a page makes the browser
+hang, the browser is killed whole (its cgroups, else its jail's first process, which
+takes the jail's pid namespace along) and the next page starts a fresh one. A renderer
+crash costs only the page; a browser that dies under a page is replaced and the page
+retried once, so only a page that kills two browsers in a row is blamed for it
+(`browser_crashed`). The page's faults come back as `RenderFailed` (a verdict for a
+response, an invalid target for a reference); the browser failing to start is
+`VerifierError`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rewardgate.verifiers.errors import VerifierError
+from rewardgate.verifiers.web.blocks import EXTRACT_JS, MAX_BLOCKS, MAX_TEXT_CHARS
+from rewardgate.verifiers.web.containment import find_chromium, jail_argv, write_launcher
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
+
+    from rewardgate.sandbox.cgroups import RunGroup
+
+__all__ = ["BrowserManager", "Capture", "RenderFailed", "browser_manager"]
+
+# The captured page is cut to this size (a page can claim any height).
+MAX_PAGE_WIDTH = 4096
+MAX_PAGE_HEIGHT = 8192
+# The browser's cgroup limits (all its processes and threads together).
+MEMORY_BYTES = 2 << 30
+TASKS = 2048
+LAUNCH_TIMEOUT_S = 30.0
+# How long a killed browser's pending call may take to notice it is gone.
+KILL_WAIT_S = 10.0
+# --no-sandbox: the jail is the sandbox (see `containment`). A page's JavaScript heap is
+# capped well under the browser's memory limit, so a runaway allocation crashes its
+# renderer (a verdict) instead of the browser.
+BROWSER_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--font-render-hinting=none",
+    "--js-flags=--max-old-space-size=512",
+)
+# Slack of the caller's deadline over the page's own time limit.
+DEADLINE_SLACK_S = 2.0
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A rendered page: its PNG, the captured size in px and its raw text blocks."""
+
+    png: bytes
+    width: int
+    height: int
+    blocks: list[dict[str, Any]]
+    truncated: bool
+
+
+class RenderFailed(Exception):
+    """The page could not be rendered; `reason` is a code for `details`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class _BrowserDied(Exception):
+    """The browser went away under a page (not killed by us)."""
+
+
+def _timed_out(timeout_s: float) -> RenderFailed:
+    return RenderFailed("render_timeout", f"the page did not load and draw within {timeout_s:g} s")
+
+
+class BrowserManager:
+    """A jailed Chromium kept warm for this process; see the module docstring."""
+
+    def __init__(self, chromium: str, bwrap: str) -> None:
+        self.chromium = chromium
+        self.bwrap = bwrap
+        self.pid = os.getpid()
+        self.launches = 0
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="rewardgate-web")
+        self._folder = Path(tempfile.mkdtemp(prefix="rewardgate-web-"))
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+        self._group: RunGroup | None = None
+        self._kill_lock = threading.Lock()
+        # Set by a caller whose deadline passed: the page, not the browser, is at fault.
+        self._deadline_passed = threading.Event()
+
+    # -- the caller's side -------------------------------------------------------------
+
+    def render(self, html: str, viewport: tuple[int, int], timeout_s: float) -> Capture:
+        """Load, read and capture `html`; raises `RenderFailed` or `VerifierError`."""
+        future = self._executor.submit(self._render, html, viewport, timeout_s)
+        try:
+            return future.result(timeout=timeout_s + DEADLINE_SLACK_S)
+        except FutureTimeout:
+            self._deadline_passed.set()
+            self._kill()  # the page hung the browser: its pending call fails now
+            with contextlib.suppress(Exception):
+                future.result(timeout=KILL_WAIT_S)
+            raise _timed_out(timeout_s) from None
+
+    def browser_pids(self) -> set[int]:
+        """The browser's processes now (tests check none outlives a replaced browser)."""
+        if self._group is not None:
+            return self._group.pids()
+        pid = self._jail_pid()
+        if pid is None:
+            return set()
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return set()
+        return {pid}
+
+    def close(self) -> None:
+        """Kill the browser, stop Playwright and the thread; idempotent."""
+        if os.getpid() != self.pid:
+            return  # a forked child's copy: the parent's browser is not ours
+        self._kill()
+        try:
+            future = self._executor.submit(self._stop)
+        except RuntimeError:
+            pass  # interpreter exit shut the thread down first; the driver dies with us
+        else:
+            with contextlib.suppress(Exception):
+                future.result(timeout=KILL_WAIT_S)
+        self._executor.shutdown(wait=False)
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    # -- the browser thread --------------------------------------------------------------
+
+    def _render(self, html: str, viewport: tuple[int, int], timeout_s: float) -> Capture:
+        self._deadline_passed.clear()
+        try:
+            return self._render_once(html, viewport, timeout_s)
+        except _BrowserDied:
+            if self._deadline_passed.is_set():
+                raise _timed_out(timeout_s) from None
+        try:
+            return self._render_once(html, viewport, timeout_s)
+        except _BrowserDied as exc:
+            raise RenderFailed(
+                "browser_crashed", f"the browser died rendering the page twice: {exc}"
+            ) from None
+
+    def _render_once(self, html: str, viewport: tuple[int, int], timeout_s: float) -> Capture:
+        from playwright.sync_api import Error, TimeoutError
+
+        browser = self._ensure_browser()
+        try:
+            context = browser.new_context(
+                viewport={"width": viewport[0], "height": viewport[1]},
+                device_scale_factor=1,
+                offline=True,
+                accept_downloads=False,
+                service_workers="block",
+            )
+        except Error as exc:
+            self._forget_browser()
+            raise _BrowserDied(_first_line(exc)) from None
+        try:
+            page = context.new_page()
+            page.set_default_timeout(timeout_s * 1000)
+            page.set_content(html, wait_until="load")
+            data = page.evaluate(
+                EXTRACT_JS,
+                {
+                    "maxBlocks": MAX_BLOCKS,
+                    "maxChars": MAX_TEXT_CHARS,
+                    "maxWidth": MAX_PAGE_WIDTH,
+                    "maxHeight": MAX_PAGE_HEIGHT,
+                },
+            )
+            url = page.url
+            if url != "about:blank":
+                raise RenderFailed("navigated", f"the page navigated away to {url[:100]!r}")
+            width, height = int(data["width"]), int(data["height"])
+            png = page.screenshot(
+                type="png",
+                full_page=True,
+                clip={"x": 0, "y": 0, "width": width, "height": height},
+                animations="disabled",
+                caret="hide",
+            )
+            return Capture(png, width, height, list(data["blocks"]), bool(data["truncated"]))
+        except TimeoutError:
+            self._kill()
+            raise _timed_out(timeout_s) from None
+        except Error as exc:
+            raise self._page_error(browser, exc) from None
+        finally:
+            with contextlib.suppress(Exception):
+                context.close()
+
+    def _page_error(self, browser: Browser, exc: Exception) -> Exception:
+        """What a Playwright error under a page means: the browser died, or the page
+        navigated away, or its renderer crashed."""
+        message = _first_line(exc)
+        if not browser.is_connected():
+            self._forget_browser()
+            return _BrowserDied(message)
+        if "context was destroyed" in message or "navigat" in message.lower():
+            return RenderFailed("navigated", f"the page navigated away: {message[:200]}")
+        return RenderFailed("page_crashed", message[:300])
+
+    def _ensure_browser(self) -> Browser:
+        if self._browser is not None and self._browser.is_connected():
+            return self._browser
+        self._forget_browser()
+        from playwright.sync_api import Error, sync_playwright
+
+        if self._playwright is None:
+            self._playwright = sync_playwright().start()
+        group = self._new_group()
+        launcher = write_launcher(
+            self._folder,
+            jail_argv(self.chromium, self.bwrap),
+            self._folder / "jail.pid",
+            group.procs_files if group is not None else [],
+        )
+        try:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=str(launcher),
+                args=[*BROWSER_ARGS],
+                timeout=LAUNCH_TIMEOUT_S * 1000,
+                handle_sigint=False,
+                handle_sigterm=False,
+                handle_sighup=False,
+            )
+        except Error as exc:
+            self._forget_browser()
+            raise VerifierError(f"cannot start the jailed Chromium: {_first_line(exc)}") from None
+        self.launches += 1
+        return self._browser
+
+    def _new_group(self) -> RunGroup | None:
+        """Fresh cgroups for the next browser, where the host lets us make them."""
+        from rewardgate.sandbox.cgroups import CgroupManager
+
+        manager = CgroupManager()
+        if not manager.parents():
+            return None
+        try:
+            group = manager.create()
+            group.set_limits(memory_bytes=MEMORY_BYTES, pids=TASKS)
+        except OSError:
+            return None
+        self._group = group
+        return group
+
+    def _forget_browser(self) -> None:
+        """Drop a dead or killed browser: kill what is left of it, free its groups."""
+        browser, self._browser = self._browser, None
+        self._kill()
+        if browser is not None:
+            with contextlib.suppress(Exception):
+                browser.close()
+        group, self._group = self._group, None
+        if group is not None:
+            group.remove()
+        with contextlib.suppress(FileNotFoundError):
+            (self._folder / "jail.pid").unlink()
+
+    def _stop(self) -> None:
+        self._forget_browser()
+        if self._playwright is not None:
+            with contextlib.suppress(Exception):
+                self._playwright.stop()
+            self._playwright = None
+
+    # -- either thread -------------------------------------------------------------------
+
+    def _jail_pid(self) -> int | None:
+        try:
+            return int((self._folder / "jail.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _kill(self) -> None:
+        """SIGKILL every process of the browser (safe from any thread)."""
+        with self._kill_lock:
+            group = self._group
+            if group is not None and group.kill_all():
+                return
+            pid = self._jail_pid()
+            if pid is not None:
+                # The jail's first process; --die-with-parent takes the rest along.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+_managers: dict[tuple[int, str, str], BrowserManager] = {}
+_managers_lock = threading.Lock()
+
+
+def browser_manager(chromium: str | None = None, bwrap: str = "bwrap") -> BrowserManager:
+    """This process's browser for `chromium` (the configured binary, else Debian's)."""
+    found = find_chromium(chromium)
+    if found is None:
+        raise VerifierError(
+            f"Chromium not found ({chromium or 'chromium'}): apt-get install chromium"
+        )
+    bwrap_path = shutil.which(bwrap)
+    if bwrap_path is None:
+        raise VerifierError("bubblewrap not found: apt-get install bubblewrap")
+    key = (os.getpid(), found, bwrap_path)
+    with _managers_lock:
+        manager = _managers.get(key)
+        if manager is None:
+            for stale in [k for k in _managers if k[0] != key[0]]:
+                del _managers[stale]  # inherited over fork; the parent owns them
+            manager = _managers[key] = BrowserManager(found, bwrap_path)
+            atexit.register(manager.close)
+        return manager

@@ -1,0 +1,64 @@
+"""A page as the metrics need it: its screenshot on the comparison canvas and its blocks.
+
+Both sides go through here, so a response and an HTML target are drawn by the same
+browser under the same viewport and cut to the same canvas. Targets are cached per
+worker by (html, viewport, canvas size, chromium): a GRPO group sends the same target
+with every response.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from rewardgate.verifiers.image.raster import image_to_canvas
+from rewardgate.verifiers.web.blocks import Block, parse_blocks
+from rewardgate.verifiers.web.browser import Capture, browser_manager
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+__all__ = ["RenderedPage", "render_page", "rendered_target"]
+
+CACHED_TARGETS = 32
+
+
+@dataclass(frozen=True)
+class RenderedPage:
+    """A page's canvas (uint8 RGB, `size` x `size`), text blocks and captured size."""
+
+    canvas: NDArray[np.uint8]
+    blocks: list[Block]
+    width: int
+    height: int
+    truncated: bool
+
+
+def render_page(
+    html: str, viewport: tuple[int, int], size: int, timeout_s: float, chromium: str | None
+) -> RenderedPage:
+    """Render `html`; raises `browser.RenderFailed` for the page's faults."""
+    capture = browser_manager(chromium).render(html, viewport, timeout_s)
+    return _page(capture, size)
+
+
+@lru_cache(maxsize=CACHED_TARGETS)
+def rendered_target(
+    html: str, viewport: tuple[int, int], size: int, timeout_s: float, chromium: str | None
+) -> RenderedPage:
+    """`render_page` for a target, kept per worker."""
+    page = render_page(html, viewport, size, timeout_s, chromium)
+    page.canvas.flags.writeable = False  # shared by every item of the group
+    return page
+
+
+def _page(capture: Capture, size: int) -> RenderedPage:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(capture.png)) as image:
+        canvas = image_to_canvas(image, size)
+    blocks = parse_blocks(capture.blocks, capture.width, capture.height)
+    return RenderedPage(canvas, blocks, capture.width, capture.height, capture.truncated)
