@@ -68,6 +68,27 @@ def test_a_ten_percent_longer_part_scores_lower(name: str) -> None:
     assert 0.2 < result.reward < 0.99
 
 
+def test_a_boolean_that_fails_silently_falls_back_to_ray_casting() -> None:
+    # OCC's common of these coaxial tori is empty and its fuse drops one of them.
+    result = score(fenced(changed_dimension(part("torus"), 0.9)), {"reference_code": part("torus")})
+    assert result.details["iou_method"] == "mesh"
+    assert 0.8 < result.reward < 0.95
+
+
+def test_a_reference_larger_than_a_pipe_buffer() -> None:
+    from rewardgate.verifiers.cad.run import reference_brep
+
+    holes = (
+        "import cadquery as cq\n"
+        "points = [(x * 6 - 57, y * 6 - 57) for x in range(10) for y in range(10)]\n"
+        "result = cq.Workplane().box(125, 125, 4).faces('>Z').workplane()"
+        ".pushPoints(points).hole(3)\n"
+    )
+    options = VERIFIER.Options.model_validate({})
+    assert len(reference_brep(holes, options, VERIFIER.runtime)) > 65536  # a pipe holds 64 KiB
+    assert score(fenced(holes), {"reference_code": holes}).reward == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("name", HOLED)
 def test_a_part_off_by_a_hole_scores_lower(name: str) -> None:
     result = score(fenced(part(name, "holed")), {"reference_code": part(name)})

@@ -36,7 +36,7 @@ LINEAR_DEFLECTION = 1e-3
 ANGULAR_DEFLECTION = 0.1
 RAYS = 160  # rays per axis of the mesh-fallback IoU
 MAX_TRIANGLES = 400_000  # a mesh past this is refused (the candidate's verdict)
-BOOLEAN_SLACK = 1e-6
+BOOLEAN_SLACK = 1e-4  # relative volume slack of the boolean consistency checks
 
 
 def load(path: str, fmt: str) -> Any:
@@ -111,8 +111,6 @@ def properties(shape: Any) -> dict[str, Any]:
     from OCP.TopAbs import TopAbs_ShapeEnum as T
 
     valid = bool(BRepCheck_Analyzer(shape).IsValid())
-    volume = GProp_GProps()
-    BRepGProp.VolumeProperties_s(shape, volume)
     area = GProp_GProps()
     BRepGProp.SurfaceProperties_s(shape, area)
     lo, hi = bounds(shape)
@@ -125,7 +123,7 @@ def properties(shape: Any) -> dict[str, Any]:
             ("vertices", T.TopAbs_VERTEX),
         )
     }
-    vol = float(volume.Mass())
+    vol = _volume(shape)
     return {
         "brep_valid": valid,
         "valid_solid": valid and counts["solids"] > 0 and vol > 0,
@@ -303,27 +301,52 @@ def transform(shape: Any, shift: Any, scale: float, centre: Any) -> Any:
     return BRepBuilderAPI_Transform(shape, moving.Multiplied(scaling), True).Shape()
 
 
-def iou_exact(a: Any, b: Any, vol_a: float, vol_b: float) -> float | None:
-    """IoU by the B-rep boolean common; None where the boolean fails or is not sane."""
-    from OCP.BRepAlgoAPI import BRepAlgoAPI_Common
+def _volume(shape: Any) -> float:
     from OCP.BRepGProp import BRepGProp
     from OCP.GProp import GProp_GProps
 
+    props = GProp_GProps()
+    BRepGProp.VolumeProperties_s(shape, props)
+    return float(props.Mass())
+
+
+def iou_exact(a: Any, b: Any, vol_a: float, vol_b: float) -> float | None:
+    """IoU by the B-rep booleans; None where they fail or disagree with each other.
+
+    OCC can fail silently (coaxial tori give an empty common and a fuse that drops
+    one operand), so the common is trusted only when the fuse and the cut agree with
+    it: vol(A | B) = vol(A) + vol(B) - vol(A & B) and vol(A - B) = vol(A) - vol(A & B).
+    The three share one intersection of the operands (a `BOPAlgo_PaveFiller`), the
+    expensive part, so checking costs little more than the common alone.
+    """
+    from OCP.BOPAlgo import BOPAlgo_PaveFiller
+    from OCP.BRepAlgoAPI import BRepAlgoAPI_Common, BRepAlgoAPI_Cut, BRepAlgoAPI_Fuse
+    from OCP.Message import Message_ProgressRange
+    from OCP.TopTools import TopTools_ListOfShape
+
     try:
-        common = BRepAlgoAPI_Common(a, b)
-        if not common.IsDone():
+        operands = TopTools_ListOfShape()
+        operands.Append(a)
+        operands.Append(b)
+        filler = BOPAlgo_PaveFiller()
+        filler.SetArguments(operands)
+        filler.Perform(Message_ProgressRange())
+        if filler.HasErrors():
             return None
-        props = GProp_GProps()
-        BRepGProp.VolumeProperties_s(common.Shape(), props)
+        results = [op(a, b, filler) for op in (BRepAlgoAPI_Common, BRepAlgoAPI_Fuse)]
+        results.append(BRepAlgoAPI_Cut(a, b, filler, True))
+        if not all(r.IsDone() for r in results):
+            return None
+        inter, union, cut = (_volume(r.Shape()) for r in results)
     except Exception:  # OCC raises its own Standard_Failure subclasses
         return None
-    inter = float(props.Mass())
-    smaller = min(vol_a, vol_b)
-    if inter < -BOOLEAN_SLACK * smaller or inter > smaller * (1 + 1e-4):
+    smaller, slack = min(vol_a, vol_b), BOOLEAN_SLACK * (vol_a + vol_b)
+    if inter < -slack or inter > smaller + slack:
+        return None
+    if abs(union - (vol_a + vol_b - inter)) > slack or abs(cut - (vol_a - inter)) > slack:
         return None
     inter = min(max(inter, 0.0), smaller)
-    union = vol_a + vol_b - inter
-    return inter / union if union > 0 else None
+    return inter / (vol_a + vol_b - inter)
 
 
 def compare(

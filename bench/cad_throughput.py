@@ -1,0 +1,146 @@
+"""CAD rewards through warm sandboxed workers vs. CadQuery + the metric in one process.
+
+Workload: each reference part of tests/data/cad with a group of four responses (the
+part itself, 10 % longer, 10 % shorter, moved and scaled), as a GRPO batch would send
+them. Prints items/s for
+
+1. direct: in one process of the CAD runtime's python, no sandbox, no limits: `exec`
+   the script, take `result`, then the same metric code the verifier runs
+   (`geometry.py`: BRepCheck and properties, tessellation, IoU by the exact boolean,
+   8192-point Chamfer distance); each reference built once, as the verifier caches it;
+2. engine: the service's engine with `--workers` worker processes, each run in a fresh
+   bwrap sandbox forked from a zygote that preloaded CadQuery, one batch per part,
+   result cache off (what a trainer gets from `rewardgate serve`, minus HTTP);
+
+and the ratio of (2) to (1): the price of isolation, limits and the process per run.
+
+    .venv/bin/python bench/cad_throughput.py [--workers 2] [--rounds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+GEOMETRY_DIR = ROOT / "verifiers" / "cad"
+MOVED = "\nresult = result.val().scale(2.5).translate(cq.Vector(30, -12, 7))\n"
+
+
+def workload() -> list[tuple[str, str]]:
+    """(reference script, response script) pairs, four responses per part."""
+    sys.path.insert(0, str(ROOT))
+    from tests.verifiers.cad_support import PARTS, changed_dimension, part
+
+    items = []
+    for name in PARTS:
+        reference = part(name)
+        for response in (
+            reference,
+            changed_dimension(reference, 1.1),
+            changed_dimension(reference, 0.9),
+            reference + MOVED,
+        ):
+            items.append((reference, response))
+    return items
+
+
+def _direct_main() -> None:
+    """Run in the CAD runtime's python: score the workload on stdin, print items/s."""
+    sys.path.insert(0, str(GEOMETRY_DIR))
+    import cadquery as cq
+    import geometry  # type: ignore[import-not-found]
+
+    def measured(script: str) -> dict[str, Any]:
+        namespace: dict[str, Any] = {}
+        exec(compile(script, "script.py", "exec"), namespace)
+        obj = namespace["result"]
+        shape = (obj.val() if isinstance(obj, cq.Workplane) else obj).wrapped
+        props = geometry.properties(shape)
+        return {
+            "shape": shape,
+            "props": props,
+            "mesh": geometry.tessellate(shape, max(props["bbox"])),
+        }
+
+    work = json.load(sys.stdin)
+    references: dict[str, dict[str, Any]] = {}
+    start = time.perf_counter()
+    for reference, response in work:
+        if reference not in references:
+            references[reference] = measured(reference)
+        cand = measured(response)
+        geometry.compare(cand, references[reference], True, 8192, 0)
+    print(len(work) / (time.perf_counter() - start))
+
+
+def direct(work: list[tuple[str, str]], python: Path) -> float:
+    done = subprocess.run(
+        [str(python), __file__, "--direct"],
+        input=json.dumps(work),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def engine(work: list[tuple[str, str]], workers: int, group: int) -> float:
+    from rewardgate.testing import start_engine
+    from rewardgate.verifiers.cad import CadVerifier
+
+    harness = start_engine(CadVerifier, workers=workers, cache=None)
+    try:
+        batches = [
+            [
+                {
+                    "verifier": "cad",
+                    "response": f"```python\n{response}\n```",
+                    "reference": {"reference_code": reference},
+                }
+                for reference, response in work[i : i + group]
+            ]
+            for i in range(0, len(work), group)
+        ]
+        # Each worker's zygote imports CadQuery once, before the clock starts.
+        harness.score([batches[0][0]] * workers)
+        start = time.perf_counter()
+        for batch in batches:
+            results = harness.score(batch)
+            assert all(r.status == "ok" and r.reward > 0 for r in results), results
+        return len(work) / (time.perf_counter() - start)
+    finally:
+        harness.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="times the workload repeats")
+    parser.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cad-python", type=Path, default=Path("/usr/local/lib/rewardgate/cad/bin/python")
+    )
+    args = parser.parse_args()
+    if args.direct:
+        _direct_main()
+        return
+    sys.path.insert(0, str(ROOT))
+    work = workload() * args.rounds
+    base = direct(work, args.cad_python)
+    pooled = engine(work, args.workers, 4)
+    print(f"items: {len(work)} ({len(work) // 4} references x 4 responses), 8192 points, IoU")
+    print(f"direct CadQuery + metric, one process : {base:6.2f} items/s")
+    print(
+        f"engine, {args.workers} warm workers, sandboxed   : {pooled:6.2f} items/s  "
+        f"ratio {pooled / base:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
