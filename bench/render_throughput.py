@@ -16,6 +16,7 @@ and the ratios of (2) and (3) to the bare loops. The verifier computes one metri
 more than the bare loop (normalised L2) and checks every SVG before rendering.
 
     .venv/bin/python bench/render_throughput.py [--group 8] [--workers 2]
+    .venv/bin/python bench/render_throughput.py --chart   # chart rewards: see chart_main
 """
 
 from __future__ import annotations
@@ -127,7 +128,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chart", action="store_true", help="chart rewards (see chart_main)")
     args = parser.parse_args()
+    if args.chart:
+        chart_main(args.group, args.workers)
+        return
     work = workload(args.group)
     base = bare(work, cache_targets=False)
     base_cached = bare(work, cache_targets=True)
@@ -144,6 +149,141 @@ def main() -> None:
             f"{label:<33}: {rate:7.1f} items/s  ratio {rate / base:.2f} "
             f"(vs cached-target bare {rate / base_cached:.2f})"
         )
+
+
+# --- chart: `--chart` -----------------------------------------------------------------
+
+CHART_DATA = ROOT / "tests" / "data" / "chart"
+# The cheapest honest chart loop: one Debian python3 process (no sandbox) executes each
+# script, saves its current figure as PNG at 100 dpi and closes it. Reads JSON
+# [[name, code], ...] on stdin, writes name.png files into argv[1].
+BARE_CHART_LOOP = """
+import io, json, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+out = sys.argv[1]
+for name, code in json.load(sys.stdin):
+    plt.savefig = plt.show = lambda *a, **k: None
+    exec(compile(code, name, "exec"), {"__name__": "__main__"})
+    fig = plt.gcf()
+    fig.canvas.print_figure(f"{out}/{name}.png", dpi=100)
+    plt.close("all")
+"""
+
+
+def chart_workload(group: int) -> list[tuple[str, str]]:
+    """(target, response) pairs: each of the ten test charts with `group` responses,
+    the k-th retitled (k = 0 is the target itself), every other one fenced in prose."""
+    items = []
+    for path in sorted(CHART_DATA.glob("*.py")):
+        target = path.read_text()
+        for k in range(group):
+            response = target.replace('set_title("', f'set_title("v{k} ', 1) if k else target
+            if k % 2:
+                response = f"Attempt {k}:\n```python\n{response}\n```"
+            items.append((target, response))
+    return items
+
+
+def chart_bare(work: list[tuple[str, str]]) -> float:
+    """Bare matplotlib renders every response (targets once), then SSIM and 1 - MSE on
+    the 512x512 canvases, as the verifier's `pixels` term compares them."""
+    import json
+    import subprocess
+    import tempfile
+
+    from PIL import Image
+
+    from rewardgate.verifiers.chart import extract_script
+    from rewardgate.verifiers.image.raster import image_to_canvas
+
+    start = time.perf_counter()
+    jobs: list[tuple[str, str]] = []
+    targets: dict[str, str] = {}
+    for index, (target, response) in enumerate(work):
+        if target not in targets:
+            targets[target] = f"t{len(targets)}"
+            jobs.append((targets[target], target))
+        jobs.append((f"r{index}", extract_script(response) or ""))
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run(
+            ["/usr/bin/python3", "-c", BARE_CHART_LOOP, folder],
+            input=json.dumps(jobs),
+            text=True,
+            check=True,
+        )
+        canvases = {
+            name: image_to_canvas(Image.open(f"{folder}/{name}.png"), 512) for name, _ in jobs
+        }
+    for index, (target, _) in enumerate(work):
+        _score(canvases[f"r{index}"], canvases[targets[target]])
+    return len(work) / (time.perf_counter() - start)
+
+
+def chart_verifier(work: list[tuple[str, str]]) -> float:
+    from rewardgate.verifiers.chart import ChartVerifier
+
+    checker = ChartVerifier()
+    checker.warmup()
+    first = work[0]
+    checker.verify(
+        RewardRequest(verifier="chart", response=first[1], reference={"target_code": first[0]})
+    )
+    start = time.perf_counter()
+    for target, response in work:
+        request = RewardRequest(
+            verifier="chart", response=response, reference={"target_code": target}
+        )
+        result = checker.verify(request)
+        assert result.details["reason"] == "scored", result.details
+    return len(work) / (time.perf_counter() - start)
+
+
+def chart_engine(work: list[tuple[str, str]], group: int, workers: int) -> float:
+    from rewardgate.verifiers.chart import ChartVerifier
+
+    harness = start_engine(ChartVerifier, workers=workers, cache=None)
+    try:
+        batches = [
+            [
+                {"verifier": "chart", "response": response, "reference": {"target_code": target}}
+                for target, response in work[i : i + group]
+            ]
+            for i in range(0, len(work), group)
+        ]
+        harness.score(batches[0][:workers])  # each worker starts its sandbox's matplotlib
+        start = time.perf_counter()
+        for batch in batches:
+            results = harness.score(batch)
+            assert all(r.status == "ok" for r in results), results
+        return len(work) / (time.perf_counter() - start)
+    finally:
+        harness.close()
+
+
+def chart_main(group: int, workers: int) -> None:
+    """Chart rewards vs. a bare matplotlib loop, in one run.
+
+    1. bare: one Debian python3 process executes every response script (each target
+       once) with Agg and saves the figure as PNG, then SSIM and 1 - MSE on the
+       512x512 canvases in this process: no isolation, no structure;
+    2. verifier: `ChartVerifier.verify` in this process: a sandbox run per response
+       (warm: matplotlib preloaded), ChartMimic's four structural scores and the
+       default pixel mix (SSIM, 1 - MSE, normalised L2);
+    3. engine: the service's engine with `workers` worker processes, no result cache.
+    """
+    work = chart_workload(group)
+    base = chart_bare(work)
+    inproc = chart_verifier(work)
+    pooled = chart_engine(work, group, workers)
+    print(f"items: {len(work)} (10 charts x {group}), 512x512 canvas, 100 dpi")
+    print(f"bare matplotlib + skimage        : {base:7.2f} items/s")
+    for label, rate in (
+        ("ChartVerifier.verify in-process", inproc),
+        (f"engine, {workers} workers, no cache", pooled),
+    ):
+        print(f"{label:<33}: {rate:7.2f} items/s  ratio {rate / base:.2f}")
 
 
 if __name__ == "__main__":

@@ -200,6 +200,7 @@ def test_weights_choose_the_terms() -> None:
         ({"target_code": LINE}, {"pixel_weights": {"dreamsim": 1}}, "options"),
         ({"target_code": LINE}, {"preset": "rlrf"}, "options.preset"),
         ({"target_code": LINE}, {"figsize": [0, 3]}, "options"),
+        ({"target_code": LINE}, {"backend": "vm"}, "options.backend"),
     ],
     ids=[
         "no-target",
@@ -212,6 +213,7 @@ def test_weights_choose_the_terms() -> None:
         "unknown-pixel-metric",
         "preset-needing-length",
         "no-area",
+        "unknown-backend",
     ],
 )
 def test_a_malformed_request_is_invalid(
@@ -219,6 +221,15 @@ def test_a_malformed_request_is_invalid(
 ) -> None:
     with pytest.raises(InvalidRequest, match=re.escape(field)):
         ChartVerifier().prepare(reference, options)
+
+
+def test_the_servers_sandbox_backend_is_the_default() -> None:
+    from rewardgate.verifiers.base import VerifierEnv
+
+    verifier = ChartVerifier(VerifierEnv(config={"sandbox_backend": "docker"}))
+    assert verifier.prepare({"target_code": LINE}, {}).options.backend == "docker"
+    chosen = verifier.prepare({"target_code": LINE}, {"backend": "bwrap"})
+    assert chosen.options.backend == "bwrap"
 
 
 def test_structure_weights_need_target_code() -> None:

@@ -43,11 +43,22 @@ class ChartVerifier(Verifier[ChartReference, ChartOptions]):
     def prepare(
         self, reference: Any, options: dict[str, Any] | None
     ) -> Prepared[ChartReference, ChartOptions]:
-        """Validate; an image target cannot weigh structure; its header must be an image's."""
+        """Validate; an image target cannot weigh structure; its header must be an image's.
+        Options that name no sandbox backend get the server's default one."""
+        from rewardgate.sandbox.registry import available_backends
         from rewardgate.verifiers.chart.targets import check_png
 
         prepared = super().prepare(reference, options)
+        default = self.env.config.get("sandbox_backend")
+        if default and "backend" not in prepared.options.model_fields_set:
+            update = {"backend": default}
+            prepared = Prepared(prepared.reference, prepared.options.model_copy(update=update))
         ref, opts = prepared.reference, prepared.options
+        if opts.backend not in available_backends():
+            raise InvalidRequest(
+                f"options.backend: unknown sandbox backend {opts.backend!r}; "
+                f"available: {', '.join(available_backends())}"
+            )
         if ref.target_png is not None:
             if "pixels" not in opts.active_weights():
                 structural = [t for t in TERMS if t != "pixels"]
