@@ -91,7 +91,6 @@ SYSTEM_CHECKS: list[tuple[str, str, Callable[[], tuple[bool, str]], str]] = [
     ("chromium", "web, chart", _command("chromium", "--version"), f"{APT} chromium"),
     ("math_verify", "math", _module("math_verify"), 'pip install "rewardgate[server]"'),
     ("pyarrow", "score (Parquet)", _module("pyarrow"), 'pip install "rewardgate[server]"'),
-    ("cadquery", "cad", _module("cadquery"), 'pip install "rewardgate[cad]"'),
 ]
 
 
