@@ -307,6 +307,30 @@ def test_the_same_request_gives_the_same_numbers() -> None:
     assert other_seed.details["iou"] == first.details["iou"]  # exact booleans: no sampling
 
 
+def test_the_runner_works_in_a_cold_sandbox_too() -> None:
+    """Warm runs fork from a zygote that preloaded CadQuery; a cold one imports it."""
+    import json
+
+    from rewardgate.sandbox.api import Limits
+    from rewardgate.sandbox.bwrap import BwrapBackend
+    from rewardgate.verifiers.cad.run import runner_entry
+
+    job = {"kind": "score", "time_limit_s": 20, "memory_mb": 1024, "normalize": True,
+           "samples": 512, "seed": 0, "reference_format": None}  # fmt: skip
+    result = BwrapBackend(warm=False).run_python(
+        runner_entry(str(VERIFIER.runtime)),
+        {"job.json": json.dumps(job), "script.py": BOX},
+        b"",
+        Limits(wall_s=60, cpu_s=60, memory_mb=2048, open_files=256),
+        channel=True,
+    )
+    report = {
+        k: v for line in (result.channel or b"").splitlines() for k, v in json.loads(line).items()
+    }
+    assert report["candidate"]["volume"] == pytest.approx(6000.0)
+    assert report["executed"]["exit"] == 0 and "done" in report
+
+
 def test_health_reports_the_cad_runtime(tmp_path: Path) -> None:
     assert VERIFIER.health()["cad_runtime"] == "ok"
     missing = CadVerifier(VerifierEnv(config={"cad_runtime": tmp_path}))

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_RUNTIME",
     "execute",
     "reference_brep",
+    "runner_entry",
     "runtime_health",
     "sandbox_s",
 ]
@@ -44,7 +45,8 @@ CACHE_BYTES = 256 << 20
 
 
 @functools.cache
-def _entry(runtime: str) -> PythonEntry:
+def runner_entry(runtime: str) -> PythonEntry:
+    """runner.py with geometry.py and the runtime's prefix: what a warm zygote preloads."""
     files = {
         name: (HERE / name).read_text(encoding="utf-8") for name in ("runner.py", "geometry.py")
     }
@@ -100,7 +102,11 @@ def execute(
 
         backend = get_backend(options.backend)
         result = backend.run_python(
-            _entry(str(runtime)), files, reference[1] if reference else b"", limits, channel=True
+            runner_entry(str(runtime)),
+            files,
+            reference[1] if reference else b"",
+            limits,
+            channel=True,
         )
     except RewardgateError:
         raise
