@@ -166,8 +166,13 @@ def others_alive() -> bool:
 
 
 def kill_the_rest() -> None:
-    """SIGKILL every process of the sandbox but pid 1 and this one, and reap ours."""
-    while True:
+    """SIGKILL every process of the sandbox but pid 1 and this one, and reap ours.
+
+    Bounded: a process the kernel has not finished killing after a second (stuck in
+    uninterruptible I/O) can no longer run a line of the script.
+    """
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
@@ -175,6 +180,7 @@ def kill_the_rest() -> None:
                 pass
         if not others_alive():
             return
+        time.sleep(0.001)
 
 
 def execute(job: dict[str, Any]) -> dict[str, Any]:
