@@ -89,8 +89,29 @@ def test_a_change_lowers_the_reward_and_its_sub_score(
     assert changed.details["structure"][term]["f1"] == changed.details["terms"][term]
 
 
+# Chart kinds beyond the ten, and the types the instrumentation must see in each.
+MORE_KINDS = {
+    "polar": {"polar.plot": 1, "fill": 1},
+    "three_d": {"3d.plot_surface": 1, "3d.scatter": 1, "3d.bar3d": 1},
+    "gridspec_mix": {"errorbar": 1, "contourf": 1, "quiver": 1, "hexbin": 1, "pie": 1},
+    "mosaic": {"pcolormesh": 1, "broken_barh": 1, "vlines": 1, "axhspan": 1, "hlines": 1},
+    "styled": {"plot": 2},
+}
+
+
+@pytest.mark.parametrize(("name", "types"), MORE_KINDS.items(), ids=MORE_KINDS.keys())
+def test_more_chart_kinds_are_recorded_and_reproduced(name: str, types: dict[str, int]) -> None:
+    code = (DATA / "more" / f"{name}.py").read_text()
+    outcome = execute(code, ChartOptions())
+    assert outcome.record is not None, outcome
+    assert types.items() <= outcome.record.types.items()
+    result = score(code, {"target_code": code})
+    assert result.reward >= 0.999, result.details
+
+
 LINE = script("line")
 SAVED_AND_CLOSED = LINE + "\nplt.close('all')\n"
+SAVED_AND_CLEARED = LINE + "\nplt.clf()\nplt.plot([1, 2], [2, 1])\n"
 SHOWN = LINE.replace('plt.savefig("line.pdf")', "plt.show()")
 SECOND_FIGURE = LINE + "\nplt.figure()\nplt.plot([1, 2], [2, 1])\n"
 NOT_SAVED = LINE.replace('plt.savefig("line.pdf")', "")
@@ -100,9 +121,19 @@ EXITS_CLEANLY = LINE + "\nimport sys\nsys.exit(0)\n"
 
 @pytest.mark.parametrize(
     "response",
-    [SAVED_AND_CLOSED, SHOWN, SECOND_FIGURE, NOT_SAVED, BACKEND_ASKED, EXITS_CLEANLY, LINE],
+    [
+        SAVED_AND_CLOSED,
+        SAVED_AND_CLEARED,
+        SHOWN,
+        SECOND_FIGURE,
+        NOT_SAVED,
+        BACKEND_ASKED,
+        EXITS_CLEANLY,
+        LINE,
+    ],
     ids=[
         "saved-then-closed",
+        "saved-then-cleared",
         "shown",
         "second-figure-unsaved",
         "never-saved",

@@ -24,8 +24,9 @@ chart2code/utils/evaluator/):
   pairs (type, colour) are de-duplicated. Filtering and matching happen on the host.
 
 Only calls on the saved figure's axes count (ChartMimic counts every figure's).
-The script's `savefig` and `show` save nothing: they choose the figure the harness
-saves (the last one saved or shown, else the current one).
+The script's `savefig` and `show` write no file: the harness renders that figure as it
+is at that moment (the last one wins, so a script may close or clear it after); a
+script that never saves has its current figure rendered when it ends.
 """
 
 from __future__ import annotations
@@ -62,15 +63,33 @@ CMAP_TYPES = {"imshow", "pcolor", "contour", "contourf", "tripcolor", "pcolormes
 
 
 class Recorder:
-    """The calls, texts and chosen figure of one script run."""
+    """The calls, texts and captured chart of one script run."""
 
-    def __init__(self) -> None:
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.job = job
         self.depth = 0
         # (type key, figure or None, result, cmap given as an argument)
         self.calls: list[tuple[str, Any, Any, Any]] = []
         self.texts: list[tuple[str, float, float, int]] = []
         self.recording = False
-        self.chosen: Any = None
+        self.savefig: Any = None  # matplotlib's own, for the harness
+        self.captured: dict[str, Any] | None = None  # the result to send
+
+    def capture(self, figure: Any) -> None:
+        """Render `figure` now and keep the result (a failure too): never raises."""
+        self.depth += 1  # drawing is not the script's plotting
+        try:
+            png, dpi = save(self, figure)
+            record = record_of(self, figure)
+        except MemoryError:
+            self.captured = {"error": "memory_limit", "message": "MemoryError while saving"}
+        except Exception as exc:
+            self.captured = {"error": "render_failed", "message": f"{type(exc).__name__}: {exc}"}
+        else:
+            record["dpi"] = dpi
+            self.captured = {"png": base64.b64encode(png).decode(), "record": record}
+        finally:
+            self.depth -= 1
 
     def wrap(self, key: str, func: Any, patch_init: bool = False) -> Any:
         recorder = self
@@ -108,8 +127,8 @@ class Recorder:
         return wrapper
 
 
-def install(recorder: Recorder) -> dict[str, Any]:
-    """Patch matplotlib; returns the originals the harness itself needs (savefig)."""
+def install(recorder: Recorder) -> None:
+    """Patch matplotlib for the script's run."""
     import matplotlib
     import matplotlib.pyplot as plt
     from matplotlib import patches
@@ -121,7 +140,7 @@ def install(recorder: Recorder) -> dict[str, Any]:
     from matplotlib.projections.polar import PolarAxes
     from mpl_toolkits.mplot3d import Axes3D
 
-    originals = {"savefig": Figure.savefig}
+    recorder.savefig = Figure.savefig
     for name in (*AXES_TYPES, *EXTRA_TYPES):
         setattr(Axes, name, recorder.wrap(name, getattr(Axes, name)))
     PolarAxes.plot = recorder.wrap("polar.plot", Axes.plot)
@@ -151,18 +170,17 @@ def install(recorder: Recorder) -> dict[str, Any]:
     RendererAgg.draw_text = logged_draw_text
 
     def savefig(self: Any, *args: Any, **kwargs: Any) -> None:
-        recorder.chosen = self  # the harness saves it; the script writes no file
+        recorder.capture(self)  # the harness saves it; the script writes no file
 
     def show(*args: Any, **kwargs: Any) -> None:
         if plt.get_fignums():
-            recorder.chosen = plt.gcf()
+            recorder.capture(plt.gcf())
 
     Figure.savefig = savefig
     plt.show = show
     # The backend is the harness's: a script asking for another keeps Agg.
     matplotlib.use = lambda *args, **kwargs: None
     plt.switch_backend = lambda *args, **kwargs: None
-    return originals
 
 
 def prepare(job: dict[str, Any]) -> None:
@@ -180,14 +198,6 @@ def prepare(job: dict[str, Any]) -> None:
     matplotlib.rcParams["savefig.dpi"] = job["dpi"]
     random.seed(job["seed"])
     np.random.seed(job["seed"])
-
-
-def figure_to_save(recorder: Recorder) -> Any:
-    import matplotlib.pyplot as plt
-
-    if recorder.chosen is not None:
-        return recorder.chosen
-    return plt.gcf() if plt.get_fignums() else None
 
 
 def to_hex(color: Any) -> str | None:
@@ -247,7 +257,9 @@ def raw_colours(key: str, drawn: Any, cmap_arg: Any) -> tuple[list[Any], list[st
     if base in ("hlines", "vlines"):
         return list(drawn.get_edgecolors()), []
     if base == "boxplot":  # boxes are patches only with patch_artist=True
-        return [b.get_facecolor() for b in drawn["boxes"] if hasattr(b, "get_path")], []
+        from matplotlib.patches import PathPatch
+
+        return [b.get_facecolor() for b in drawn["boxes"] if isinstance(b, PathPatch)], []
     if base == "violinplot":
         return [_facecolors(body)[0] for body in drawn["bodies"]], []
     if base == "hist":
@@ -302,17 +314,17 @@ def layout_of(figure: Any) -> list[list[int]]:
     return layout
 
 
-def save(recorder: Recorder, figure: Any, originals: dict[str, Any], job: dict[str, Any]) -> Any:
-    """Render `figure` to PNG at the job's dpi, recording the texts drawn."""
+def save(recorder: Recorder, figure: Any) -> Any:
+    """Render `figure` to PNG at the job's dpi, recording the texts drawn: (png, dpi)."""
     width_in, height_in = (float(v) for v in figure.get_size_inches())
     if not (width_in > 0 and height_in > 0):
         raise ValueError(f"the figure has no area ({width_in} x {height_in} in)")
-    dpi = min(float(job["dpi"]), MAX_SIDE_PX / max(width_in, height_in))
+    dpi = min(float(recorder.job["dpi"]), MAX_SIDE_PX / max(width_in, height_in))
     buffer = io.BytesIO()
     recorder.texts.clear()
     recorder.recording = True
     try:
-        originals["savefig"](figure, buffer, format="png", dpi=dpi)
+        recorder.savefig(figure, buffer, format="png", dpi=dpi)
     finally:
         recorder.recording = False
     return buffer.getvalue(), dpi
@@ -341,8 +353,8 @@ def record_of(recorder: Recorder, figure: Any) -> dict[str, Any]:
 def run_script(source: str, job: dict[str, Any], send: Any) -> None:
     """Run the chart script, save its figure, `send` one result dict."""
     prepare(job)
-    recorder = Recorder()
-    originals = install(recorder)
+    recorder = Recorder(job)
+    install(recorder)
     try:
         code = compile(source, "chart.py", "exec")
     except (SyntaxError, ValueError) as exc:
@@ -361,21 +373,14 @@ def run_script(source: str, job: dict[str, Any], send: Any) -> None:
     except BaseException as exc:
         send({"error": "runtime_error", "message": _traceback(exc)})
         return
-    figure = figure_to_save(recorder)
-    if figure is None:
-        send({"error": "no_figure", "message": "the script drew no figure"})
-        return
-    try:
-        png, dpi = save(recorder, figure, originals, job)
-        record = record_of(recorder, figure)
-    except MemoryError:
-        send({"error": "memory_limit", "message": "MemoryError while saving the figure"})
-        return
-    except Exception as exc:
-        send({"error": "render_failed", "message": f"{type(exc).__name__}: {exc}"})
-        return
-    record["dpi"] = dpi
-    send({"png": base64.b64encode(png).decode(), "record": record})
+    if recorder.captured is None:
+        import matplotlib.pyplot as plt
+
+        if not plt.get_fignums():
+            send({"error": "no_figure", "message": "the script drew no figure"})
+            return
+        recorder.capture(plt.gcf())
+    send(recorder.captured or {})
 
 
 def _traceback(exc: BaseException) -> str:
