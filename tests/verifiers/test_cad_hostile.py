@@ -105,3 +105,19 @@ def test_hostile_scripts_through_the_engine(verifier_engine: object) -> None:
     *hostile, good = engine.score(items)
     assert [(r.status, r.reward) for r in hostile] == [("ok", 0.0)] * 3
     assert (good.status, good.reward) == ("ok", pytest.approx(1.0))
+
+
+def test_triangles_carried_in_the_shape_are_not_used() -> None:
+    """A BREP may hold a triangulation that does not match its surfaces; it is remade."""
+    sphere = "import cadquery as cq\nresult = cq.Workplane().sphere(10)\n"
+    coarse_mesh = """
+from OCP.BRep import BRep_Tool
+from OCP.TopLoc import TopLoc_Location
+result.val().tessellate(8.0, 2.0)
+for face in result.val().Faces():  # claim the coarse triangles are exact
+    BRep_Tool.Triangulation_s(face.wrapped, TopLoc_Location()).Deflection(1e-12)
+"""
+    reference = {"reference_code": sphere}
+    plain = score(fenced(sphere), reference, preset="chamfer")
+    coarse = score(fenced(sphere + coarse_mesh), reference, preset="chamfer")
+    assert coarse.details["chamfer"] == plain.details["chamfer"] == 0.0

@@ -49,6 +49,9 @@ def load(path: str, fmt: str) -> Any:
         shape = TopoDS_Shape()
         if not BRepTools.Read_s(shape, path, BRep_Builder()) or shape.IsNull():
             raise ValueError("not a readable BREP file")
+        # A BREP file may carry triangles of its own, which need not match its surfaces:
+        # the mesh is always made here, from the geometry.
+        BRepTools.Clean_s(shape)
         return shape
     from OCP.IFSelect import IFSelect_ReturnStatus
     from OCP.STEPControl import STEPControl_Reader
