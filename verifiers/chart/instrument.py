@@ -1,8 +1,9 @@
 """Matplotlib instrumented as ChartMimic's evaluators instrument it; runs inside the sandbox.
 
-Shipped as text and loaded by runner.py (never imported by the service; it must not
-import rewardgate). It runs in the chart script's own process, so what it records is
-the script's to tamper with: the host treats the record as untrusted plain data.
+Shipped as text and loaded by runner.py into one namespace with `colours.py` (how
+each chart type's colours are read) and `startup.py`; never imported by the service,
+it must not import rewardgate. It runs in the chart script's own process, so what it
+records is the script's to tamper with: the host treats the record as untrusted data.
 
 What is recorded, after ChartMimic (github.com/ChartMimic/ChartMimic,
 chart2code/utils/evaluator/):
@@ -17,7 +18,8 @@ chart2code/utils/evaluator/):
   called, the outermost call only (`hist` drawing bars counts as `hist`). Polar `plot`
   and the 3-D methods are told apart (ChartMimic keys them by their source file).
   Beyond ChartMimic's list: `pcolormesh`, `hexbin`, `hist2d`, `streamplot`, `barbs`,
-  `eventplot`, `stairs` (ChartMimic's list misses them entirely).
+  `eventplot`, `stairs` (ChartMimic's list misses them entirely); a colorbar's own
+  drawing is not a chart.
 * colours (`color_evaluator_prefix.py`): per plotting call, the colours of what it
   drew, read when the figure is saved (ChartMimic's `update_drawed_colors`), as
   `#RRGGBB` (alpha dropped) or a colormap's name where a colormap paints it; the
@@ -35,11 +37,13 @@ import base64
 import io
 import os
 import random
-import sys
 
 TYPE_CHECKING = False  # typing costs milliseconds per sandbox run; only mypy needs it
 if TYPE_CHECKING:
     from typing import Any
+
+    # At run time colours.py shares this namespace (runner.py loads both into one).
+    from rewardgate.verifiers.chart.colours import SHAPE_TYPES, colours_of
 
 MAX_TEXTS = 5000
 MAX_TEXT_CHARS = 300
@@ -55,11 +59,9 @@ AXES_TYPES = (
 )  # fmt: skip
 # ... the ones ChartMimic misses (their drawing goes through no method above) ...
 EXTRA_TYPES = ("pcolormesh", "hexbin", "hist2d", "streamplot", "barbs", "eventplot", "stairs")
-# ... 3-D axes' own methods (key "3d.<name>"), polar plot ("polar.plot"), and patches
-# whose construction ChartMimic counts (key: the class name).
+# ... 3-D axes' own methods (key "3d.<name>") and polar plot ("polar.plot"); the patches
+# whose construction ChartMimic counts are colours.SHAPE_TYPES (key: the class name).
 AXES3D_TYPES = ("scatter", "plot", "plot_surface", "bar3d", "bar", "add_collection3d")
-PATCH_TYPES = ("Ellipse", "Circle")
-CMAP_TYPES = {"imshow", "pcolor", "contour", "contourf", "tripcolor", "pcolormesh", "hexbin"}
 
 
 class Recorder:
@@ -146,7 +148,7 @@ def install(recorder: Recorder) -> None:
     PolarAxes.plot = recorder.wrap("polar.plot", Axes.plot)
     for name in AXES3D_TYPES:
         setattr(Axes3D, name, recorder.wrap(f"3d.{name}", Axes3D.__dict__[name]))
-    for name in PATCH_TYPES:
+    for name in SHAPE_TYPES:
         cls = getattr(patches, name)
         cls.__init__ = recorder.wrap(name, cls.__init__, patch_init=True)
     NonUniformImage.__init__ = recorder.wrap(
@@ -198,93 +200,6 @@ def prepare(job: dict[str, Any]) -> None:
     matplotlib.rcParams["savefig.dpi"] = job["dpi"]
     random.seed(job["seed"])
     np.random.seed(job["seed"])
-
-
-def to_hex(color: Any) -> str | None:
-    """ChartMimic's `convert_color_to_hex`: `#RRGGBB`, alpha dropped; None if not a colour."""
-    import matplotlib.colors as mcolors
-
-    try:
-        return str(mcolors.to_hex(mcolors.to_rgba(color))).upper()
-    except (ValueError, TypeError):
-        return None
-
-
-def cmap_name(cmap: Any) -> str | None:
-    if isinstance(cmap, str):
-        return cmap
-    name = getattr(cmap, "name", None)
-    return name if isinstance(name, str) else None
-
-
-def _facecolors(obj: Any) -> list[Any]:
-    """Each face colour of a collection (an (N, 4) array), or of a single patch."""
-    getter = getattr(obj, "get_facecolors", None) or obj.get_facecolor
-    colors = getter()
-    if len(colors) and not hasattr(colors[0], "__len__"):
-        return [colors]  # one RGBA tuple
-    return list(colors)
-
-
-def _flatten_patches(items: Any) -> list[Any]:
-    found: list[Any] = []
-    for item in items:
-        found += [item] if hasattr(item, "get_facecolor") else _flatten_patches(item)
-    return found
-
-
-def raw_colours(key: str, drawn: Any, cmap_arg: Any) -> tuple[list[Any], list[str]]:
-    """What a recorded call drew, as ChartMimic reads it: (colours, colormap names)."""
-    base = key.rpartition(".")[2]
-    if cmap_arg is not None and base in ("scatter", "plot_surface"):
-        return [], [cmap_name(cmap_arg) or ""]
-    if base == "hist2d":
-        return [], [cmap_name(drawn[3].get_cmap()) or ""]
-    if base in CMAP_TYPES or key == "NonUniformImage":
-        return [], [cmap_name(drawn.get_cmap()) or ""]
-    if base in ("plot", "axhline", "axvline"):
-        return [line.get_color() for line in (drawn if isinstance(drawn, list) else [drawn])], []
-    if base == "errorbar":
-        return ([] if drawn.lines[0] is None else [drawn.lines[0].get_color()]), []
-    if base in ("fill_between", "fill_betweenx") or key in ("scatter", "polar.scatter"):
-        return _facecolors(drawn)[:1], []
-    if base in ("bar", "barh") and key != "3d.bar":  # the colour asked for, before alpha
-        return [getattr(p, "_original_facecolor", p.get_facecolor()) for p in drawn], []
-    if base == "pie":
-        return [wedge.get_facecolor() for wedge in drawn[0]], []
-    if base in ("axvspan", "axhspan") or key in PATCH_TYPES:
-        return [drawn.get_facecolor()], []
-    if base in ("hlines", "vlines"):
-        return list(drawn.get_edgecolors()), []
-    if base == "boxplot":  # boxes are patches only with patch_artist=True
-        from matplotlib.patches import PathPatch
-
-        return [b.get_facecolor() for b in drawn["boxes"] if isinstance(b, PathPatch)], []
-    if base == "violinplot":
-        return [_facecolors(body)[0] for body in drawn["bodies"]], []
-    if base == "hist":
-        return [p.get_facecolor() for p in _flatten_patches(drawn[2])], []
-    if base in ("quiver", "broken_barh", "add_collection3d") or key == "3d.scatter":
-        return _facecolors(drawn), []
-    if base == "fill" or key == "3d.bar":
-        return [p.get_facecolor() for p in drawn], []
-    if key in ("3d.plot_surface", "3d.bar3d"):
-        return _facecolors(drawn)[:1], []
-    return [], []
-
-
-def colours_of(key: str, drawn: Any, cmap_arg: Any) -> list[str]:
-    """The call's colours as `#RRGGBB` strings and colormap names."""
-    try:
-        colours, cmaps = raw_colours(key, drawn, cmap_arg)
-    except Exception:  # an artist the script mangled: no readable colour
-        return []
-    found = [name for name in cmaps if name]
-    for colour in colours:
-        value = to_hex(colour)
-        if value is not None:
-            found.append(value)
-    return found
 
 
 def tick_text_ids(figure: Any) -> set[int]:
@@ -390,86 +305,3 @@ def _traceback(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "chart.py"]
     where = f"line {frames[-1].lineno}: " if frames else ""
     return f"{where}{type(exc).__name__}: {exc}"
-
-
-def preload_modules(read_only: bool) -> None:
-    """The imports every run needs. `read_only`: no directory is writable here (a warm
-    sandbox's zygote), so matplotlib's config and font cache directories are faked
-    for the import (`_import_read_only`); a cold run uses its work dir."""
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
-    os.environ["MPLBACKEND"] = "Agg"
-    if read_only:
-        _import_read_only()
-    else:
-        os.environ["MPLCONFIGDIR"] = os.path.join(os.getcwd(), ".matplotlib")
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    import mpl_toolkits.mplot3d  # noqa: F401
-
-    # One drawing loads the fonts and fills the text and path caches every run reuses.
-    fig, ax = plt.subplots()
-    ax.plot([0, 1], [1, 0], label="line")
-    ax.bar([0.5], [0.5])
-    ax.set_title("Title $x^2$")
-    ax.legend()
-    fig.savefig(io.BytesIO(), format="png")
-    plt.close("all")
-
-
-def _import_read_only() -> None:
-    """Import matplotlib where nothing is writable.
-
-    Its import reads `matplotlibrc` (pointed at the packaged one, so the config dir
-    is not looked up) and builds the font list, which it caches on disk: for that one
-    import the cache and config dirs are a path that does not exist, the cache's lock
-    is skipped and `font_manager` writes into memory. Everything is put back after.
-    """
-    import contextlib
-    import importlib.util
-
-    os.environ["MATPLOTLIBRC"] = os.path.join(_data_path(), "matplotlibrc")
-    import matplotlib
-    from matplotlib import cbook
-
-    nowhere = "/nonexistent/matplotlib"
-    saved = (matplotlib.get_cachedir, matplotlib.get_configdir, cbook._lock_path)
-    matplotlib.get_cachedir = matplotlib.get_configdir = lambda: nowhere
-    cbook._lock_path = lambda path: contextlib.nullcontext()
-
-    def open_cache(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if any(flag in mode for flag in "wax+"):
-            return io.StringIO()
-        return open(file, mode, *args, **kwargs)
-
-    try:
-        spec = importlib.util.find_spec("matplotlib.font_manager")
-        if spec is None or spec.loader is None:
-            raise ImportError("matplotlib.font_manager not found")
-        module = importlib.util.module_from_spec(spec)
-        module.__dict__["open"] = open_cache
-        sys.modules[spec.name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[spec.name]
-            raise
-        del module.__dict__["open"]
-        matplotlib.font_manager = module
-        import matplotlib.pyplot  # style and tex paths read the dirs now
-    finally:
-        matplotlib.get_cachedir, matplotlib.get_configdir, cbook._lock_path = saved
-
-
-def _data_path() -> str:
-    """matplotlib's data dir, found without importing matplotlib (Debian's or a wheel's)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("matplotlib")
-    package = os.path.dirname(spec.origin) if spec and spec.origin else ""
-    for candidate in (os.path.join(package, "mpl-data"), "/usr/share/matplotlib/mpl-data"):
-        if os.path.exists(os.path.join(candidate, "matplotlibrc")):
-            return candidate
-    return package

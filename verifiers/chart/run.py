@@ -57,9 +57,8 @@ class Outcome:
 
 @functools.cache
 def _entry() -> PythonEntry:
-    files = {
-        name: (HERE / name).read_text(encoding="utf-8") for name in ("runner.py", "instrument.py")
-    }
+    names = ("runner.py", "startup.py", "colours.py", "instrument.py")
+    files = {name: (HERE / name).read_text(encoding="utf-8") for name in names}
     return PythonEntry("runner.py", files)
 
 

@@ -1,6 +1,7 @@
 """Trusted in-sandbox chart runner: runs a plotting script in a child, reports its figure.
 
-Shipped as text into the sandbox work dir with `instrument.py` and run as
+Shipped as text into the sandbox work dir with `startup.py`, `colours.py` and
+`instrument.py` (loaded into one namespace, `SHIPPED`) and run as
 `python3 -I runner.py`, or as `main()` in a fork of a zygote that ran `preload()`
 (matplotlib already imported, so a run skips its import). It must not import
 rewardgate. One run:
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
 CHANNEL = 3
 SCRIPT = "chart.py"
 MAX_RESULT_BYTES = 48 << 20
-# Loaded before any script runs (the work dir is writable by the script).
+# The shipped modules, loaded into one namespace before any script runs (the work dir
+# is writable by the script; nothing is read from it later).
+SHIPPED = ("startup.py", "colours.py", "instrument.py")
 INSTRUMENT: dict[str, Any] = {}
 
 
@@ -48,14 +51,15 @@ def emit(obj: dict[str, Any]) -> None:
         data = data[os.write(CHANNEL, data) :]
 
 
-def load_instrument(source: str) -> None:
+def load_shipped(sources: dict[str, str]) -> None:
     INSTRUMENT["__name__"] = "instrument"
-    exec(compile(source, "instrument.py", "exec"), INSTRUMENT)
+    for name in SHIPPED:
+        exec(compile(sources[name], name, "exec"), INSTRUMENT)
 
 
 def preload(files: dict[str, str]) -> None:
-    """A warm start (sandbox/zygote.py): the instrumentation and matplotlib, once."""
-    load_instrument(files["instrument.py"])
+    """A warm start (sandbox/zygote.py): the shipped modules and matplotlib, once."""
+    load_shipped(files)
     INSTRUMENT["preload_modules"](read_only=True)
 
 
@@ -165,9 +169,12 @@ def run() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
     os.set_inheritable(CHANNEL, False)
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]
-    if not INSTRUMENT:  # a cold start (a warm one preloaded it)
-        with open("instrument.py", encoding="utf-8") as f:
-            load_instrument(f.read())
+    if not INSTRUMENT:  # a cold start (a warm one preloaded them)
+        sources = {}
+        for name in SHIPPED:
+            with open(name, encoding="utf-8") as f:
+                sources[name] = f.read()
+        load_shipped(sources)
         INSTRUMENT["preload_modules"](read_only=False)
     job = json.loads(sys.stdin.read())
     with open(SCRIPT, encoding="utf-8", errors="replace") as f:
