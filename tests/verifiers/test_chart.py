@@ -293,3 +293,20 @@ def test_through_the_engine(verifier_engine: Callable[..., Any]) -> None:
     assert (same.status, crash.status, invalid.status) == ("ok", "ok", "invalid")
     assert same.reward >= 0.999
     assert crash.reward == 0.0 and crash.details["reason"] == "runtime_error"
+
+
+def test_a_cold_sandbox_draws_the_same_chart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the warm path the runner starts matplotlib itself (its config dir in the
+    work dir): same record, same pixels."""
+    from rewardgate.sandbox import BwrapBackend
+    from rewardgate.verifiers.chart import run
+
+    warm = execute(LINE, ChartOptions())
+    cold_backend = BwrapBackend(warm=False)
+    monkeypatch.setattr(run, "_backend", lambda name: cold_backend)
+    cold = execute(LINE, ChartOptions())
+    assert cold.label == "ok", cold
+    assert cold.record == warm.record
+    assert cold.png == warm.png
+    crashed = execute("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n", ChartOptions())
+    assert crashed.label == "runtime_error"  # a cold runner is not its namespace's init

@@ -116,14 +116,16 @@ def _outcome(result: ExecResult) -> Outcome:
             line = json.loads(raw)
         except ValueError:
             break  # a line cut by the sandbox's kill; nothing after it is whole
-        if not isinstance(line, dict) or (number == 0 and "runner" not in line):
+        if not isinstance(line, dict) or (
+            number == 0 and not {"runner", "internal_error"} & line.keys()
+        ):
             break
         report.update(line)
+    if "internal_error" in report:
+        raise VerifierError(f"the chart runner failed: {str(report['internal_error'])[-500:]}")
     if "runner" not in report:
         tail = result.stderr[-500:].decode("utf-8", "replace")
         raise SandboxError(f"the chart runner never started (exit {result.exit_code}): {tail}")
-    if "internal_error" in report:
-        raise VerifierError(f"the chart runner failed: {str(report['internal_error'])[-500:]}")
     executed = report.get("executed") or {}
     ms = executed.get("ms") if isinstance(executed.get("ms"), (int, float)) else None
     outcome = report.get("result")

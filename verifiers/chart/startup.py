@@ -24,6 +24,8 @@ def preload_modules(read_only: bool) -> None:
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
     os.environ["MPLBACKEND"] = "Agg"
+    # Debian's matplotlib looks for /etc/matplotlibrc, which a sandbox does not see.
+    os.environ["MATPLOTLIBRC"] = os.path.join(_data_path(), "matplotlibrc")
     if read_only:
         _import_read_only()
     else:
@@ -47,15 +49,14 @@ def preload_modules(read_only: bool) -> None:
 def _import_read_only() -> None:
     """Import matplotlib where nothing is writable.
 
-    Its import reads `matplotlibrc` (pointed at the packaged one, so the config dir
-    is not looked up) and builds the font list, which it caches on disk: for that one
+    Its import reads `matplotlibrc` (`MATPLOTLIBRC` names the packaged one, so the
+    config dir is not looked up) and builds the font list, which it caches on disk: for that one
     import the cache and config dirs are a path that does not exist, the cache's lock
     is skipped and `font_manager` writes into memory. Everything is put back after.
     """
     import contextlib
     import importlib.util
 
-    os.environ["MATPLOTLIBRC"] = os.path.join(_data_path(), "matplotlibrc")
     import matplotlib
     from matplotlib import cbook
 
