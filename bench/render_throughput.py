@@ -17,6 +17,7 @@ more than the bare loop (normalised L2) and checks every SVG before rendering.
 
     .venv/bin/python bench/render_throughput.py [--group 8] [--workers 2]
     .venv/bin/python bench/render_throughput.py --chart   # chart rewards: see chart_main
+    .venv/bin/python bench/render_throughput.py --web     # web rewards: see web_main
 """
 
 from __future__ import annotations
@@ -129,9 +130,13 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chart", action="store_true", help="chart rewards (see chart_main)")
+    parser.add_argument("--web", action="store_true", help="web rewards (see web_main)")
     args = parser.parse_args()
     if args.chart:
         chart_main(args.group, args.workers)
+        return
+    if args.web:
+        web_main(args.group, args.workers)
         return
     work = workload(args.group)
     base = bare(work, cache_targets=False)
@@ -281,6 +286,131 @@ def chart_main(group: int, workers: int) -> None:
     print(f"bare matplotlib + skimage        : {base:7.2f} items/s")
     for label, rate in (
         ("ChartVerifier.verify in-process", inproc),
+        (f"engine, {workers} workers, no cache", pooled),
+    ):
+        print(f"{label:<33}: {rate:7.2f} items/s  ratio {rate / base:.2f}")
+
+
+# --- web: `--web` ---------------------------------------------------------------------
+
+
+def web_workload(group: int) -> list[tuple[str, str]]:
+    """(target, response) pairs: each of the ten test pages with `group` responses, the
+    k-th with one aspect changed in turn (k = 0 is the target itself), every other one
+    fenced in prose."""
+    from tests.verifiers.web_support import EDITS, PAGES
+
+    edits = [change for change, _ in EDITS.values()]
+    items = []
+    for path in PAGES:
+        target = path.read_text()
+        for k in range(group):
+            response = edits[(k - 1) % len(edits)](target) if k else target
+            if k % 2:
+                response = f"Attempt {k}:\n```html\n{response}\n```"
+            items.append((target, response))
+    return items
+
+
+def web_bare(work: list[tuple[str, str]]) -> float:
+    """Bare Playwright: one unjailed Chromium, a new page per response (targets once),
+    `set_content` and a full-page screenshot, then SSIM and 1 - MSE on the 512x512
+    canvases: no containment, no DOM blocks."""
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from rewardgate.verifiers.image.raster import image_to_canvas
+    from rewardgate.verifiers.web import extract_html
+    from rewardgate.verifiers.web.containment import find_chromium
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=find_chromium(), args=["--no-sandbox", "--disable-gpu"]
+        )
+
+        def shot(html: str) -> object:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.set_content(html, wait_until="load")
+            png = page.screenshot(full_page=True)
+            page.close()
+            return image_to_canvas(Image.open(io.BytesIO(png)), 512)
+
+        shot("<p>warm</p>")
+        start = time.perf_counter()
+        targets: dict[str, object] = {}
+        for target, response in work:
+            if target not in targets:
+                targets[target] = shot(target)
+            _score(shot(extract_html(response) or ""), targets[target])
+        rate = len(work) / (time.perf_counter() - start)
+        browser.close()
+    return rate
+
+
+def web_verifier(work: list[tuple[str, str]]) -> float:
+    from rewardgate.verifiers.web import WebVerifier
+
+    checker = WebVerifier()
+    checker.warmup()
+    checker.verify(  # the process's browser starts
+        RewardRequest(verifier="web", response="<p>warm</p>", reference={"target_html": "<p>w</p>"})
+    )
+    start = time.perf_counter()
+    for target, response in work:
+        request = RewardRequest(
+            verifier="web", response=response, reference={"target_html": target}
+        )
+        result = checker.verify(request)
+        assert result.details["reason"] == "scored", result.details
+    return len(work) / (time.perf_counter() - start)
+
+
+def web_engine(work: list[tuple[str, str]], group: int, workers: int) -> float:
+    from rewardgate.verifiers.web import WebVerifier
+
+    harness = start_engine(WebVerifier, workers=workers, cache=None)
+    try:
+        batches = [
+            [
+                {"verifier": "web", "response": response, "reference": {"target_html": target}}
+                for target, response in work[i : i + group]
+            ]
+            for i in range(0, len(work), group)
+        ]
+        warm = {
+            "verifier": "web",
+            "response": "<p>warm</p>",
+            "reference": {"target_html": "<p>w</p>"},
+        }
+        harness.score([warm] * (2 * workers))  # each worker starts its browser
+        start = time.perf_counter()
+        for batch in batches:
+            results = harness.score(batch)
+            assert all(r.status == "ok" for r in results), results
+        return len(work) / (time.perf_counter() - start)
+    finally:
+        harness.close()
+
+
+def web_main(group: int, workers: int) -> None:
+    """Web rewards vs. a bare Playwright screenshot loop, in one run.
+
+    1. bare: one unjailed Chromium, a page per response, full-page screenshot, SSIM and
+       1 - MSE on 512x512 canvases (`web_bare`);
+    2. verifier: `WebVerifier.verify` in this process: the jailed browser, a fresh
+       context per page, DOM blocks and Design2Code's four block scores, the default
+       pixel mix (SSIM, 1 - MSE, normalised L2), targets cached;
+    3. engine: the service's engine with `workers` worker processes (a browser each),
+       no result cache.
+    """
+    work = web_workload(group)
+    base = web_bare(work)
+    inproc = web_verifier(work)
+    pooled = web_engine(work, group, workers)
+    print(f"items: {len(work)} (10 pages x {group}), viewport 1280x720, 512x512 canvas")
+    print(f"bare Playwright + skimage        : {base:7.2f} items/s")
+    for label, rate in (
+        ("WebVerifier.verify in-process", inproc),
         (f"engine, {workers} workers, no cache", pooled),
     ):
         print(f"{label:<33}: {rate:7.2f} items/s  ratio {rate / base:.2f}")
