@@ -71,16 +71,31 @@ ENV = {
     "TMPDIR": WORKDIR,
     "LANG": "C.UTF-8",
 }
-# The container's pid 1: reaps the orphans a run leaves (the launcher kills them).
-INIT = (
-    "import ctypes, os, time\n"
-    "ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n"
-    "while True:\n"
-    "    try:\n"
-    "        os.wait()\n"
-    "    except ChildProcessError:\n"
-    "        time.sleep(0.2)\n"
-)
+# The container's pid 1 (uid 65533): reaps the orphans a run leaves (the launcher kills
+# them), and ends the container once no run has been seen for IDLE_S seconds, so the
+# pool of a worker that was killed (no chance to clean up) removes itself.
+IDLE_S = 300
+INIT = """
+import ctypes, os, time
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+last = time.monotonic()
+while True:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+    for pid in os.listdir('/proc'):
+        try:
+            if pid.isdigit() and os.stat('/proc/' + pid).st_uid == {uid}:
+                last = time.monotonic()
+                break
+        except OSError:
+            pass
+    if time.monotonic() - last > {idle_s}:
+        raise SystemExit(0)
+    time.sleep(0.2)
+"""
 _LAUNCHER = Path(__file__).with_name("docker_launcher.py")
 
 
@@ -93,6 +108,10 @@ def _check_relpath(name: str) -> str:
 
 def _as_bytes(data: bytes | str) -> bytes:
     return data.encode() if isinstance(data, str) else bytes(data)
+
+
+class _Gone(Exception):
+    """The pooled container is no longer there (it ended itself after idling)."""
 
 
 @dataclass
@@ -119,6 +138,8 @@ class DockerBackend:
       memory cgroup where this host can read it, else from a SIGKILL near the limit.
     - `setup_timeout_s`: how long past `wall_s` the host waits for a launcher that
       does not answer (the program stopped it) before it recycles the container.
+    - `idle_s`: a pooled container that ran nothing for that long ends and is removed
+      (the next run starts a fresh one), so a killed worker's pool goes away by itself.
     - `pool_size` idle containers are kept per process; more concurrent runs start
       more containers, and those beyond `pool_size` are removed after their run.
     """
@@ -132,7 +153,9 @@ class DockerBackend:
         cpus: float = 1.0,
         base_url: str | None = None,
         setup_timeout_s: float = SETUP_TIMEOUT_S,
+        idle_s: float = IDLE_S,
     ) -> None:
+        self.idle_s = idle_s
         self.image = image
         self.setup_timeout_s = setup_timeout_s
         self.pool_size = max(pool_size, 0)
@@ -146,6 +169,7 @@ class DockerBackend:
         self._idle: list[_Box] = []
         self._all: set[str] = set()
         self._launcher = _LAUNCHER.read_text(encoding="utf-8")
+        self._init = INIT.format(uid=RUN_USER.split(":")[0], idle_s=idle_s)
         atexit.register(self.close)
 
     # -- the daemon -----------------------------------------------------------------
@@ -233,6 +257,7 @@ class DockerBackend:
             pids_limit=pids + OVERHEAD_PIDS,
             nano_cpus=int(self.cpus * 1e9),
             ipc_mode="private",
+            auto_remove=True,
             shm_size="16m",
             tmpfs={
                 WORKDIR: "exec,size=4g,uid=65534,gid=65534,mode=0755",
@@ -245,7 +270,7 @@ class DockerBackend:
         try:
             created = api.create_container(
                 self.image,
-                command=["python3", "-I", "-S", "-c", INIT],
+                command=["python3", "-I", "-S", "-c", self._init],
                 user=INIT_USER,
                 working_dir=WORKDIR,
                 environment=ENV,
@@ -371,7 +396,13 @@ class DockerBackend:
         recycle = True
         try:
             oom_before = _oom_kills(box.id)
-            frames, exit_code, host_timeout = self._exec(box, payload, limits)
+            try:
+                frames, exit_code, host_timeout = self._exec(box, payload, limits)
+            except _Gone:  # an idle container that ended itself: one more, fresh
+                self._discard(box)
+                box = self._create(limits.memory_mb, max(limits.processes, 1))
+                oom_before = _oom_kills(box.id)
+                frames, exit_code, host_timeout = self._exec(box, payload, limits)
             result, recycle = self._result(frames, exit_code, host_timeout, limits)
             oom_after = _oom_kills(box.id)
             if oom_before is not None and oom_after is not None:
@@ -437,6 +468,9 @@ class DockerBackend:
             )["Id"]
             raw = api.exec_start(exec_id, socket=True)
         except Exception as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if status in (404, 409):  # no such container, or not running
+                raise _Gone(str(exc)) from exc
             raise SandboxError(f"docker exec failed: {exc}") from exc
         sock: socket.socket = getattr(raw, "_sock", raw)
         frames = {1: bytearray(), 2: bytearray()}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the docker backend's images, with no image registry:
+# Builds the docker images, with no image registry:
 #   rewardgate/base:bookworm    debootstrap --variant=minbase bookworm + docker import
 #   rewardgate/sandbox:latest   sandbox/Dockerfile on that base (Debian's toolchains)
+#   rewardgate/service:latest   Dockerfile on that base (the gateway, from a wheelhouse
+#                               made here: pip in a build cannot verify TLS)
 # Idempotent and quick when done: the base is kept once made, and each image carries
 # the hash of what it was built from (label io.rewardgate.recipe) and is rebuilt only
 # when that changes. Starts dockerd first when none is running.
@@ -10,7 +12,9 @@ cd "$(dirname "$0")/.."
 
 BASE=${REWARDGATE_BASE_IMAGE:-rewardgate/base:bookworm}
 SANDBOX=${REWARDGATE_DOCKER_IMAGE:-rewardgate/sandbox:latest}
+SERVICE=${REWARDGATE_SERVICE_IMAGE:-rewardgate/service:latest}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+VENV=${VENV:-.venv}
 
 bash scripts/dockerd.sh
 
@@ -23,32 +27,39 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
     rm -rf "$root"
     trap - EXIT
 fi
+base_id=$(docker image inspect -f '{{.Id}}' "$BASE" | cut -c8-19)
 
-# build IMAGE DOCKERFILE [CONTEXT]: rebuilt when the Dockerfile (or the context's
-# tracked files) changed; no context means the Dockerfile copies nothing.
-build() {
-    local image=$1 dockerfile=$2 context=${3:-}
-    local recipe
-    if [ -n "$context" ]; then
-        recipe=$( (cat "$dockerfile"; git ls-files -s -- "$context" 2>/dev/null) | sha256sum | cut -c1-16)
-    else
-        recipe=$(sha256sum <"$dockerfile" | cut -c1-16)
-    fi
-    recipe="$recipe-$(docker image inspect -f '{{.Id}}' "$BASE" | cut -c8-19)"
-    local have
-    have=$(docker image inspect -f '{{ index .Config.Labels "io.rewardgate.recipe" }}' \
-        "$image" 2>/dev/null || true)
-    if [ "$have" = "$recipe" ]; then
-        return
-    fi
-    echo "docker-images: building $image"
-    local args=(build --network host --build-arg "BASE=$BASE" --label "io.rewardgate.recipe=$recipe"
-                -t "$image")
-    if [ -n "$context" ]; then
-        docker "${args[@]}" -f "$dockerfile" "$context" >/dev/null
-    else
-        docker "${args[@]}" - <"$dockerfile" >/dev/null
-    fi
+# recipe FILE...: a hash of the files' contents (tracked files under folders) and the base.
+recipe() {
+    { git ls-files -z -- "$@" | xargs -0 sha256sum; echo "$base_id"; } | sha256sum | cut -c1-16
 }
 
-build "$SANDBOX" sandbox/Dockerfile
+# stale IMAGE RECIPE: whether IMAGE is missing or was built from something else.
+stale() {
+    local have
+    have=$(docker image inspect -f '{{ index .Config.Labels "io.rewardgate.recipe" }}' \
+        "$1" 2>/dev/null || true)
+    [ "$have" != "$2" ]
+}
+
+build_args() {
+    echo build --network host --build-arg "BASE=$BASE" --label "io.rewardgate.recipe=$2" -t "$1"
+}
+
+sandbox_recipe=$(recipe sandbox/Dockerfile)
+if stale "$SANDBOX" "$sandbox_recipe"; then
+    echo "docker-images: building $SANDBOX"
+    # The Dockerfile copies nothing: no build context.
+    # shellcheck disable=SC2046
+    docker $(build_args "$SANDBOX" "$sandbox_recipe") - <sandbox/Dockerfile >/dev/null
+fi
+
+service_recipe=$(recipe Dockerfile .dockerignore pyproject.toml rewardgate verifiers sandbox \
+    service clients)
+if stale "$SERVICE" "$service_recipe"; then
+    echo "docker-images: building $SERVICE"
+    rm -rf build/wheelhouse
+    "$VENV/bin/python" -m pip wheel -q -w build/wheelhouse ".[all]"
+    # shellcheck disable=SC2046
+    docker $(build_args "$SERVICE" "$service_recipe") . >/dev/null
+fi

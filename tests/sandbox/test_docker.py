@@ -232,3 +232,16 @@ def test_killed_worker_takes_its_run_along_and_its_containers_are_swept(marker: 
         assert wait_for(lambda: not my_containers(worker.pid))
     finally:
         sweeper.close()
+
+
+def test_an_idle_container_ends_itself_and_the_next_run_starts_another() -> None:
+    backend = DockerBackend(image=IMAGE, pool_size=1, idle_s=1)
+    try:
+        backend.run(["true"])
+        [first] = my_containers()
+        assert wait_for(lambda: first not in my_containers(), 10)
+        r = backend.run(["python3", "-c", "print('again')"])
+        assert r.stdout == b"again\n", r
+        assert my_containers() and first not in my_containers()
+    finally:
+        backend.close()
