@@ -112,6 +112,16 @@ def test_no_html_is_the_lowest_reward(verifier: WebVerifier, response: str) -> N
     assert result.details["reason"] == "no_html"
 
 
+def test_oversized_page_is_refused_before_rendering(verifier: WebVerifier) -> None:
+    from rewardgate.verifiers.web.judge import MAX_HTML_CHARS
+
+    result = score(verifier, "<p>" + "x" * MAX_HTML_CHARS + "</p>", {"target_html": "<p>x</p>"})
+    assert result.status == "ok"
+    assert result.reward == 0.0
+    assert result.details["reason"] == "too_large"
+    assert len(result.details["html"]) <= 2000
+
+
 def test_text_only_pages_without_any_text_agree(verifier: WebVerifier) -> None:
     drawing = "<div style='width:200px;height:120px;background:#1d3557'></div>"
     result = score(verifier, drawing, {"target_html": drawing})

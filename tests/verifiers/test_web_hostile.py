@@ -284,7 +284,7 @@ def _chromium_pids() -> set[int]:
                 comm = (entry / "comm").read_text().strip()
             except OSError:
                 continue
-            if comm in {"chromium", "bwrap", "chrome_crashpad"}:
+            if comm in {"chromium", "chrome_crashpad"}:
                 found.add(int(entry.name))
     return found
 

@@ -105,9 +105,7 @@ class WebVerifier(Verifier[WebReference, WebOptions]):
             report["playwright"] = "ok"
         found = find_chromium(self.chromium)
         report["chromium"] = "ok" if found else "not found: apt-get install chromium"
-        report["bwrap_web"] = (
-            "ok" if shutil.which("bwrap") else "not found: apt-get install bubblewrap"
-        )
+        report["bwrap"] = "ok" if shutil.which("bwrap") else "not found: apt-get install bubblewrap"
         return report
 
     def _perceptual_config(self) -> dict[str, Any]:

@@ -2,11 +2,11 @@
 
 `details["reason"]` says what decided: `scored` (the page was compared; each term is in
 `details["terms"]`, the block matching in `details["blocks"]`, the raw image metrics in
-`details["metrics"]`), or, with reward 0: `no_html` (nothing to render),
-`render_timeout` (the page did not load and draw in `render_timeout_s`, e.g. a script
-that never ends), `page_crashed`, `browser_crashed` (the page killed the browser
-twice), `navigated` (the page left itself). A target that cannot be rendered is
-`InvalidRequest`.
+`details["metrics"]`), or, with reward 0: `no_html` (nothing to render), `too_large`
+(over `MAX_HTML_CHARS`), `render_timeout` (the page did not load and draw in
+`render_timeout_s`, e.g. a script that never ends), `page_crashed`, `browser_crashed`
+(the page killed the browser twice), `navigated` (the page left itself). A target that
+cannot be rendered is `InvalidRequest`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ __all__ = ["check_weights", "judge", "target_png_bytes"]
 LOWEST = 0.0
 # Evidence keeps this much of the extracted page, so a huge answer cannot bloat a result.
 MAX_SHOWN_CHARS = 2000
+# Longest page rendered (Design2Code's pages are tens of kB; this is generous).
+MAX_HTML_CHARS = 4 * 2**20
 # Largest target screenshot accepted, in pixels (the largest page we capture, and some).
 MAX_TARGET_PIXELS = 64 * 2**20
 
@@ -100,6 +102,9 @@ def judge(
     if html is None:
         return Verdict(LOWEST, details={"reason": "no_html"})
     details: dict[str, Any] = {"html": html[:MAX_SHOWN_CHARS], "html_chars": len(html)}
+    if len(html) > MAX_HTML_CHARS:
+        message = f"the page has {len(html)} characters, over {MAX_HTML_CHARS}"
+        return Verdict(LOWEST, details={**details, "reason": "too_large", "message": message})
     target_canvas, target_blocks = _target(reference, options, asset_dir, chromium)
     weights = options.active_weights(target_blocks is not None)
     viewport = (options.viewport_width, options.viewport_height)
