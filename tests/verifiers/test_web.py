@@ -173,6 +173,21 @@ def test_custom_weights_pick_the_terms(verifier: WebVerifier) -> None:
     assert result.reward == pytest.approx(1.0)
 
 
+def test_design2code_preset_uses_the_configured_clip(tmp_path: Path) -> None:
+    """Design2Code's five equal parts, CLIP played by a local plugin metric."""
+    weights = tmp_path / "clip.json"
+    weights.write_text('{"channel_weights": [1, 1, 1]}')
+    clip = {"path": str(weights), "factory": "tests.verifiers.image_plugin:load"}
+    verifier = WebVerifier(VerifierEnv(config={"image_perceptual": {"clip": clip}}))
+    html = page("dashboard")
+    same = score(verifier, html, {"target_html": html}, preset="design2code")
+    assert set(same.details["terms"]) == {"block", "text", "position", "color", "clip"}
+    assert same.reward == pytest.approx(1.0)
+    moved = score(verifier, EDITS["position"][0](html), {"target_html": html}, preset="design2code")
+    assert moved.details["terms"]["clip"] < 1.0
+    assert moved.reward < same.reward
+
+
 @pytest.mark.parametrize(
     ("reference", "options", "message"),
     [
