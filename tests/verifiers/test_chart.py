@@ -70,6 +70,8 @@ CHANGES = {
     "line-title": ("line", "Revenue and costs, 2010-2020", "Income and spending", "text"),
     "pie-labels": ("pie", '"Housing", "Food"', '"Rent", "Groceries"', "text"),
     "barh-annotations": ("barh", 'f"{value}%"', 'f"{value}"', "text"),
+    "bar-categories": ("bar", '"Alpha", "Beta"', '"A", "B"', "text"),
+    "heatmap-row-labels": ("heatmap", '"Mon", "Tue"', '"Monday", "Tuesday"', "text"),
     "box-violin-stacked": ("box_violin", "plt.subplots(1, 2,", "plt.subplots(2, 1,", "layout"),
     "grid-three-columns": ("grid", "plt.subplots(2, 2,", "plt.subplots(2, 3,", "layout"),
 }
@@ -146,6 +148,22 @@ def test_the_harness_saves_the_scripts_figure(response: str) -> None:
     result = score(response, {"target_code": LINE})
     assert result.details["reason"] == "scored", result.details
     assert result.reward >= 0.999
+
+
+@pytest.mark.parametrize(
+    ("tick_labels", "categories", "numbers"),
+    [("fixed", True, False), ("none", False, False), ("all", True, True)],
+    ids=["fixed", "none-as-chartmimic", "all"],
+)
+def test_which_tick_labels_count_as_text(tick_labels: str, categories: bool, numbers: bool) -> None:
+    """Renamed categories and rescaled data (other numbers on the value axis)."""
+    bar = script("bar")
+    renamed = bar.replace('"Alpha", "Beta"', '"A", "B"')
+    rescaled = bar.replace("ax.set_ylim(0, 100)", "ax.set_ylim(0, 120)")
+    options = {"tick_labels": tick_labels}
+    for response, counted in ((renamed, categories), (rescaled, numbers)):
+        result = score(response, {"target_code": bar}, options)
+        assert (result.details["terms"]["text"] < 1.0) == counted, result.details["structure"]
 
 
 def test_unseeded_random_data_is_the_same_in_both_runs() -> None:

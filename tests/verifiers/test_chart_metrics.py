@@ -178,18 +178,22 @@ def test_over_ten_colours_near_duplicates_are_filtered() -> None:
     [
         None,
         {"texts": "abc", "layout": [], "types": {}, "colors": []},
-        {"texts": [["x", 0, 0]], "layout": [[1, 1, 0]], "types": {}, "colors": []},
+        {"texts": [["x", 0, 0, "text"]], "layout": [[1, 1, 0]], "types": {}, "colors": []},
+        {"texts": [["x", 0, 0, "label"]], "layout": [], "types": {}, "colors": []},
+        {"texts": [["x", 0, 0]], "layout": [], "types": {}, "colors": []},
         {"texts": [], "layout": [], "types": {"bar": -1}, "colors": []},
         {"texts": [], "layout": [], "types": {"bar": True}, "colors": []},
         {"texts": [], "layout": [], "types": {}, "colors": [["bar", "#12345"]]},
         {"texts": [], "layout": [], "types": {}, "colors": [["bar", "#1234567"]]},
-        {"texts": [["x" * 1000, 0, 0]], "layout": [], "types": {}, "colors": []},
-        {"texts": [[{"a": 1}, 0, 0]], "layout": [], "types": {}, "colors": []},
+        {"texts": [["x" * 1000, 0, 0, "text"]], "layout": [], "types": {}, "colors": []},
+        {"texts": [[{"a": 1}, 0, 0, "text"]], "layout": [], "types": {}, "colors": []},
     ],
     ids=[
         "not-an-object",
         "texts-not-a-list",
         "short-layout",
+        "unknown-text-kind",
+        "text-without-kind",
         "negative-count",
         "boolean-count",
         "short-hex",
@@ -206,13 +210,13 @@ def test_a_malformed_record_is_refused(raw: object) -> None:
 def test_a_well_formed_record_parses() -> None:
     record = parse_record(
         {
-            "texts": [["Title", 0.5, 0.1]],
+            "texts": [["Title", 0.5, 0.1, "text"], ["Alpha", 0.2, 0.9, "tick"]],
             "layout": [[1, 2, 0, 0, 1, 1]],
             "types": {"bar": 2},
             "colors": [["bar", "#336699"], ["imshow", "viridis"]],
         }
     )
-    assert record.texts == ("Title",)
+    assert record.texts == (("Title", "text"), ("Alpha", "tick"))
     assert record.layout == ((1, 2, 0, 0, 1, 1),)
     assert record.types == {"bar": 2}
     assert record.colors == (("bar", "#336699"), ("imshow", "viridis"))

@@ -10,8 +10,9 @@ chart2code/utils/evaluator/):
 
 * texts (`text_evaluator.py`): every string the renderer draws (ChartMimic wraps
   `RendererPdf.draw_text`; here `RendererAgg.draw_text`, the figure is saved as PNG),
-  one entry per drawn line. ChartMimic's scores delete the ticks before saving
-  (`use_axs=False`), so tick labels and axis offset texts are left out here too.
+  one entry per drawn line, with its kind: "text", or for tick labels "tick" (labels
+  the script fixed) or "auto" (a locator's numbers, and axis offset texts). ChartMimic
+  deletes the ticks before saving (`use_axs=False`); the host decides which kinds count.
 * layout (`layout_evaluator.py`): for each axes with a subplot spec, its grid's rows and
   columns and the rows and columns it spans (axes placed by `add_axes` have none).
 * chart types (`chart_type_evaluator_prefix.py`): how often each plotting function is
@@ -202,18 +203,37 @@ def prepare(job: dict[str, Any]) -> None:
     np.random.seed(job["seed"])
 
 
-def tick_text_ids(figure: Any) -> set[int]:
-    """Tick labels and axis offset texts of every axes (ChartMimic deletes the ticks)."""
-    ids: set[int] = set()
+def tick_text_kinds(figure: Any) -> dict[int, str]:
+    """Kind of each tick label and axis offset text: "tick" where the script fixed the
+    labels (`set_xticklabels`, category names), "auto" where a locator chose them."""
+    from matplotlib.category import StrCategoryFormatter
+    from matplotlib.ticker import FixedFormatter
+
+    kinds: dict[int, str] = {}
     for ax in figure.get_axes():
         for name in ("xaxis", "yaxis", "zaxis"):
             axis = getattr(ax, name, None)
             if axis is None:
                 continue
-            ids.add(id(axis.offsetText))
-            for tick in (*axis.majorTicks, *axis.minorTicks):
-                ids.update((id(tick.label1), id(tick.label2)))
-    return ids
+            kinds[id(axis.offsetText)] = "auto"
+            for ticks, formatter in (
+                (axis.majorTicks, axis.get_major_formatter()),
+                (axis.minorTicks, axis.get_minor_formatter()),
+            ):
+                fixed = _fixed(formatter, (FixedFormatter, StrCategoryFormatter))
+                for tick in ticks:
+                    for label in (tick.label1, tick.label2):
+                        kinds[id(label)] = "tick" if fixed else "auto"
+    return kinds
+
+
+def _fixed(formatter: Any, fixed_types: tuple[type, ...]) -> bool:
+    """Whether the labels are the script's: a fixed or category formatter, or the
+    formatter `set_ticklabels` makes over fixed tick positions (a dict of labels)."""
+    if isinstance(formatter, fixed_types):
+        return True
+    func = getattr(getattr(formatter, "func", None), "func", None)
+    return getattr(func, "__name__", "") == "_format_with_dict"
 
 
 def layout_of(figure: Any) -> list[list[int]]:
@@ -246,9 +266,11 @@ def save(recorder: Recorder, figure: Any) -> Any:
 
 
 def record_of(recorder: Recorder, figure: Any) -> dict[str, Any]:
-    ticks = tick_text_ids(figure)
+    kinds = tick_text_kinds(figure)
     texts = [
-        [s, round(x, 4), round(y, 4)] for s, x, y, mid in recorder.texts if s and mid not in ticks
+        [s, round(x, 4), round(y, 4), kinds.get(mid, "text")]
+        for s, x, y, mid in recorder.texts
+        if s
     ]
     types: dict[str, int] = {}
     colours: set[tuple[str, str]] = set()

@@ -22,16 +22,25 @@ from rewardgate.verifiers.chart.run import ChartRecord, execute
 from rewardgate.verifiers.chart.targets import canvas_of, target_of
 from rewardgate.verifiers.image.compare import compare, mix
 
-__all__ = ["judge", "structure_scores"]
+__all__ = ["judge", "structure_scores", "texts"]
 
 LOWEST = 0.0
 MAX_SHOWN_TEXTS = 50
 
 
-def structure_scores(pred: ChartRecord, target: ChartRecord) -> dict[str, F1]:
+TEXT_KINDS = {"none": ("text",), "fixed": ("text", "tick"), "all": ("text", "tick", "auto")}
+
+
+def texts(record: ChartRecord, tick_labels: str) -> list[str]:
+    """The texts the text score compares: tick labels as `tick_labels` says."""
+    kinds = TEXT_KINDS[tick_labels]
+    return [text for text, kind in record.texts if kind in kinds]
+
+
+def structure_scores(pred: ChartRecord, target: ChartRecord, tick_labels: str) -> dict[str, F1]:
     """ChartMimic's four low-level scores of `pred` against `target`."""
     return {
-        "text": text_f1(pred.texts, target.texts),
+        "text": text_f1(texts(pred, tick_labels), texts(target, tick_labels)),
         "layout": layout_f1(pred.layout, target.layout),
         "type": type_f1(pred.types, target.types),
         "color": color_f1(pred.colors, target.colors),
@@ -61,19 +70,19 @@ def judge(
     terms: dict[str, float] = {"pixels": pixels.reward}
     details["pixels"] = pixels.details()
     if target.record is not None:
-        scores = structure_scores(outcome.record, target.record)
+        scores = structure_scores(outcome.record, target.record, options.tick_labels)
         terms.update({name: score.f1 for name, score in scores.items()})
         details["structure"] = {name: score.as_dict() for name, score in scores.items()}
-        details["drawn"] = _drawn(outcome.record)
+        details["drawn"] = _drawn(outcome.record, options.tick_labels)
     weights = {t: w for t, w in options.active_weights().items() if t in terms}
     details.update(reason="scored", terms=terms, weights=weights)
     return Verdict(mix(terms, weights, LOWEST), details=details)
 
 
-def _drawn(record: ChartRecord) -> dict[str, Any]:
+def _drawn(record: ChartRecord, tick_labels: str) -> dict[str, Any]:
     """What the candidate drew, for a reader of `details` (texts capped)."""
     return {
-        "texts": list(record.texts[:MAX_SHOWN_TEXTS]),
+        "texts": texts(record, tick_labels)[:MAX_SHOWN_TEXTS],
         "layout": [list(cell) for cell in record.layout],
         "types": dict(record.types),
         "colors": [list(pair) for pair in record.colors[:MAX_SHOWN_TEXTS]],

@@ -3,7 +3,8 @@ chart2code/utils/evaluator/, as `code4evaluation.py` runs them):
 
 * `text_f1` (`text_evaluator.py`, `use_position=False`): each target text matched
   to an equal candidate text at most once; precision = matched / candidate texts,
-  recall = matched / target texts, F1 their harmonic mean.
+  recall = matched / target texts, F1 their harmonic mean. ChartMimic deletes the
+  ticks first; which tick labels count here is the `tick_labels` option (`judge`).
 * `layout_f1` (`layout_evaluator.py`): the same multiset matching on the axes' grid
   positions (rows, columns, row span, column span).
 * `type_f1` (`chart_type_evaluator.py`): per chart type, min(candidate count,

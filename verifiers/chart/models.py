@@ -78,6 +78,11 @@ class ChartOptions(VerifierOptions):
     pixel_weights: dict[str, float] | None = Field(
         None, description=f"Custom pixel metric weights instead of the preset's: {PIXEL_TERMS}."
     )
+    tick_labels: Literal["fixed", "none", "all"] = Field(
+        "fixed",
+        description="Tick labels in the text score: `fixed` (those the script set, such as "
+        "category names; not a locator's numbers), `none` (ChartMimic's rule), `all`.",
+    )
     size: int = Field(512, ge=32, le=2048, description="Side of the square comparison canvas.")
     dpi: int = Field(100, ge=20, le=300, description="Resolution the harness saves at.")
     figsize: tuple[float, float] = Field(

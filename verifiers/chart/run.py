@@ -31,6 +31,7 @@ MAX_TEXTS = 5000
 MAX_ITEMS = 20000
 MAX_NAME_CHARS = 300
 HEX = frozenset("0123456789ABCDEF")
+TEXT_KINDS = ("text", "tick", "auto")
 FAILURES = ("syntax_error", "runtime_error", "memory_limit", "no_figure", "render_failed")
 
 
@@ -38,7 +39,7 @@ FAILURES = ("syntax_error", "runtime_error", "memory_limit", "no_figure", "rende
 class ChartRecord:
     """What the instrumented run drew: ChartMimic's four views of the chart."""
 
-    texts: tuple[str, ...] = ()
+    texts: tuple[tuple[str, str], ...] = ()  # (text, kind: "text", "tick" or "auto")
     layout: tuple[tuple[int, ...], ...] = ()
     types: dict[str, int] = field(default_factory=dict)
     colors: tuple[tuple[str, str], ...] = ()
@@ -173,7 +174,12 @@ def parse_record(raw: Any) -> ChartRecord:
     """The record as plain, bounded data; ValueError for anything else."""
     if not isinstance(raw, dict):
         raise ValueError("the record is not an object")
-    texts = tuple(_str(item[0]) for item in _list(raw.get("texts"), MAX_TEXTS))
+    texts = []
+    for item in _list(raw.get("texts"), MAX_TEXTS):
+        entry = _list(item, 4)
+        if len(entry) != 4 or entry[3] not in TEXT_KINDS:
+            raise ValueError("a text entry is not [text, x, y, kind]")
+        texts.append((_str(entry[0]), entry[3]))
     layout = []
     for item in _list(raw.get("layout"), MAX_ITEMS):
         cells = _list(item, 6)
@@ -192,7 +198,7 @@ def parse_record(raw: Any) -> ChartRecord:
         if len(pair) != 2:
             raise ValueError("a colour entry is not a pair")
         colors.append((_str(pair[0]), _color(pair[1])))
-    return ChartRecord(texts, tuple(layout), counts, tuple(colors))
+    return ChartRecord(tuple(texts), tuple(layout), counts, tuple(colors))
 
 
 def _color(value: Any) -> str:
