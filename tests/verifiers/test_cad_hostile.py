@@ -74,6 +74,10 @@ HOSTILE = {
     "flood-output": "while True:\n    print('x' * 100000)",
     "leave-a-daemon": LINGER,
     "recursion": "def f():\n    return f()\nresult = f()",
+    "fill-the-work-dir": (
+        "import itertools\nfor i in itertools.count():\n"
+        "    with open(f'junk{i}', 'wb') as f:\n        f.write(b'x' * (16 << 20))"
+    ),
 }
 
 
@@ -121,3 +125,14 @@ for face in result.val().Faces():  # claim the coarse triangles are exact
     plain = score(fenced(sphere), reference, preset="chamfer")
     coarse = score(fenced(sphere + coarse_mesh), reference, preset="chamfer")
     assert coarse.details["chamfer"] == plain.details["chamfer"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "trap",
+    ["os.mkdir('.reference.brep')", "os.symlink('/proc/self/mem', '.reference.brep')"],
+    ids=["directory", "symlink"],
+)
+def test_what_a_script_leaves_in_the_work_dir_cannot_spoil_the_reference(trap: str) -> None:
+    script = f"import os\n{trap}\n{part('torus')}"
+    result = score(fenced(script), REFERENCE)
+    assert (result.status, result.reward) == ("ok", pytest.approx(1.0))

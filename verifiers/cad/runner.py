@@ -28,6 +28,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import sys
 import time
@@ -183,6 +184,21 @@ def kill_the_rest() -> None:
         time.sleep(0.001)
 
 
+def clear_leftovers() -> None:
+    """Remove what the script wrote besides its result: the space is the reference's."""
+    keep = {"job.json", "script.py", "runner.py", "geometry.py", RUNTIME_FILE, RESULT_BREP}
+    for folder in (".", "/dev/shm"):
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                if folder == "." and entry.name in keep:
+                    continue
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
+
+
 def execute(job: dict[str, Any]) -> dict[str, Any]:
     """Run the script in a child under its limits; how it went, from this side."""
     started = time.monotonic()
@@ -208,6 +224,7 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
     with contextlib.suppress(OSError), open(".output", "rb") as f:
         f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL))
         report["output_tail"] = f.read(TAIL).decode("utf-8", "replace")
+    clear_leftovers()
     return report
 
 
