@@ -164,6 +164,17 @@ def test_killing_the_runner_is_a_verdict() -> None:
     assert result.details["reason"] in ("scored", "runtime_error"), result.details
 
 
+def test_a_fork_bomb_is_a_verdict_and_leaves_nothing_running() -> None:
+    bomb = (
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+    )
+    result = score(bomb, {"time_limit_s": 2})
+    assert result.status == "ok"
+    assert result.details["reason"] == "time_limit", result.details
+    after = score(TARGET)  # the sandbox is whole again: the next run draws normally
+    assert after.reward >= 0.999
+
+
 def test_a_process_left_running_does_not_hold_the_run() -> None:
     lingering = "import os, time\nif os.fork() == 0:\n    time.sleep(1000)\n" + DRAW
     result = score(lingering, {"time_limit_s": 20})
