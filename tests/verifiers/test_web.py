@@ -112,6 +112,20 @@ def test_no_html_is_the_lowest_reward(verifier: WebVerifier, response: str) -> N
     assert result.details["reason"] == "no_html"
 
 
+def test_time_and_random_numbers_draw_the_same_every_time(verifier: WebVerifier) -> None:
+    html = (
+        "<p id='t'></p><p id='r'></p><canvas id='c' width='300' height='100'></canvas><script>"
+        "document.getElementById('t').textContent = new Date().toISOString();"
+        "document.getElementById('r').textContent = String(Math.random());"
+        "const g = document.getElementById('c').getContext('2d');"
+        "for (let i = 0; i < 30; i++) { g.fillStyle = `hsl(${Math.random() * 360}, 70%, 50%)`;"
+        "g.fillRect(i * 10, 100 - Math.random() * 100, 8, 100); }</script>"
+    )
+    result = score(verifier, html, {"target_html": html})
+    assert result.reward == pytest.approx(1.0)
+    assert result.details["blocks"]["matched"] == 2
+
+
 def test_oversized_page_is_refused_before_rendering(verifier: WebVerifier) -> None:
     from rewardgate.verifiers.web.judge import MAX_HTML_CHARS
 

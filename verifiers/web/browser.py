@@ -3,7 +3,9 @@
 Playwright's sync API is bound to the thread that started it and refuses to run under
 a running asyncio loop, so each process drives its browser from one dedicated thread;
 callers hand it pages and wait with a deadline. A page gets a new browser context
-(fixed viewport, scale 1, offline, no downloads, no service workers), is loaded with
+(fixed viewport, scale 1, offline, no downloads, no service workers, a frozen clock and
+a seeded `Math.random`, so a page drawing the time or random data draws the same
+thing for the response and the target), is loaded with
 `set_content` (no navigation, no URL), read (`blocks.EXTRACT_JS`) and captured as a
 full-page PNG with animations stopped, then its context is closed.
 
@@ -61,6 +63,17 @@ BROWSER_ARGS = (
     "--font-render-hinting=none",
     "--js-flags=--max-old-space-size=512",
 )
+# Every page sees the same instant and the same random numbers (xorshift32, fixed seed).
+FIXED_TIME = "2024-01-01T12:00:00Z"
+SEEDED_RANDOM_JS = """
+(() => {
+  let state = 0x2545f491;
+  Math.random = () => {
+    state ^= state << 13; state ^= state >>> 17; state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+})();
+"""
 # Slack of the caller's deadline over the page's own time limit.
 DEADLINE_SLACK_S = 2.0
 
@@ -184,6 +197,8 @@ class BrowserManager:
             self._forget_browser()
             raise _BrowserDied(_first_line(exc)) from None
         try:
+            context.add_init_script(SEEDED_RANDOM_JS)
+            context.clock.set_fixed_time(FIXED_TIME)
             page = context.new_page()
             page.set_default_timeout(timeout_s * 1000)
             page.set_content(html, wait_until="load")
