@@ -4,10 +4,11 @@ Each container of the pool is started once from the sandbox image (`sandbox/Dock
 with no network, a read-only root, every capability dropped, `no-new-privileges`, one
 CPU, memory and pids limits, and two tmpfs mounts: the work dir `/sandbox` and `/mnt`
 (build outputs; the image links `/prog -> /mnt/prog`). Its init is a tiny reaper
-running as uid 65533; every run is a `docker exec` of a trusted launcher
-(`docker_launcher.py`, shipped as `python3 -I -S -c` source) as uid 65534, which writes
-the run's files, runs the program with its limits and pipes, and answers with one
-framed summary on the exec's stdout.
+running as uid 65533. One `docker exec` per container starts a trusted launcher
+(`docker_launcher.py`, shipped as `python3 -I -S -c` source) as uid 65534, which serves
+the container's runs one at a time over the exec's stream: it writes a run's files,
+runs the program with its limits and pipes, and answers with one framed summary. The
+exec's set-up (about 100 ms here) is paid once per container, not per run.
 
 Trust boundary of one run, in the order a hostile program meets it:
 
@@ -16,7 +17,9 @@ Trust boundary of one run, in the order a hostile program meets it:
   launcher; the launcher is non-dumpable, so the program (same uid, no capability)
   cannot open `/proc/<launcher>/fd/*` to write into the exec stream or the channel;
 - the program can kill or stop the launcher: the host then gets no summary (or none
-  in time), reports the run as killed (or timed out), and recycles the container;
+  in time), reports the run as killed (or timed out), and recycles the container; it
+  cannot read what the launcher kept of earlier runs (non-dumpable; the program is
+  exec'd, never a fork of the launcher that runs code);
 - when the program exits or times out, the launcher kills every process of uid 65534
   and wipes `/sandbox` and `/mnt`; a run that left a process or a file in /dev/shm,
   was killed or timed out recycles its container, so nothing a run plants (a daemon
@@ -45,7 +48,7 @@ import struct
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +75,10 @@ ENV = {
     "LANG": "C.UTF-8",
 }
 # The container's pid 1 (uid 65533): reaps the orphans a run leaves (the launcher kills
-# them), and ends the container once no run has been seen for IDLE_S seconds, so the
-# pool of a worker that was killed (no chance to clean up) removes itself.
-IDLE_S = 300
+# them), and ends the container once no process of the sandbox uid (the launcher is
+# one while its host holds the stream) has run for IDLE_S seconds: the pool of a worker
+# that was killed (no chance to clean up) removes itself.
+IDLE_S = 60
 INIT = """
 import ctypes, os, time
 ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
@@ -121,6 +125,18 @@ class _Box:
     id: str
     memory_mb: int
     pids: int
+    exec_id: str = ""
+    raw: Any = None
+    sock: socket.socket | None = None
+    pending: bytearray = field(default_factory=bytearray)
+
+    def detach(self) -> None:
+        """Close the launcher's stream: the launcher sees EOF, kills its run and ends."""
+        for closable in (self.sock, self.raw):
+            with contextlib.suppress(Exception):
+                if closable is not None:
+                    closable.close()
+        self.sock = self.raw = None
 
 
 class DockerBackend:
@@ -138,8 +154,9 @@ class DockerBackend:
       memory cgroup where this host can read it, else from a SIGKILL near the limit.
     - `setup_timeout_s`: how long past `wall_s` the host waits for a launcher that
       does not answer (the program stopped it) before it recycles the container.
-    - `idle_s`: a pooled container that ran nothing for that long ends and is removed
-      (the next run starts a fresh one), so a killed worker's pool goes away by itself.
+    - One exec per container: its launcher serves every run of the container in turn
+      and ends when the host closes the stream; `idle_s` later the container ends and
+      is removed, so a killed worker's pool goes away by itself.
     - `pool_size` idle containers are kept per process; more concurrent runs start
       more containers, and those beyond `pool_size` are removed after their run.
     """
@@ -330,6 +347,7 @@ class DockerBackend:
 
     def _discard(self, box: _Box) -> None:
         """Remove a container in the background: its replacement starts on demand."""
+        box.detach()
         with self._lock:
             self._all.discard(box.id)
         api = self._client.api if self._client is not None else None
@@ -347,7 +365,9 @@ class DockerBackend:
         if self._client is None or self._pid != os.getpid():
             return
         with self._lock:
-            ids, self._all, self._idle = list(self._all), set(), []
+            ids, self._all, idle, self._idle = list(self._all), set(), self._idle, []
+        for box in idle:
+            box.detach()
         for box_id in ids:
             with contextlib.suppress(Exception):
                 self._client.api.remove_container(box_id, force=True)
@@ -452,13 +472,11 @@ class DockerBackend:
         parts += [data for _, data in file_list] + [data for _, data in mount_list] + [stdin]
         return b"".join(parts)
 
-    def _exec(
-        self, box: _Box, payload: bytes, limits: Limits
-    ) -> tuple[dict[int, bytearray], int | None, bool]:
-        """Run the launcher with `payload`; (stdout/stderr bytes, exit code, host timeout)."""
+    def _attach(self, box: _Box) -> None:
+        """Start the container's launcher: one exec that serves every run of the box."""
         api = self._api()
         try:
-            exec_id = api.exec_create(
+            box.exec_id = api.exec_create(
                 box.id,
                 ["python3", "-I", "-S", "-c", self._launcher],
                 stdin=True,
@@ -466,30 +484,32 @@ class DockerBackend:
                 workdir=WORKDIR,
                 environment=ENV,
             )["Id"]
-            raw = api.exec_start(exec_id, socket=True)
+            box.raw = api.exec_start(box.exec_id, socket=True)
         except Exception as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if status in (404, 409):  # no such container, or not running
                 raise _Gone(str(exc)) from exc
             raise SandboxError(f"docker exec failed: {exc}") from exc
-        sock: socket.socket = getattr(raw, "_sock", raw)
+        box.sock = getattr(box.raw, "_sock", box.raw)
+
+    def _exec(
+        self, box: _Box, payload: bytes, limits: Limits
+    ) -> tuple[dict[int, bytearray], int | None, bool]:
+        """Send one job to the box's launcher; (stdout/stderr bytes, exit code if the
+        launcher ended, host timeout). The stdout holds exactly one summary."""
+        if box.sock is None:
+            self._attach(box)
+        sock = box.sock
+        assert sock is not None
         frames = {1: bytearray(), 2: bytearray()}
         # The summary carries at most three capped streams; the rest is a bound.
         most = 3 * limits.output_bytes + (1 << 20)
         deadline = time.monotonic() + limits.wall_s + self.setup_timeout_s
-        timed_out = False
+        timed_out = ended = False
+        buf = box.pending
         try:
             sock.sendall(payload)
-            buf = bytearray()
             while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([sock], [], [], left)[0]:
-                    timed_out = True
-                    break
-                chunk = sock.recv(1 << 20)
-                if not chunk:
-                    break
-                buf += chunk
                 while len(buf) >= 8:
                     kind, size = buf[0], struct.unpack(">I", buf[4:8])[0]
                     if len(buf) < 8 + size:
@@ -497,17 +517,26 @@ class DockerBackend:
                     if kind in frames and len(frames[kind]) < most:
                         frames[kind] += buf[8 : 8 + size]
                     del buf[: 8 + size]
+                done = _summary_size(frames[1])
+                if done is not None and len(frames[1]) >= done:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([sock], [], [], left)[0]:
+                    timed_out = True
+                    break
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    ended = True
+                    break
+                buf += chunk
         except OSError as exc:
             raise SandboxError(f"docker exec stream broke: {exc}") from exc
-        finally:
-            with contextlib.suppress(OSError):
-                sock.close()
-            with contextlib.suppress(Exception):
-                raw.close()
         if timed_out:
             return frames, None, True
+        if not ended:
+            return frames, 0, False
         try:
-            info = api.exec_inspect(exec_id)
+            info = self._api().exec_inspect(box.exec_id)
         except Exception as exc:
             raise SandboxError(f"docker exec inspect failed: {exc}") from exc
         return frames, info.get("ExitCode"), False
@@ -569,6 +598,22 @@ class DockerBackend:
         )
         recycle = bool(summary["dirty"]) or timed_out or code == -9
         return result, recycle
+
+
+def _summary_size(out: bytearray) -> int | None:
+    """The whole length of the launcher's answer once its header has arrived."""
+    if len(out) < 8:
+        return None
+    if out[:4] != b"RGR1":
+        return len(out)  # not ours: stop reading, `_result` reports it
+    size = struct.unpack(">I", out[4:8])[0]
+    if len(out) < 8 + size:
+        return None
+    try:
+        sizes = json.loads(out[8 : 8 + size])["sizes"]
+    except (ValueError, KeyError, TypeError):
+        return len(out)
+    return 8 + size + sum(int(n) for n in sizes)
 
 
 def _alive(pid: int) -> bool:

@@ -4,10 +4,12 @@ Shipped as the source of `python3 -I -S -c` by `rewardgate.sandbox.docker` (so a
 image with a python3 works and an image never runs a stale copy); it must not import
 rewardgate and uses the standard library only.
 
-The host writes one job on the exec's stdin: b"RGJ1", a 4-byte big-endian length, the
-job as JSON (argv, limits, environment, the sizes of each file, mount and stdin),
-then those bytes in that order. The stdin stays open: its EOF means the host is gone
-(its worker was killed), and the run is killed with it. The launcher
+One exec of the launcher serves many runs, one at a time: the host writes a job on the
+exec's stdin (b"RGJ1", a 4-byte big-endian length, the job as JSON: argv, limits,
+environment, the sizes of each file, mount and stdin; then those bytes in that order)
+and reads the run's summary before it sends the next. The stdin stays open: its EOF
+means the host is gone (its worker was killed, or the container is being recycled),
+and a run in progress is killed with it. For each job the launcher
 
 - empties the work dir /sandbox and /mnt (the files of `Mount`s; the image links each
   mount target, e.g. /prog -> /mnt/prog), writes the job's files there,
@@ -19,7 +21,7 @@ then those bytes in that order. The stdin stays open: its EOF means the host is 
   launcher's own uid: `kill(-1)` spares only itself and the container's init, which
   runs as another uid), and wipes the files again,
 - writes b"RGR1", a 4-byte length, a JSON summary (exit status, rusage, flags, whether
-  anything was left behind) and the three captured streams on its stdout.
+  anything was left behind) and the captured streams on its stdout.
 
 `prctl(PR_SET_DUMPABLE, 0)` keeps the program (same uid) out of /proc/<launcher>/fd,
 so it cannot write into the launcher's stdout (the exec stream to the host) nor the
@@ -235,28 +237,21 @@ def supervise(job: dict[str, Any], stdin_data: bytes) -> tuple[Any, ...]:
     return status, rusage, timed_out, wall_ms, ordered, truncated, left_behind
 
 
-def main() -> None:
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    magic = read_exact(0, 4)
-    if magic != b"RGJ1":
-        raise RuntimeError("not a rewardgate job")
-    (size,) = struct.unpack(">I", read_exact(0, 4))
-    job = json.loads(read_exact(0, size))
+def serve(job: dict[str, Any]) -> None:
+    """One run: its files and stdin follow the job on the stream; its summary goes back."""
     blobs = {
         "files": [(name, read_exact(0, n)) for name, n in job["files"]],
         "mounts": [(target, read_exact(0, n)) for target, n in job["mounts"]],
     }
     stdin_data = read_exact(0, job["stdin_size"])
-    # A previous run was cleaned up after it; this is the second line of defence.
+    # The previous run was cleaned up after; this is the second line of defence.
     leftover = bool(others()) or any(os.listdir(d) for d in (WORKDIR, MOUNTS) if os.path.isdir(d))
     if leftover:
         kill_all()
         wipe(WORKDIR)
         wipe(MOUNTS)
     place(job, blobs)
+    del blobs
     status, rusage, timed_out, wall_ms, streams, truncated, left = supervise(job, stdin_data)
     clean = kill_all()
     wipe(WORKDIR)
@@ -274,6 +269,23 @@ def main() -> None:
     }
     head = json.dumps(summary).encode()
     write_all(1, b"RGR1" + struct.pack(">I", len(head)) + head + b"".join(streams))
+
+
+def main() -> None:
+    """Serve jobs until the host closes the stream (one exec serves many runs)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    while True:
+        first = os.read(0, 4)
+        if not first:
+            return
+        magic = first + read_exact(0, 4 - len(first))
+        if magic != b"RGJ1":
+            raise RuntimeError("not a rewardgate job")
+        (size,) = struct.unpack(">I", read_exact(0, 4))
+        serve(json.loads(read_exact(0, size)))
 
 
 if __name__ == "__main__":

@@ -234,14 +234,21 @@ def test_killed_worker_takes_its_run_along_and_its_containers_are_swept(marker: 
         sweeper.close()
 
 
-def test_an_idle_container_ends_itself_and_the_next_run_starts_another() -> None:
-    backend = DockerBackend(image=IMAGE, pool_size=1, idle_s=1)
+def test_a_dead_workers_containers_end_themselves(marker: str) -> None:
+    """The launcher ends with its worker's connection; the container, idle, ends too."""
+    script = (
+        "import time\n"
+        "from rewardgate.sandbox.docker import DockerBackend\n"
+        f"b = DockerBackend(image={IMAGE!r}, idle_s=1)\n"
+        "b.run(['true'])\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(1000)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     try:
-        backend.run(["true"])
-        [first] = my_containers()
-        assert wait_for(lambda: first not in my_containers(), 10)
-        r = backend.run(["python3", "-c", "print('again')"])
-        assert r.stdout == b"again\n", r
-        assert my_containers() and first not in my_containers()
+        assert worker.stdout is not None and worker.stdout.readline() == b"ready\n"
+        assert my_containers(worker.pid)
     finally:
-        backend.close()
+        worker.kill()
+        worker.wait()
+    assert wait_for(lambda: not my_containers(worker.pid), 20)
