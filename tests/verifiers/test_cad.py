@@ -31,6 +31,13 @@ from tests.verifiers.cad_support import (
 
 BOX = "import cadquery as cq\nresult = cq.Workplane('XY').box(10, 20, 30)\n"
 BOX_REF = {"reference_code": BOX}
+HALF_SPACE = """
+import cadquery as cq
+from OCP.BRepPrimAPI import BRepPrimAPI_MakeHalfSpace
+from OCP.gp import gp_Pnt
+face = cq.Workplane().rect(10, 10).extrude(1).faces(">Z").val().wrapped
+result = cq.Shape.cast(BRepPrimAPI_MakeHalfSpace(face, gp_Pnt(0, 0, -5)).Solid())
+"""
 
 
 def test_there_are_twenty_parts_or_more() -> None:
@@ -143,11 +150,14 @@ def test_the_result_conventions(script: str, result_name: str) -> None:
         ("import cadquery as cq\nresult = cq.Workplane().rect(10, 10)", "invalid_solid", ""),
         ("import cadquery as cq\nresult = cq.Workplane().box(10, 10, 10).faces('>Z')",
          "invalid_solid", ""),
+        ("import cadquery as cq\nresult = cq.Workplane().sphere(1e-9)", "invalid_solid", ""),
+        (HALF_SPACE, "invalid_solid", ""),
         ("import os\nos._exit(0)", "no_shape", "no result shape"),
         ("import os\nos._exit(3)", "runtime_error", "status 3"),
     ],
     ids=["no-result", "not-a-shape", "empty-workplane", "syntax-error", "failed-fillet",
-         "exception", "a-wire", "a-face", "exits-early", "exits-with-status"],
+         "exception", "a-wire", "a-face", "a-speck", "a-half-space", "exits-early",
+         "exits-with-status"],
 )  # fmt: skip
 def test_output_without_a_valid_solid_scores_the_lowest(
     script: str, outcome: str, why: str

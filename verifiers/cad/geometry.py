@@ -21,6 +21,8 @@ shapes always give the same numbers.
 
 from __future__ import annotations
 
+import math
+
 TYPE_CHECKING = False  # typing costs milliseconds per sandbox run; only mypy needs it
 if TYPE_CHECKING:
     from typing import Any
@@ -127,16 +129,22 @@ def properties(shape: Any) -> dict[str, Any]:
         )
     }
     vol = _volume(shape)
+    finite = all(math.isfinite(x) for x in (vol, *lo, *hi))
     return {
         "brep_valid": valid,
-        "valid_solid": valid and counts["solids"] > 0 and vol > 0,
-        "volume": vol,
-        "area": float(area.Mass()),
-        "bbox": [h - low for low, h in zip(lo, hi, strict=True)],
-        "bbox_min": lo,
-        "bbox_max": hi,
+        "valid_solid": valid and finite and counts["solids"] > 0 and vol > 0,
+        "volume": _finite(vol),
+        "area": _finite(float(area.Mass())),
+        "bbox": [_finite(h - low) for low, h in zip(lo, hi, strict=True)],
+        "bbox_min": [_finite(x) for x in lo],
+        "bbox_max": [_finite(x) for x in hi],
         **counts,
     }
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no inf or NaN: an unbounded or broken shape reports None instead."""
+    return x if math.isfinite(x) else None
 
 
 def mesh_properties(mesh: Mesh) -> dict[str, Any]:

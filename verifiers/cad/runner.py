@@ -272,13 +272,14 @@ def score(job: dict[str, Any], shape: Any, props: dict[str, Any]) -> None:
     if not ref["props"]["valid_solid"]:
         emit({"reference_error": "the reference is not a valid solid"})
         return
-    try:
+    try:  # the script's shape, however odd: a failure here is its verdict
         mesh = geometry.tessellate(shape, max(props["bbox"]))
-    except ValueError as exc:
-        emit({"compare_error": str(exc)})
+        cand = {"props": props, "mesh": mesh, "shape": shape}
+        metrics = geometry.compare(cand, ref, job["normalize"], job["samples"], job["seed"])
+    except Exception as exc:  # OCC raises its own Standard_Failure subclasses
+        emit({"compare_error": f"{type(exc).__name__}: {exc}"[-TAIL:]})
         return
-    cand = {"props": props, "mesh": mesh, "shape": shape}
-    emit({"metrics": geometry.compare(cand, ref, job["normalize"], job["samples"], job["seed"])})
+    emit({"metrics": metrics})
 
 
 def run(job: dict[str, Any]) -> None:
@@ -289,7 +290,11 @@ def run(job: dict[str, Any]) -> None:
     if shape is None:
         emit({"no_shape": problem})
         return
-    props = geometry.properties(shape)
+    try:
+        props = geometry.properties(shape)
+    except Exception as exc:  # a shape OCC cannot even measure is the script's verdict
+        emit({"no_shape": f"the result cannot be checked: {type(exc).__name__}: {exc}"[-TAIL:]})
+        return
     emit({"candidate": props})
     if job["kind"] == "build":
         if props["valid_solid"]:
