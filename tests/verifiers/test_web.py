@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rewardgate.verifiers.base import VerifierEnv
-from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.errors import InvalidRequest, VerifierError
 from rewardgate.verifiers.models import RewardRequest, RewardResult
 from rewardgate.verifiers.web import WebVerifier, extract_html
 from tests.verifiers.web_support import EDITS, PAGES, page, reformatted
@@ -243,6 +243,15 @@ def test_a_target_that_never_draws_is_invalid(verifier: WebVerifier) -> None:
     prepared = verifier.prepare({"target_html": loop}, {"render_timeout_s": 2})
     with pytest.raises(InvalidRequest, match="render_timeout"):
         verifier.judge("<p>x</p>", prepared.reference, prepared.options)
+
+
+def test_a_missing_browser_is_the_services_error_not_a_verdict(tmp_path: Path) -> None:
+    env = VerifierEnv(config={"web_chromium": str(tmp_path / "no-chromium")})
+    verifier = WebVerifier(env)
+    assert verifier.health()["chromium"].startswith("not found")
+    prepared = verifier.prepare({"target_html": "<p>a</p>"}, {})
+    with pytest.raises(VerifierError, match="Chromium not found"):
+        verifier.judge("<p>a</p>", prepared.reference, prepared.options)
 
 
 def test_budget_leaves_room_for_two_pages(verifier: WebVerifier) -> None:

@@ -93,7 +93,10 @@ class WebVerifier(Verifier[WebReference, WebOptions]):
         """Import the metric libraries before workers fork; no browser starts here
         (Playwright's thread and driver would not survive the fork)."""
         for module in _WARM_MODULES:
-            importlib.import_module(module)
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                return  # `health` reports it; items answer `error` until installed
 
     def health(self) -> dict[str, str]:
         from rewardgate.verifiers.web.containment import find_chromium

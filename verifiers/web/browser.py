@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -340,6 +341,8 @@ _managers_lock = threading.Lock()
 
 def browser_manager(chromium: str | None = None, bwrap: str = "bwrap") -> BrowserManager:
     """This process's browser for `chromium` (the configured binary, else Debian's)."""
+    if importlib.util.find_spec("playwright") is None:
+        raise VerifierError('Playwright is not installed: pip install "rewardgate[render]"')
     found = find_chromium(chromium)
     if found is None:
         raise VerifierError(
