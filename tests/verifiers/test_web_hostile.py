@@ -192,6 +192,36 @@ def test_page_reads_no_host_file(verifier: WebVerifier, secret_file: Path, how: 
     assert result.details.get("terms", {}).get("text", 0.0) < 0.5
 
 
+def test_the_jail_holds_no_network_no_home_and_no_privilege(listener: Listener) -> None:
+    """The browser's jail, with a shell in Chromium's place: what a page could reach."""
+    import shutil
+    import subprocess
+
+    from rewardgate.verifiers.web.containment import jail_argv
+
+    connect = (
+        "import socket; s = socket.socket(); s.settimeout(2); "
+        f"print('connect', s.connect_ex(('127.0.0.1', {listener.port})))"
+    )
+    script = (
+        "id -u; ls /; ls /home /root 2>&1; ls /etc; "
+        "tail -n +3 /proc/net/dev | cut -d: -f1; touch /usr/x 2>&1; "
+        f'env; python3 -c "{connect}"'
+    )
+    argv = jail_argv("/bin/sh", shutil.which("bwrap") or "bwrap")
+    out = subprocess.run(
+        [*argv, "-c", script], capture_output=True, text=True, timeout=30
+    ).stdout.split()
+    assert out[0] == "65534"
+    assert "home" not in out and "root" not in out and "run" not in out and "sys" not in out
+    assert "passwd" not in out and "shadow" not in out and "ssh" not in out
+    assert out.count("lo") == 1 and not any(x.startswith(("eth", "en", "veth")) for x in out)
+    assert "Read-only" in out
+    assert not any(x.startswith(("SECRET", "AWS", "REWARDGATE")) for x in out)
+    assert out[out.index("connect") + 1] != "0"
+    assert listener.connections == []
+
+
 def _alive(pids: set[int]) -> set[int]:
     """Those of `pids` still running (zombies awaiting their reaper do not count)."""
     alive = set()
