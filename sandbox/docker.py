@@ -66,6 +66,9 @@ LABEL = "io.rewardgate.sandbox"
 # processes: init and launcher (docker's exec helper becomes the launcher).
 OVERHEAD_MB = 48
 OVERHEAD_PIDS = 2
+# Each warm zygote (a preloaded interpreter) a container keeps: its memory and process.
+ZYGOTE_MB = 48
+MAX_ZYGOTES = 4
 SETUP_TIMEOUT_S = 30.0
 MOUNT_DIR_MB = 256
 ENV = {
@@ -101,6 +104,7 @@ while True:
     time.sleep(0.2)
 """
 _LAUNCHER = Path(__file__).with_name("docker_launcher.py")
+_ZYGOTE = Path(__file__).with_name("docker_zygote.py")
 
 
 def _check_relpath(name: str) -> str:
@@ -125,6 +129,7 @@ class _Box:
     id: str
     memory_mb: int
     pids: int
+    entries: set[str] = field(default_factory=set)  # warm zygotes the launcher keeps
     exec_id: str = ""
     raw: Any = None
     sock: socket.socket | None = None
@@ -171,7 +176,9 @@ class DockerBackend:
         base_url: str | None = None,
         setup_timeout_s: float = SETUP_TIMEOUT_S,
         idle_s: float = IDLE_S,
+        warm: bool = True,
     ) -> None:
+        self.warm = warm
         self.idle_s = idle_s
         self.image = image
         self.setup_timeout_s = setup_timeout_s
@@ -186,6 +193,7 @@ class DockerBackend:
         self._idle: list[_Box] = []
         self._all: set[str] = set()
         self._launcher = _LAUNCHER.read_text(encoding="utf-8")
+        self._zygote = _ZYGOTE.read_text(encoding="utf-8")
         self._init = INIT.format(uid=RUN_USER.split(":")[0], idle_s=idle_s)
         atexit.register(self.close)
 
@@ -315,17 +323,23 @@ class DockerBackend:
                 if name == host and pid.isdigit() and not _alive(int(pid)):
                     api.remove_container(info["Id"], force=True)
 
-    def _acquire(self, memory_mb: int, pids: int) -> _Box:
+    def _acquire(self, limits: Limits, key: str) -> _Box:
+        """An idle box (else a new one) with the run's limits; `key`: its warm entry."""
         with self._lock:
             box = self._idle.pop() if self._idle else None
+        if box is not None:
+            want = _wanted(box.entries, limits, key)
+            if (box.memory_mb, box.pids) != want:
+                try:
+                    self._set_limits(box, *want)
+                except Exception:
+                    self._discard(box)
+                    box = None
         if box is None:
-            return self._create(memory_mb, pids)
-        if (box.memory_mb, box.pids) != (memory_mb, pids):
-            try:
-                self._set_limits(box, memory_mb, pids)
-            except Exception:
-                self._discard(box)
-                return self._create(memory_mb, pids)
+            box = self._create(*_wanted(set(), limits, key))
+        if key:
+            full = key not in box.entries and len(box.entries) >= MAX_ZYGOTES
+            box.entries = {key} if full else box.entries | {key}
         return box
 
     def _set_limits(self, box: _Box, memory_mb: int, pids: int) -> None:
@@ -398,9 +412,13 @@ class DockerBackend:
         *,
         channel: bool = False,
     ) -> ExecResult:
-        """A cold `python3 -I script` in a pooled container (its exec is the warm part)."""
+        """`python3 -I script`, or with `warm` a fork of a zygote that preloaded `entry`."""
         merged = {**entry.files, **(files or {})}
-        return self.run(["python3", "-I", entry.script], merged, stdin, limits, channel=channel)
+        if not self.warm:
+            return self.run(["python3", "-I", entry.script], merged, stdin, limits, channel=channel)
+        self._ensure_ready()
+        argv = ["python3", "-I", entry.script]
+        return self._run(argv, merged, stdin, limits or Limits(), (), channel, entry)
 
     def _run(
         self,
@@ -410,9 +428,11 @@ class DockerBackend:
         limits: Limits,
         mounts: Sequence[Mount],
         channel: bool,
+        entry: PythonEntry | None = None,
     ) -> ExecResult:
-        payload = self._job(argv, files, _as_bytes(stdin), limits, mounts, channel)
-        box = self._acquire(limits.memory_mb, max(limits.processes, 1))
+        payload = self._job(argv, files, _as_bytes(stdin), limits, mounts, channel, entry)
+        key = entry.key if entry is not None else ""
+        box = self._acquire(limits, key)
         recycle = True
         try:
             oom_before = _oom_kills(box.id)
@@ -420,7 +440,8 @@ class DockerBackend:
                 frames, exit_code, host_timeout = self._exec(box, payload, limits)
             except _Gone:  # an idle container that ended itself: one more, fresh
                 self._discard(box)
-                box = self._create(limits.memory_mb, max(limits.processes, 1))
+                box = self._create(*_wanted(set(), limits, key))
+                box.entries = {key} if key else set()
                 oom_before = _oom_kills(box.id)
                 frames, exit_code, host_timeout = self._exec(box, payload, limits)
             result, recycle = self._result(frames, exit_code, host_timeout, limits)
@@ -444,6 +465,7 @@ class DockerBackend:
         limits: Limits,
         mounts: Sequence[Mount],
         channel: bool,
+        entry: PythonEntry | None,
     ) -> bytes:
         file_list = [(_check_relpath(name), _as_bytes(data)) for name, data in files.items()]
         mount_list = []
@@ -467,6 +489,9 @@ class DockerBackend:
                 "output_bytes": limits.output_bytes,
             },
         }
+        if entry is not None:
+            job["entry"] = {"key": entry.key, "script": entry.script, "files": dict(entry.files)}
+            job["zygote"] = self._zygote
         head = json.dumps(job).encode()
         parts = [b"RGJ1", struct.pack(">I", len(head)), head]
         parts += [data for _, data in file_list] + [data for _, data in mount_list] + [stdin]
@@ -598,6 +623,13 @@ class DockerBackend:
         )
         recycle = bool(summary["dirty"]) or timed_out or code == -9
         return result, recycle
+
+
+def _wanted(entries: set[str], limits: Limits, key: str) -> tuple[int, int]:
+    """(memory MB, processes) of a box for a run: the run's own plus its zygotes'."""
+    kept = entries | {key} if key else entries
+    n = len(kept) if len(kept) <= MAX_ZYGOTES else 1
+    return limits.memory_mb + ZYGOTE_MB * n, max(limits.processes, 1) + n
 
 
 def _summary_size(out: bytearray) -> int | None:

@@ -87,12 +87,16 @@ def wipe(top: str) -> None:
             pass
 
 
+ZYGOTES: dict[str, tuple[int, Any]] = {}  # entry key -> (pid, control socket)
+
+
 def others() -> list[int]:
-    """Pids of the sandbox uid's live processes other than this one (zombies wait for
-    the container's init to reap them)."""
-    me, uid, found = os.getpid(), os.getuid(), []
+    """Pids of the sandbox uid's live processes but this one and the warm zygotes
+    (zygotes wait for the container's init to reap them)."""
+    spare = {os.getpid(), *(pid for pid, _ in ZYGOTES.values())}
+    uid, found = os.getuid(), []
     for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != me:
+        if name.isdigit() and int(name) not in spare:
             try:
                 if os.stat("/proc/" + name).st_uid != uid:
                     continue
@@ -105,15 +109,58 @@ def others() -> list[int]:
 
 
 def kill_all() -> bool:
-    """SIGKILL every other process of this uid, until none is left (forks race a sweep)."""
-    for _ in range(50):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
+    """SIGKILL every other process of this uid (the zygotes spared), until none is left."""
+    for _ in range(200):
         alive = others()
         if not alive:
             return True
-        time.sleep(0.002)
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.001)
     return False
+
+
+def drop_zygotes() -> None:
+    for pid, control in ZYGOTES.values():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        control.close()
+    ZYGOTES.clear()
+
+
+def zygote(job: dict[str, Any]) -> Any:
+    """The control socket of the warm zygote of the job's entry, started on first use."""
+    import socket
+
+    entry = job["entry"]
+    known = ZYGOTES.get(entry["key"])
+    if known is not None:
+        return known[1]
+    if len(ZYGOTES) >= 4:
+        drop_zygotes()
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(theirs.fileno(), 3)
+            os.closerange(4, 1 << 16)
+            os.chdir(WORKDIR)
+            argv = ["python3", "-I", "-c", job["zygote"]]
+            os.execvpe(argv[0], argv, job["env"])
+        finally:
+            os._exit(127)
+    theirs.close()
+    payload = json.dumps({"script": entry["script"], "files": entry["files"]}).encode()
+    mine.send(len(payload).to_bytes(8, "big"))
+    for at in range(0, len(payload), CHUNK):
+        mine.send(payload[at : at + CHUNK])
+    mine.settimeout(30)
+    if mine.recv(16) != b"ready":
+        raise RuntimeError("the warm zygote did not start")
+    mine.settimeout(None)
+    ZYGOTES[entry["key"]] = (pid, mine)
+    return mine
 
 
 def place(job: dict[str, Any], blobs: dict[str, list[tuple[str, bytes]]]) -> None:
@@ -165,7 +212,16 @@ def supervise(job: dict[str, Any], stdin_data: bytes) -> tuple[Any, ...]:
     cap = limits["output_bytes"]
     in_r, in_w = os.pipe()
     pipes = [os.pipe(), os.pipe()] + ([os.pipe()] if job["channel"] else [])
-    pid = spawn(job, [in_r] + [w for _, w in pipes])
+    control = None
+    if job.get("entry"):  # warm: a fork of the entry's preloaded zygote
+        import socket
+
+        control = zygote(job)
+        header = {"script": job["entry"]["script"], "limits": job["limits"]}
+        socket.send_fds(control, [json.dumps(header).encode()], [in_r] + [w for _, w in pipes])
+        pid = json.loads(control.recv(1 << 16) or b'{"pid": 0}')["pid"]
+    else:
+        pid = spawn(job, [in_r] + [w for _, w in pipes])
     os.close(in_r)
     for _, w in pipes:
         os.close(w)
@@ -179,19 +235,26 @@ def supervise(job: dict[str, Any], stdin_data: bytes) -> tuple[Any, ...]:
     else:
         os.close(in_w)
         in_w = -1
-    pidfd = os.pidfd_open(pid)
+    done_fd = control.fileno() if control is not None else os.pidfd_open(pid)
     status = rusage = None
+    stalled = 0
     timed_out = left_behind = False
     readers = set(streams)
     while readers or status is None:
         wait = max(0.0, deadline - time.monotonic()) if not timed_out else 0.5
         writers = [in_w] if in_w >= 0 else []
-        watch = list(readers) + ([pidfd] if status is None else []) + [0]
+        watch = list(readers) + ([done_fd] if status is None else []) + [0]
         ready_r, ready_w, _ = select.select(watch, writers, [], wait)
-        if not ready_r and not ready_w and status is None and not timed_out:
-            if time.monotonic() >= deadline:
+        if not ready_r and not ready_w and status is None:
+            if not timed_out and time.monotonic() >= deadline:
                 timed_out = True
                 kill_all()
+            elif timed_out and control is not None:
+                stalled += 1
+                if stalled > 4:  # the zygote does not report (stopped): it goes
+                    drop_zygotes()
+                    control = None
+                    status, rusage = int(signal.SIGKILL), (0.0, 0)
             continue
         if ready_w:
             try:
@@ -208,8 +271,21 @@ def supervise(job: dict[str, Any], stdin_data: bytes) -> tuple[Any, ...]:
                 if not os.read(0, 1 << 16):  # the host is gone: so is the run
                     kill_all()
                     os._exit(0)
-            elif fd == pidfd:
-                _, status, rusage = os.wait4(pid, 0)
+            elif fd == done_fd and control is not None:
+                report = control.recv(1 << 16)
+                if not report:  # the program killed the zygote
+                    ZYGOTES.clear()
+                    control.close()
+                    control = None
+                    status, rusage = int(signal.SIGKILL), (0.0, 0)
+                else:
+                    done = json.loads(report)
+                    status, rusage = done["status"], (done["cpu_ms"], done["max_rss_kb"])
+                left_behind = bool(others())
+                kill_all()
+            elif fd == done_fd:
+                _, status, usage = os.wait4(pid, 0)
+                rusage = ((usage.ru_utime + usage.ru_stime) * 1000, usage.ru_maxrss)
                 # The program is done: whatever it left running is killed, so the
                 # pipes reach EOF even if a leftover process holds them.
                 left_behind = bool(others())
@@ -224,12 +300,14 @@ def supervise(job: dict[str, Any], stdin_data: bytes) -> tuple[Any, ...]:
                     streams[fd] += data[:room]
                 if len(data) > room:
                     cut[fd] = True
-        if timed_out and status is None and not readers:
-            _, status, rusage = os.wait4(pid, 0)
+        if timed_out and status is None and not readers and control is None:
+            _, status, usage = os.wait4(pid, 0)
+            rusage = ((usage.ru_utime + usage.ru_stime) * 1000, usage.ru_maxrss)
     wall_ms = (time.monotonic() - began) * 1000
     if in_w >= 0:
         os.close(in_w)
-    os.close(pidfd)
+    if not job.get("entry"):
+        os.close(done_fd)
     for r, _ in pipes:
         os.close(r)
     ordered = [streams[r] for r, _ in pipes]
@@ -261,8 +339,8 @@ def serve(job: dict[str, Any]) -> None:
         "exit": os.waitstatus_to_exitcode(status),
         "timed_out": timed_out,
         "wall_ms": wall_ms,
-        "cpu_ms": (rusage.ru_utime + rusage.ru_stime) * 1000,
-        "max_rss_kb": rusage.ru_maxrss,
+        "cpu_ms": rusage[0],
+        "max_rss_kb": rusage[1],
         "truncated": truncated,
         "sizes": [len(s) for s in streams],
         "dirty": not clean or bool(scraps) or leftover or left,

@@ -19,7 +19,7 @@ from typing import Any
 import docker
 import pytest
 
-from rewardgate.sandbox import Limits, Mount
+from rewardgate.sandbox import Limits, Mount, PythonEntry
 from rewardgate.sandbox.docker import DEFAULT_IMAGE, LABEL, DockerBackend
 from rewardgate.verifiers.errors import SandboxError
 from tests.sandbox.conftest import assert_still_works, host_pids_with
@@ -252,3 +252,50 @@ def test_a_dead_workers_containers_end_themselves(marker: str) -> None:
         worker.kill()
         worker.wait()
     assert wait_for(lambda: not my_containers(worker.pid), 20)
+
+
+PROBE = PythonEntry(
+    "probe.py",
+    {
+        "probe.py": (
+            "import os, sys\n"
+            "def preload(files):\n"
+            "    global PRELOADED\n"
+            "    PRELOADED = sorted(files)\n"
+            "def main():\n"
+            "    data = sys.stdin.read()\n"
+            "    os.write(3, b'verdict')\n"
+            "    print(os.getuid(), os.getcwd(), sys.argv, sorted(os.listdir('.')), data)\n"
+            "    sys.exit(int(data or 0))\n"
+            "if __name__ == '__main__':\n"
+            "    main()\n"
+        )
+    },
+)
+
+
+@pytest.mark.parametrize("stdin", ["0", "3"])
+def test_warm_python_run_matches_a_cold_one(stdin: str) -> None:
+    results = []
+    for warm in (True, False):
+        backend = DockerBackend(image=IMAGE, warm=warm)
+        try:
+            r = backend.run_python(PROBE, {"mine.txt": "x"}, stdin, channel=True)
+        finally:
+            backend.close()
+        results.append((r.exit_code, r.stdout, r.stderr, r.channel))
+    assert results[0] == results[1]
+    assert results[0][0] == int(stdin) and results[0][3] == b"verdict", results
+
+
+def test_a_run_that_kills_its_zygote_is_contained(fresh: DockerBackend) -> None:
+    killer = PythonEntry(
+        "killer.py",
+        {
+            "killer.py": "import os\ndef main():\n"
+            "    os.kill(os.getppid(), 9)\n    os.kill(os.getpid(), 9)\n"
+        },
+    )
+    r = fresh.run_python(killer, limits=Limits(wall_s=5))
+    assert r.exit_code == -9, r
+    assert fresh.run_python(PROBE, stdin="0", channel=True).exit_code == 0
