@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the cad verifier's runtime: CadQuery (with OCP), numpy and scipy for the
-# system python3 that sandboxes run (/usr/bin/python3), in its own virtual environment
-# under /usr, which every sandbox sees read-only (the service's .venv is not visible
-# there). The verifier's `cad_runtime` setting names the prefix; keep the two in step.
+# system python3 that sandboxes run (/usr/bin/python3), in a virtual environment of its
+# own that the verifier mounts read-only into its sandboxes (the service's .venv is for
+# another python and not readable there). It must be readable by uid 65534. The
+# verifier's `cad_runtime` setting names the prefix; keep the two in step.
 # Needs root for the default prefix. Safe to run again: a matching stamp skips it.
 set -euo pipefail
 

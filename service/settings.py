@@ -107,8 +107,9 @@ class Settings(BaseSettings):
     )
     cad_runtime: Path | None = Field(
         None,
-        description="Prefix of the CAD runtime (CadQuery for the sandbox's python3, under "
-        "/usr so sandboxes see it); unset: /usr/local/lib/rewardgate/cad.",
+        description="Prefix of the CAD runtime (CadQuery for the sandbox's python3, from "
+        "scripts/install-cad.sh), mounted read-only into CAD sandboxes; unset: "
+        "/usr/local/lib/rewardgate/cad.",
     )
     get_reward_verifier: str = Field(
         "math", min_length=1, description="Verifier of POST /get_reward when `?verifier=` is unset."

@@ -323,16 +323,17 @@ def test_the_runner_works_in_a_cold_sandbox_too() -> None:
 
     from rewardgate.sandbox.api import Limits
     from rewardgate.sandbox.bwrap import BwrapBackend
-    from rewardgate.verifiers.cad.run import runner_entry
+    from rewardgate.verifiers.cad.run import runner_entry, runtime_mounts
 
     job = {"kind": "score", "time_limit_s": 20, "memory_mb": 1024, "normalize": True,
            "samples": 512, "seed": 0, "reference_format": None}  # fmt: skip
     result = BwrapBackend(warm=False).run_python(
-        runner_entry(str(VERIFIER.runtime)),
+        runner_entry(),
         {"job.json": json.dumps(job), "script.py": BOX},
         b"",
         Limits(wall_s=60, cpu_s=60, memory_mb=2048, open_files=256),
         channel=True,
+        mounts=runtime_mounts(VERIFIER.runtime),
     )
     report = {
         k: v for line in (result.channel or b"").splitlines() for k, v in json.loads(line).items()

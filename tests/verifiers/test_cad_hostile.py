@@ -136,3 +136,21 @@ def test_what_a_script_leaves_in_the_work_dir_cannot_spoil_the_reference(trap: s
     script = f"import os\n{trap}\n{part('torus')}"
     result = score(fenced(script), REFERENCE)
     assert (result.status, result.reward) == ("ok", pytest.approx(1.0))
+
+
+def test_cad_runs_leave_nothing_in_other_verifiers_sandboxes() -> None:
+    """CAD's warm zygote (CadQuery preloaded, its runtime mounted) is its own: a Python
+    program the code verifier runs afterwards in this process sees neither."""
+    from rewardgate.verifiers.code import CodeVerifier
+    from rewardgate.verifiers.models import RewardRequest
+
+    assert score(fenced(part("torus")), REFERENCE).reward == pytest.approx(1.0)
+    probe = (
+        "import os, sys\n"
+        "print('cadquery' in sys.modules, any('rewardgate' in p for p in sys.path),"
+        " os.path.exists('/opt/rewardgate/cad'))\n"
+    )
+    reference = {"tests": [{"expected_stdout": "False False False\n"}]}
+    request = RewardRequest(verifier="code", response=probe, reference=reference)
+    result = CodeVerifier().verify(request)
+    assert result.reward == 1.0, result.details

@@ -1,8 +1,10 @@
 """Running `runner.py` in the sandbox, and the reference shapes it builds, cached.
 
-The CAD runtime (CadQuery, OCP, numpy, scipy for the system python3) lives in a prefix
-under /usr, which every sandbox sees read-only, so the warm path's zygote can preload
-CadQuery and every run skips its import; `scripts/install-cad.sh` installs it.
+The CAD runtime (CadQuery, OCP, numpy, scipy for the system python3; installed by
+`scripts/install-cad.sh`) is a read-only `Mount` at `RUNTIME_MOUNT` in every CAD
+sandbox. Runs with a mount set of their own get a warm zygote of their own: CAD's
+preloads CadQuery once (so each run skips its import), and nothing it imports or puts
+on sys.path reaches the zygote other verifiers' programs are forked from.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from rewardgate.sandbox.api import Limits, PythonEntry
+from rewardgate.sandbox.api import Limits, Mount, PythonEntry
 from rewardgate.verifiers.cad.models import CadOptions
 from rewardgate.verifiers.errors import (
     InvalidRequest,
@@ -28,15 +30,18 @@ from rewardgate.verifiers.errors import (
 __all__ = [
     "ANALYSIS_S",
     "DEFAULT_RUNTIME",
+    "RUNTIME_MOUNT",
     "execute",
     "reference_brep",
     "runner_entry",
     "runtime_health",
+    "runtime_mounts",
     "sandbox_s",
 ]
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_RUNTIME = Path("/usr/local/lib/rewardgate/cad")
+RUNTIME_MOUNT = "/opt/rewardgate/cad"  # where sandboxes see the runtime, wherever it is
 INSTALL_HINT = "install it with scripts/install-cad.sh"
 ANALYSIS_S = 60.0  # the runner's own work after the script: check, tessellate, compare
 RUNNER_MB = 1024  # the runner's own memory (CadQuery, the two meshes) beside the script's
@@ -45,13 +50,17 @@ CACHE_BYTES = 256 << 20
 
 
 @functools.cache
-def runner_entry(runtime: str) -> PythonEntry:
-    """runner.py with geometry.py and the runtime's prefix: what a warm zygote preloads."""
+def runner_entry() -> PythonEntry:
+    """runner.py with geometry.py and where the runtime is mounted: what a zygote preloads."""
     files = {
         name: (HERE / name).read_text(encoding="utf-8") for name in ("runner.py", "geometry.py")
     }
-    files["cad_runtime.json"] = json.dumps({"prefix": runtime})
+    files["cad_runtime.json"] = json.dumps({"prefix": RUNTIME_MOUNT})
     return PythonEntry("runner.py", files)
+
+
+def runtime_mounts(runtime: Path) -> tuple[Mount, ...]:
+    return (Mount(runtime, RUNTIME_MOUNT),)
 
 
 def sandbox_s(options: CadOptions) -> float:
@@ -102,11 +111,12 @@ def execute(
 
         backend = get_backend(options.backend)
         result = backend.run_python(
-            runner_entry(str(runtime)),
+            runner_entry(),
             files,
             reference[1] if reference else b"",
             limits,
             channel=True,
+            mounts=runtime_mounts(runtime),
         )
     except RewardgateError:
         raise
