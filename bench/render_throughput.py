@@ -26,6 +26,8 @@ import argparse
 import io
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -312,10 +314,11 @@ def web_workload(group: int) -> list[tuple[str, str]]:
     return items
 
 
-def web_bare(work: list[tuple[str, str]]) -> float:
-    """Bare Playwright: one unjailed Chromium, a new page per response (targets once),
-    `set_content` and a full-page screenshot, then SSIM and 1 - MSE on the 512x512
-    canvases: no containment, no DOM blocks."""
+@contextmanager
+def web_bare_scorer() -> Iterator[Callable[[str, str], None]]:
+    """Bare Playwright: one unjailed Chromium, a new page per response (each target
+    once), `set_content` and a full-page screenshot, then SSIM and 1 - MSE on the
+    512x512 canvases: no containment, no DOM blocks."""
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
@@ -335,34 +338,50 @@ def web_bare(work: list[tuple[str, str]]) -> float:
             page.close()
             return image_to_canvas(Image.open(io.BytesIO(png)), 512)
 
-        shot("<p>warm</p>")
-        start = time.perf_counter()
         targets: dict[str, object] = {}
-        for target, response in work:
+
+        def score(target: str, response: str) -> None:
             if target not in targets:
                 targets[target] = shot(target)
             _score(shot(extract_html(response) or ""), targets[target])
-        rate = len(work) / (time.perf_counter() - start)
+
+        shot("<p>warm</p>")
+        yield score
         browser.close()
-    return rate
 
 
-def web_verifier(work: list[tuple[str, str]]) -> float:
+def web_verifier_scorer() -> Callable[[str, str], None]:
+    """`WebVerifier.verify` in this process (its browser started)."""
     from rewardgate.verifiers.web import WebVerifier
 
     checker = WebVerifier()
     checker.warmup()
-    checker.verify(  # the process's browser starts
-        RewardRequest(verifier="web", response="<p>warm</p>", reference={"target_html": "<p>w</p>"})
-    )
-    start = time.perf_counter()
-    for target, response in work:
+
+    def score(target: str, response: str) -> None:
         request = RewardRequest(
             verifier="web", response=response, reference={"target_html": target}
         )
         result = checker.verify(request)
         assert result.details["reason"] == "scored", result.details
-    return len(work) / (time.perf_counter() - start)
+
+    score("<p>w</p>", "<p>warm</p>")
+    return score
+
+
+def web_interleaved(work: list[tuple[str, str]], group: int) -> tuple[float, float]:
+    """Items/s of the bare loop and of the verifier, run group by group in turn (each
+    going first on every other group), so both see the same load on a shared machine."""
+    spent = {"bare": 0.0, "verifier": 0.0}
+    with web_bare_scorer() as bare:
+        scorers = {"bare": bare, "verifier": web_verifier_scorer()}
+        for n, i in enumerate(range(0, len(work), group)):
+            order = ["bare", "verifier"] if n % 2 == 0 else ["verifier", "bare"]
+            for name in order:
+                start = time.perf_counter()
+                for target, response in work[i : i + group]:
+                    scorers[name](target, response)
+                spent[name] += time.perf_counter() - start
+    return len(work) / spent["bare"], len(work) / spent["verifier"]
 
 
 def web_engine(work: list[tuple[str, str]], group: int, workers: int) -> float:
@@ -396,7 +415,8 @@ def web_main(group: int, workers: int) -> None:
     """Web rewards vs. a bare Playwright screenshot loop, in one run.
 
     1. bare: one unjailed Chromium, a page per response, full-page screenshot, SSIM and
-       1 - MSE on 512x512 canvases (`web_bare`);
+       1 - MSE on 512x512 canvases (`web_bare_scorer`), interleaved with (2) group by
+       group (`web_interleaved`);
     2. verifier: `WebVerifier.verify` in this process: the jailed browser, a fresh
        context per page, DOM blocks and Design2Code's four block scores, the default
        pixel mix (SSIM, 1 - MSE, normalised L2), targets cached;
@@ -404,8 +424,7 @@ def web_main(group: int, workers: int) -> None:
        no result cache.
     """
     work = web_workload(group)
-    base = web_bare(work)
-    inproc = web_verifier(work)
+    base, inproc = web_interleaved(work, group)
     pooled = web_engine(work, group, workers)
     print(f"items: {len(work)} (10 pages x {group}), viewport 1280x720, 512x512 canvas")
     print(f"bare Playwright + skimage        : {base:7.2f} items/s")

@@ -64,15 +64,27 @@ BROWSER_ARGS = (
     "--font-render-hinting=none",
     "--js-flags=--max-old-space-size=512",
 )
-# Every page sees the same instant and the same random numbers (xorshift32, fixed seed).
-FIXED_TIME = "2024-01-01T12:00:00Z"
-SEEDED_RANDOM_JS = """
+# Every page sees the same instant (`Date`) and the same random numbers (`Math.random`,
+# xorshift32 from a fixed seed). One small init script: Playwright's own clock would
+# inject its whole fake-timer library into every page.
+DETERMINISM_JS = """
 (() => {
   let state = 0x2545f491;
   Math.random = () => {
     state ^= state << 13; state ^= state >>> 17; state ^= state << 5;
     return (state >>> 0) / 4294967296;
   };
+  const RealDate = Date;
+  const fixed = RealDate.parse("2024-01-01T12:00:00Z");
+  function FixedDate(...args) {
+    if (!new.target) return new RealDate(fixed).toString();
+    return args.length ? new RealDate(...args) : new RealDate(fixed);
+  }
+  FixedDate.prototype = RealDate.prototype;
+  FixedDate.now = () => fixed;
+  FixedDate.parse = RealDate.parse;
+  FixedDate.UTC = RealDate.UTC;
+  globalThis.Date = FixedDate;
 })();
 """
 # Slack of the caller's deadline over the page's own time limit.
@@ -198,8 +210,7 @@ class BrowserManager:
             self._forget_browser()
             raise _BrowserDied(_first_line(exc)) from None
         try:
-            context.add_init_script(SEEDED_RANDOM_JS)
-            context.clock.set_fixed_time(FIXED_TIME)
+            context.add_init_script(DETERMINISM_JS)
             page = context.new_page()
             page.set_default_timeout(timeout_s * 1000)
             page.set_content(html, wait_until="load")

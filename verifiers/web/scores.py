@@ -19,6 +19,7 @@ all four are 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ from rewardgate.verifiers.web.matching import (
     text_similarity,
 )
 
-__all__ = ["BlockScores", "block_scores", "color_similarity"]
+__all__ = ["BlockScores", "block_scores", "color_similarities", "color_similarity"]
 
 # Matched pairs listed in `details`, so a large page cannot bloat a result.
 MAX_SHOWN_PAIRS = 20
@@ -69,13 +70,22 @@ def color_similarity(
     first: tuple[float, float, float], second: tuple[float, float, float]
 ) -> float:
     """`max(0, 1 - dE00 / 100)` of two RGB colours (0-255)."""
+    return color_similarities([first], [second])[0]
+
+
+def color_similarities(
+    first: Sequence[tuple[float, float, float]], second: Sequence[tuple[float, float, float]]
+) -> list[float]:
+    """`color_similarity` of each pair, in one vectorised pass."""
     import numpy as np
     from skimage.color import deltaE_ciede2000, rgb2lab
 
-    pair = np.array([[first, second]], dtype=np.float64) / 255.0
-    lab = rgb2lab(pair)
-    delta = float(deltaE_ciede2000(lab[0, 0], lab[0, 1]))
-    return max(0.0, 1.0 - delta / 100.0)
+    if not first:
+        return []
+    pairs = np.array([first, second], dtype=np.float64) / 255.0  # (2, n, 3): an "image"
+    lab = rgb2lab(pairs)
+    delta = deltaE_ciede2000(lab[0], lab[1])
+    return [max(0.0, 1.0 - float(d) / 100.0) for d in np.atleast_1d(delta)]
 
 
 def block_scores(pred: list[Block], target: list[Block]) -> BlockScores:
@@ -96,14 +106,13 @@ def block_scores(pred: list[Block], target: list[Block]) -> BlockScores:
     matched_ids = {id(p) for p, _, _ in pairs} | {id(t) for _, t, _ in pairs}
     unmatched = sum(b.area for b in (*merged_pred, *merged_target) if id(b) not in matched_ids)
     matched_area = sum(p.area + t.area for p, t, _ in pairs)
-    texts, positions, colors = [], [], []
-    for p, t, similarity in pairs:
+    colors = color_similarities([p.color for p, _, _ in pairs], [t.color for _, t, _ in pairs])
+    texts, positions = [], []
+    for (p, t, similarity), color in zip(pairs, colors, strict=True):
         (px, py), (tx, ty) = p.centre, t.centre
         position = 1.0 - max(abs(px - tx), abs(py - ty))
-        color = color_similarity(p.color, t.color)
         texts.append(similarity)
         positions.append(position)
-        colors.append(color)
         if len(result.pairs) < MAX_SHOWN_PAIRS:
             result.pairs.append(
                 {
