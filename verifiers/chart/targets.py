@@ -8,8 +8,6 @@ does not draw a chart is a malformed request (`invalid`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,16 +17,16 @@ from rewardgate.verifiers.chart.models import ChartOptions, ChartReference
 from rewardgate.verifiers.chart.run import ChartRecord, Outcome, execute
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.image.raster import png_to_canvas
+from rewardgate.verifiers.image.targets import check_image, image_bytes
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["MAX_IMAGE_PIXELS", "Target", "check_png", "image_bytes", "target_of"]
+__all__ = ["MAX_IMAGE_PIXELS", "Target", "check_png", "target_of"]
 
 CACHED_TARGETS = 64
 MAX_IMAGE_PIXELS = 40_000_000
-MAX_IMAGE_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -37,39 +35,8 @@ class Target:
     record: ChartRecord | None  # None for an image target: no structure to compare
 
 
-def image_bytes(target: str, asset_dir: Path | None) -> bytes:
-    """The image file a `target_png` names: an uploaded asset or base64 text."""
-    from rewardgate.verifiers.assets import ASSET_PREFIX, AssetStore
-
-    if target.startswith(ASSET_PREFIX):
-        if asset_dir is None:
-            raise InvalidRequest("reference.target_png: this server has no asset store")
-        path = AssetStore(asset_dir, 1, 1).resolve(target)
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            raise InvalidRequest(f"reference.target_png: over {MAX_IMAGE_BYTES} bytes")
-        return path.read_bytes()
-    if target.startswith("data:") and "," in target:
-        target = target.split(",", 1)[1]
-    try:
-        return base64.b64decode("".join(target.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest("reference.target_png: neither base64 nor asset:<sha256>") from None
-
-
 def check_png(target: str, asset_dir: Path | None) -> None:
-    """The header must be an image's, within the pixel limit (pixels decode in a worker)."""
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    data = image_bytes(target, asset_dir)
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            pixels = image.width * image.height
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise InvalidRequest(f"reference.target_png: not a readable image: {exc}") from None
-    if pixels > MAX_IMAGE_PIXELS:
-        raise InvalidRequest(f"reference.target_png: image of {pixels} pixels is too large")
+    check_image(image_bytes(target, asset_dir), MAX_IMAGE_PIXELS)
 
 
 def canvas_of(png: bytes, size: int) -> NDArray[np.uint8]:

@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
-from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.web.extract import extract_html
 from rewardgate.verifiers.web.models import WebOptions, WebReference
 
@@ -58,6 +57,7 @@ class WebVerifier(Verifier[WebReference, WebOptions]):
         self, reference: Any, options: dict[str, Any] | None
     ) -> Prepared[WebReference, WebOptions]:
         """Validate, check every weighted term and a screenshot target's header."""
+        from rewardgate.verifiers.image.targets import check_image
         from rewardgate.verifiers.web.judge import (
             MAX_TARGET_PIXELS,
             check_weights,
@@ -68,7 +68,7 @@ class WebVerifier(Verifier[WebReference, WebOptions]):
         ref, opts = prepared.reference, prepared.options
         check_weights(opts, ref.target_html is not None, self._perceptual_config())
         if ref.target_png is not None:
-            _check_image(target_png_bytes(ref, self.env.asset_dir), MAX_TARGET_PIXELS)
+            check_image(target_png_bytes(ref, self.env.asset_dir), MAX_TARGET_PIXELS)
         return prepared
 
     def budget_s(self, reference: WebReference, options: WebOptions, default_s: float) -> float:
@@ -113,18 +113,3 @@ class WebVerifier(Verifier[WebReference, WebOptions]):
 
     def _perceptual_config(self) -> dict[str, Any]:
         return dict(self.env.config.get("image_perceptual") or {})
-
-
-def _check_image(data: bytes, max_pixels: int) -> None:
-    """The header must be an image's, within the pixel limit (pixels decode in the worker)."""
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            pixels = image.width * image.height
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise InvalidRequest(f"reference.target_png: not a readable image: {exc}") from None
-    if pixels > max_pixels:
-        raise InvalidRequest(f"reference.target_png: image of {pixels} pixels is too large")

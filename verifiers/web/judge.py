@@ -60,9 +60,9 @@ def check_weights(options: WebOptions, html_target: bool, configured: dict[str, 
 
 def target_png_bytes(reference: WebReference, asset_dir: Path | None) -> bytes:
     """The target screenshot's file bytes (base64 or an uploaded asset)."""
-    from rewardgate.verifiers.svg.targets import png_bytes
+    from rewardgate.verifiers.image.targets import image_bytes
 
-    return png_bytes(reference.target_png or "", asset_dir)
+    return image_bytes(reference.target_png or "", asset_dir)
 
 
 @lru_cache(maxsize=32)
