@@ -109,7 +109,12 @@ class Engine:
         if self._pool is not None:
             return
         for name in self.registry.names():
-            self.registry.get(name).warmup()
+            try:
+                self.registry.get(name).warmup()
+            except ImportError as exc:
+                # An optional dependency of one verifier (an extra not installed) must
+                # not keep the others from serving; its health check says what is missing.
+                log.warning("verifier %s not warmed up: %s", name, exc)
         self._pool = ProcessPool(
             max_workers=self.workers,
             initializer=_worker_init,

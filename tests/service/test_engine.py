@@ -161,6 +161,20 @@ def test_a_malformed_item_keeps_its_fallback_and_its_verifiers_lowest_reward(
     assert [r.reward for r in results] == [Faulty.lowest_reward, 0.25, Faulty.lowest_reward, 0.0]
 
 
+def test_a_verifier_missing_an_optional_dependency_does_not_stop_the_others(
+    verifier_engine,
+) -> None:
+    class NeedsMissingExtra(Echo):
+        name = "needs_extra"
+
+        def warmup(self) -> None:
+            import rewardgate_no_such_extra  # noqa: F401
+
+    harness = verifier_engine(NeedsMissingExtra, Echo)
+    [result] = harness.score([echo("42")])
+    assert (result.status, result.reward) == ("ok", 1.0)
+
+
 def test_cancelling_a_batch_kills_its_running_items(verifier_engine, tmp_path: Path) -> None:
     harness = verifier_engine(*PROBES)
     pidfile = tmp_path / "pid"
