@@ -37,12 +37,17 @@ def _module(name: str) -> Callable[[], tuple[bool, str]]:
 
 
 def _command(*argv: str) -> Callable[[], tuple[bool, str]]:
+    """Probes the tool a sandbox would run: found on the sandbox's PATH (under /usr),
+    not a user's own install elsewhere on this process's PATH (rustup, pyenv)."""
+
     def probe() -> tuple[bool, str]:
-        path = shutil.which(argv[0])
+        from rewardgate.sandbox.bwrap import PATH as SANDBOX_PATH
+
+        path = shutil.which(argv[0], path=SANDBOX_PATH)
         if path is None:
-            return False, "not on PATH"
+            return False, f"not on the sandbox's PATH ({SANDBOX_PATH})"
         try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            out = subprocess.run([path, *argv[1:]], capture_output=True, text=True, timeout=10)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return False, f"{path}: {exc}"
         first = (out.stdout or out.stderr).strip().splitlines()
