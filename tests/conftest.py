@@ -19,10 +19,19 @@ from fastapi.testclient import TestClient
 from rewardgate.service.app import create_app, verifier_env
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.registry import Registry
+from tests.listener import Listener
 from tests.service.probes import PROBES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[Listener]:
+    """A TCP listener on 127.0.0.1 that hostile outputs aim at; one per test module."""
+    server = Listener()
+    yield server
+    server.close()
 
 
 @pytest.fixture

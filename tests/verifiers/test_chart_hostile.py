@@ -8,10 +8,8 @@ healthy: directly, through the engine, and through the HTTP app.
 
 from __future__ import annotations
 
-import socket
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,47 +17,12 @@ import pytest
 
 from rewardgate.verifiers.chart import ChartVerifier
 from rewardgate.verifiers.models import RewardRequest, RewardResult
+from tests.listener import Listener
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "chart"
 TARGET = (DATA / "bar.py").read_text()
 FAST = {"time_limit_s": 3, "memory_mb": 256}
 DRAW = "\nimport matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [1, 2])\n"
-
-
-class Listener:
-    """A TCP server on 127.0.0.1 that records every connection it accepts."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.1)
-        self.port = self.server.getsockname()[1]
-        self.connections: list[tuple[str, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, addr = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections.append(addr)
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.server.close()
-
-
-@pytest.fixture(scope="module")
-def listener() -> Iterator[Listener]:
-    server = Listener()
-    yield server
-    server.close()
 
 
 def network_scripts(port: int) -> dict[str, str]:

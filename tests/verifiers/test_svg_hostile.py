@@ -10,11 +10,9 @@ healthy. A hostile *target* is a malformed request: `invalid`.
 from __future__ import annotations
 
 import base64
-import socket
 import struct
-import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,47 +22,12 @@ import pytest
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.models import RewardRequest
 from rewardgate.verifiers.svg import SvgVerifier
+from tests.listener import Listener
 from tests.verifiers.svg_support import icon, path_data
 
 SECRET = "s3cr3t-9f2c41d7"
 NS = 'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"'
 TARGET = icon("okx")
-
-
-class Listener:
-    """A TCP server on 127.0.0.1 that records connections and answers nothing useful."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.1)
-        self.port = self.server.getsockname()[1]
-        self.connections: list[tuple[str, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, addr = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections.append(addr)
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.server.close()
-
-
-@pytest.fixture(scope="module")
-def listener() -> Iterator[Listener]:
-    server = Listener()
-    yield server
-    server.close()
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,8 @@ in-process, through the engine and through the HTTP app.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,47 +23,12 @@ from fastapi.testclient import TestClient
 from rewardgate.verifiers.models import RewardRequest, RewardResult
 from rewardgate.verifiers.web import WebVerifier
 from rewardgate.verifiers.web.browser import browser_manager
+from tests.listener import Listener
 from tests.verifiers.web_support import page
 
 SECRET = "s3cr3t-7d41a9e0"
 TARGET = page("landing")
 PROBE = "<p>probe page</p>"
-
-
-class Listener:
-    """A TCP server on 127.0.0.1 that records connections and answers nothing useful."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.1)
-        self.port = self.server.getsockname()[1]
-        self.connections: list[tuple[str, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, addr = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections.append(addr)
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.server.close()
-
-
-@pytest.fixture(scope="module")
-def listener() -> Iterator[Listener]:
-    server = Listener()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")
