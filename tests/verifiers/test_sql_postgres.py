@@ -7,7 +7,6 @@ in CI (CI set) they fail instead, because `make test` must have started one.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,19 @@ from tests.verifiers.test_sql_hostile import GOLD as HOSTILE_GOLD
 from tests.verifiers.test_sql_pairs import IDS, PAIRS, Pair
 
 
-@pytest.fixture(scope="module")
-def verifier(tmp_path_factory: pytest.TempPathFactory) -> SqlVerifier:
+def require_postgres() -> None:
+    """A missing server fails the tests, never skips them: `make test` starts one."""
     problem = postgres_reachable()
     if problem is not None:
-        message = f"PostgreSQL test database unreachable at {PG_DSN}: {problem}"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (make test runs scripts/postgres.sh)")
-        pytest.skip(message)
+        pytest.fail(
+            f"PostgreSQL test database unreachable at {PG_DSN}: {problem} "
+            "(make test runs scripts/postgres.sh)"
+        )
+
+
+@pytest.fixture(scope="module")
+def verifier(tmp_path_factory: pytest.TempPathFactory) -> SqlVerifier:
+    require_postgres()
     return SqlVerifier(env_for(Path(tmp_path_factory.mktemp("empty")), pg=True))
 
 
@@ -114,8 +118,7 @@ def test_the_engine_refuses_writes_even_when_the_parser_cannot_tell() -> None:
     """The server-side cursor, the role and the read-only transaction hold without sqlglot."""
     from rewardgate.verifiers.sql.engines import QueryFailed, Target, connect
 
-    if postgres_reachable() is not None:
-        pytest.skip("no PostgreSQL")
+    require_postgres()
     before = content_digest()
     conn = connect(Target("postgres", PG_DSN, "pg:chinook", "pg:chinook"))
     for query in (
