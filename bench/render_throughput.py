@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rewardgate.testing import start_engine  # noqa: E402
+from rewardgate.verifiers.base import Verifier  # noqa: E402
 from rewardgate.verifiers.models import RewardRequest  # noqa: E402
 from rewardgate.verifiers.svg import SvgVerifier  # noqa: E402
 from tests.verifiers.svg_support import ICONS, path_data, wrap  # noqa: E402
@@ -96,28 +97,37 @@ def bare(work: list[tuple[str, str]], cache_targets: bool) -> float:
     return len(work) / (time.perf_counter() - start)
 
 
-def verifier(work: list[tuple[str, str]]) -> float:
-    checker = SvgVerifier()
+def items(name: str, key: str, work: list[tuple[str, str]]) -> list[dict[str, object]]:
+    """The engine's request items for (target, response) pairs; `key` names the target."""
+    return [{"verifier": name, "response": r, "reference": {key: t}} for t, r in work]
+
+
+def verifier_rate(checker: Verifier, key: str, work: list[tuple[str, str]]) -> float:
+    """Items/s of `checker.verify` in this process (warmed up and one item run first)."""
+    requests = [RewardRequest.model_validate(item) for item in items(checker.name, key, work)]
     checker.warmup()
+    checker.verify(requests[0])
     start = time.perf_counter()
-    for target, response in work:
-        request = RewardRequest(verifier="svg", response=response, reference={"target_svg": target})
+    for request in requests:
         result = checker.verify(request)
         assert result.details["reason"] == "scored", result.details
     return len(work) / (time.perf_counter() - start)
 
 
-def engine(work: list[tuple[str, str]], group: int, workers: int) -> float:
-    harness = start_engine(SvgVerifier, workers=workers, cache=None)
+def engine_rate(
+    cls: type[Verifier],
+    key: str,
+    work: list[tuple[str, str]],
+    group: int,
+    workers: int,
+    warm: list[dict[str, object]],
+) -> float:
+    """Items/s through the engine, one batch per group, result cache off; `warm` is
+    scored first so every worker has started what it keeps (sandbox, browser)."""
+    harness = start_engine(cls, workers=workers, cache=None)
     try:
-        batches = [
-            [
-                {"verifier": "svg", "response": response, "reference": {"target_svg": target}}
-                for target, response in work[i : i + group]
-            ]
-            for i in range(0, len(work), group)
-        ]
-        harness.score(batches[0][:1])  # workers import their libraries
+        batches = [items(cls.name, key, work[i : i + group]) for i in range(0, len(work), group)]
+        harness.score(warm)
         start = time.perf_counter()
         for batch in batches:
             results = harness.score(batch)
@@ -143,8 +153,10 @@ def main() -> None:
     work = workload(args.group)
     base = bare(work, cache_targets=False)
     base_cached = bare(work, cache_targets=True)
-    inproc = verifier(work)
-    pooled = engine(work, args.group, args.workers)
+    inproc = verifier_rate(SvgVerifier(), "target_svg", work)
+    # One item first: the workers import their libraries.
+    warm = items("svg", "target_svg", work[:1])
+    pooled = engine_rate(SvgVerifier, "target_svg", work, args.group, args.workers, warm)
     print(f"items: {len(work)} ({len(ICONS)} icons x {args.group}), 512x512, preset default")
     print(f"bare cairosvg + skimage          : {base:7.1f} items/s")
     print(f"bare, each target rendered once  : {base_cached:7.1f} items/s")
@@ -228,47 +240,6 @@ def chart_bare(work: list[tuple[str, str]]) -> float:
     return len(work) / (time.perf_counter() - start)
 
 
-def chart_verifier(work: list[tuple[str, str]]) -> float:
-    from rewardgate.verifiers.chart import ChartVerifier
-
-    checker = ChartVerifier()
-    checker.warmup()
-    first = work[0]
-    checker.verify(
-        RewardRequest(verifier="chart", response=first[1], reference={"target_code": first[0]})
-    )
-    start = time.perf_counter()
-    for target, response in work:
-        request = RewardRequest(
-            verifier="chart", response=response, reference={"target_code": target}
-        )
-        result = checker.verify(request)
-        assert result.details["reason"] == "scored", result.details
-    return len(work) / (time.perf_counter() - start)
-
-
-def chart_engine(work: list[tuple[str, str]], group: int, workers: int) -> float:
-    from rewardgate.verifiers.chart import ChartVerifier
-
-    harness = start_engine(ChartVerifier, workers=workers, cache=None)
-    try:
-        batches = [
-            [
-                {"verifier": "chart", "response": response, "reference": {"target_code": target}}
-                for target, response in work[i : i + group]
-            ]
-            for i in range(0, len(work), group)
-        ]
-        harness.score(batches[0][:workers])  # each worker starts its sandbox's matplotlib
-        start = time.perf_counter()
-        for batch in batches:
-            results = harness.score(batch)
-            assert all(r.status == "ok" for r in results), results
-        return len(work) / (time.perf_counter() - start)
-    finally:
-        harness.close()
-
-
 def chart_main(group: int, workers: int) -> None:
     """Chart rewards vs. a bare matplotlib loop, in one run.
 
@@ -282,8 +253,12 @@ def chart_main(group: int, workers: int) -> None:
     """
     work = chart_workload(group)
     base = chart_bare(work)
-    inproc = chart_verifier(work)
-    pooled = chart_engine(work, group, workers)
+    from rewardgate.verifiers.chart import ChartVerifier
+
+    inproc = verifier_rate(ChartVerifier(), "target_code", work)
+    # One item per worker first: each starts its sandbox's matplotlib.
+    warm = items("chart", "target_code", work[:workers])
+    pooled = engine_rate(ChartVerifier, "target_code", work, group, workers, warm)
     print(f"items: {len(work)} (10 charts x {group}), 512x512 canvas, 100 dpi")
     print(f"bare matplotlib + skimage        : {base:7.2f} items/s")
     for label, rate in (
@@ -384,33 +359,6 @@ def web_interleaved(work: list[tuple[str, str]], group: int) -> tuple[float, flo
     return len(work) / spent["bare"], len(work) / spent["verifier"]
 
 
-def web_engine(work: list[tuple[str, str]], group: int, workers: int) -> float:
-    from rewardgate.verifiers.web import WebVerifier
-
-    harness = start_engine(WebVerifier, workers=workers, cache=None)
-    try:
-        batches = [
-            [
-                {"verifier": "web", "response": response, "reference": {"target_html": target}}
-                for target, response in work[i : i + group]
-            ]
-            for i in range(0, len(work), group)
-        ]
-        warm = {
-            "verifier": "web",
-            "response": "<p>warm</p>",
-            "reference": {"target_html": "<p>w</p>"},
-        }
-        harness.score([warm] * (2 * workers))  # each worker starts its browser
-        start = time.perf_counter()
-        for batch in batches:
-            results = harness.score(batch)
-            assert all(r.status == "ok" for r in results), results
-        return len(work) / (time.perf_counter() - start)
-    finally:
-        harness.close()
-
-
 def web_main(group: int, workers: int) -> None:
     """Web rewards vs. a bare Playwright screenshot loop, in one run.
 
@@ -425,7 +373,11 @@ def web_main(group: int, workers: int) -> None:
     """
     work = web_workload(group)
     base, inproc = web_interleaved(work, group)
-    pooled = web_engine(work, group, workers)
+    from rewardgate.verifiers.web import WebVerifier
+
+    # Two items per worker first: each starts its browser.
+    warm = items("web", "target_html", [("<p>w</p>", "<p>warm</p>")] * (2 * workers))
+    pooled = engine_rate(WebVerifier, "target_html", work, group, workers, warm)
     print(f"items: {len(work)} (10 pages x {group}), viewport 1280x720, 512x512 canvas")
     print(f"bare Playwright + skimage        : {base:7.2f} items/s")
     for label, rate in (
