@@ -18,9 +18,10 @@ languages (a cached build reports a zero-second success) and no `run_result` aft
 failed build. `SandboxError` means the sandbox itself broke (the trainer scores -1, "no
 verdict"), never the program. Languages: python, cpp, c, java, nodejs (js), rust, go;
 another SandboxFusion language is a 400 naming the supported ones. `files` (base64)
-are placed in the work dir; `fetch_files` is accepted and answered with no files (runs
-leave nothing behind to fetch). The program runs on the server's default backend
-(`sandbox_backend`), at most `workers` at once; past four times that, 429.
+are placed in the work dir; `fetch_files` (paths in the work dir) come back base64 in
+`files` after the run, those that exist, each up to 8 MiB. The program runs on the
+server's default backend (`sandbox_backend`), at most `workers` at once; past four
+times that, 429.
 """
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ router = APIRouter()
 # SandboxFusion's memory_limit_MB of -1 means "no limit"; a sandbox always has one.
 DEFAULT_MEMORY_MB = 2048
 OUTPUT_BYTES = 1 << 20  # SandboxFusion keeps 1 MiB of each stream too
+FETCH_BYTES = 8 << 20
+# Run after the program (which never sees fd 3): the requested files, as JSON on fd 3.
+_FETCH = f"""import base64, json, os, sys
+out = {{}}
+for name in json.loads(sys.argv[1]):
+    try:
+        with open(name, "rb") as f:
+            out[name] = base64.b64encode(f.read({FETCH_BYTES})).decode()
+    except OSError:
+        pass
+os.write(3, json.dumps(out).encode())
+"""
 QUEUE_FACTOR = 4
 
 
@@ -78,14 +91,19 @@ class RunCodeResponse(BaseModel):
     files: dict[str, str] = Field(default_factory=dict)
 
 
+def _inside(name: str, field: str) -> str:
+    norm = posixpath.normpath(name)
+    if not name or norm.startswith(("/", "..")) or norm == ".":
+        raise InvalidRequest(f"{field}: {name!r} must be a relative path inside the work dir")
+    return norm
+
+
 def _decode_files(files: dict[str, str | None]) -> dict[str, bytes]:
     out = {}
     for name, content in files.items():
         if content is None:
             continue  # SandboxFusion skips these too
-        norm = posixpath.normpath(name)
-        if not name or norm.startswith(("/", "..")) or norm == ".":
-            raise InvalidRequest(f"files: {name!r} must be a relative path inside the work dir")
+        norm = _inside(name, "files")
         try:
             out[norm] = base64.b64decode(content, validate=True)
         except (binascii.Error, ValueError):
@@ -149,13 +167,52 @@ def run_code(body: RunCodeRequest, settings: Settings) -> RunCodeResponse:
         memory_mb=memory,
         output_bytes=OUTPUT_BYTES,
     )
-    result = program.run(stdin=body.stdin or "", limits=limits, files=dict(files))
+    fetch = [_inside(name, "fetch_files") for name in body.fetch_files]
+    if fetch:
+        limits = dataclasses.replace(limits, output_bytes=OUTPUT_BYTES + FETCH_BYTES * len(fetch))
+        result = _run_and_fetch(program, body.stdin or "", limits, files, fetch)
+    else:
+        result = program.run(stdin=body.stdin or "", limits=limits, files=dict(files))
     run_result = _command(result)
     return RunCodeResponse(
         status="Failed" if _failed(run_result) else "Success",
         compile_result=compile_result,
         run_result=run_result,
+        files=_fetched(result.channel, fetch),
     )
+
+
+def _run_and_fetch(
+    program: Any, stdin: str, limits: Any, files: dict[str, bytes], fetch: list[str]
+) -> Any:
+    """Run the program under a shell that then sends `fetch` back over the channel; the
+    program's own exit status stays the command's (a signal's as the shell's 128 + n)."""
+    import json
+    import shlex
+
+    script = (
+        f"{shlex.join(program.argv)} 3>&-; rc=$?; "
+        f"python3 -I -c {shlex.quote(_FETCH)} {shlex.quote(json.dumps(fetch))}; exit $rc"
+    )
+    merged = {**program.files, **files}
+    return program.backend.run(
+        ["sh", "-c", script], merged, stdin, limits, mounts=program.mounts, channel=True
+    )
+
+
+def _fetched(channel: bytes | None, fetch: list[str]) -> dict[str, str]:
+    """The fetched files the channel holds, as plain strings; nothing else it may say."""
+    import json
+
+    if not fetch or not channel:
+        return {}
+    try:
+        data = json.loads(channel)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if k in fetch and isinstance(v, str)}
 
 
 class _Gate:

@@ -144,6 +144,37 @@ def test_files_are_placed_in_the_work_dir(make_client: Callable[..., TestClient]
     assert answer["run_result"]["stdout"] == "HELLO\n", answer
 
 
+@pytest.mark.parametrize("backend", ["bwrap", "docker"])
+@pytest.mark.parametrize(
+    ("language", "code"),
+    [
+        (
+            "python",
+            "import os\nos.makedirs('out', exist_ok=True)\n"
+            "open('out/r.txt', 'w').write('r' * 3)\nraise SystemExit(3)",
+        ),
+        (
+            "cpp",
+            '#include <fstream>\nint main() { std::ofstream("out/r.txt") << "rrr"; return 3; }',
+        ),
+    ],
+)
+def test_fetch_files_come_back_after_the_run(
+    make_client: Callable[..., TestClient], backend: str, language: str, code: str
+) -> None:
+    """What the program wrote is fetched; its exit status stays its own; files that do
+    not exist are left out."""
+    body = verl_body(code, language, "")
+    body["files"] = {"out/keep.txt": base64.b64encode(b"kept").decode()}
+    body["fetch_files"] = ["out/r.txt", "out/keep.txt", "missing.txt"]
+    answer = make_client(sandbox_backend=backend).post("/run_code", json=body).json()
+    assert answer["run_result"]["return_code"] == 3, answer
+    assert answer["files"] == {
+        "out/r.txt": base64.b64encode(b"rrr").decode(),
+        "out/keep.txt": base64.b64encode(b"kept").decode(),
+    }
+
+
 def test_memory_limit_is_applied(make_client: Callable[..., TestClient]) -> None:
     body = verl_body("x = bytearray(400 << 20)\nprint('held')", "python", "")
     body["memory_limit_MB"] = 128
@@ -158,8 +189,9 @@ def test_memory_limit_is_applied(make_client: Callable[..., TestClient]) -> None
         ({"files": {"../up.txt": "eA=="}}, "relative path"),
         ({"files": {"a.txt": "not base64!"}}, "not base64"),
         ({"run_timeout": 0}, "run_timeout"),
+        ({"fetch_files": ["/etc/passwd"]}, "fetch_files"),
     ],
-    ids=["unsupported-language", "path-outside-workdir", "bad-base64", "zero-timeout"],
+    ids=["unsupported-language", "path-outside-workdir", "bad-base64", "zero-timeout", "fetch-abs"],
 )
 def test_bad_requests_are_400_with_the_error_envelope(
     make_client: Callable[..., TestClient], change: dict[str, Any], message: str

@@ -103,7 +103,8 @@ def test_compare(mode: str, actual: str, expected: str, equal: bool) -> None:
         ({"tests": [{"expected_stdout": "1"}], "language": "bf"}, {}, "reference.stdio.language"),
         ({"test_code": "def check(", "entry_point": "f"}, {}, "reference.humaneval.test_code"),
         ({"test_code": "pass"}, {}, "reference.humaneval.entry_point"),
-        ({"asserts": ["assert f(1) == 1"], "language": "c"}, {}, "reference.mbpp.language"),
+        ({"asserts": ["assert f(1) == 1"], "setup_code": "("}, {}, "reference.mbpp.setup_code"),
+        ({"test_code": "int f();", "language": "c"}, {}, "reference.humaneval.test_code"),
         ({"inputs": ["1"], "outputs": []}, {}, "reference.apps.outputs"),
         ({"inputs": ["1", "2"], "outputs": ["1"]}, {}, "reference.apps"),
         (

@@ -17,6 +17,10 @@ TAGS: dict[str, frozenset[str]] = {
     "python": frozenset({"python", "py", "python3", "py3", "python2"}),
     "c": frozenset({"c", "h"}),
     "cpp": frozenset({"cpp", "c++", "cc", "cxx", "hpp"}),
+    "java": frozenset({"java"}),
+    "nodejs": frozenset({"javascript", "js", "node", "nodejs", "mjs", "cjs"}),
+    "rust": frozenset({"rust", "rs"}),
+    "go": frozenset({"go", "golang"}),
 }
 
 # An opening fence at a line start: 3+ backticks or tildes, then an optional tag.
@@ -50,7 +54,7 @@ def fenced_blocks(text: str) -> list[Block]:
 
 
 def extract_program(response: str, language: str) -> str:
-    """The program in `response` for `language` (python, c, cpp)."""
+    """The program in `response` for `language` (an id of sandbox/languages.py)."""
     blocks = fenced_blocks(response)
     if not blocks:
         return response

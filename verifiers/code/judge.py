@@ -14,6 +14,7 @@ from rewardgate.verifiers.base import Verdict
 from rewardgate.verifiers.code.calls import judge_calls
 from rewardgate.verifiers.code.extract import extract_program
 from rewardgate.verifiers.code.models import AppsReference, CodeOptions, StdioReference
+from rewardgate.verifiers.code.native import judge_native
 from rewardgate.verifiers.code.run import COMPILE_S, sandbox_s
 from rewardgate.verifiers.code.stdio import judge_stdio
 from rewardgate.verifiers.models import StepReward
@@ -35,7 +36,12 @@ def budget_s(ref: Any, options: CodeOptions, default_s: float) -> float:
 def judge(response: str, ref: Any, options: CodeOptions) -> Verdict:
     program = extract_program(response, ref.language)
     stdio = isinstance(ref, StdioReference) or (isinstance(ref, AppsReference) and not ref.fn_name)
-    outcomes = judge_stdio(program, ref, options) if stdio else judge_calls(program, ref, options)
+    if stdio:
+        outcomes = judge_stdio(program, ref, options)
+    elif ref.language != "python":
+        outcomes = judge_native(program, ref, options)
+    else:
+        outcomes = judge_calls(program, ref, options)
     passed = sum(o["label"] == "passed" for o in outcomes)
     total = len(outcomes)
     if options.mode == "all_or_nothing":

@@ -20,6 +20,7 @@ from pydantic import (
     RootModel,
     StringConstraints,
     Tag,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -62,7 +63,7 @@ class _Base(BaseModel):
 
     language: Language = Field(
         default="python",
-        description="python (default), c, cpp, java, nodejs, rust or go (stdio tests).",
+        description="python (default), c, cpp, java, nodejs, rust or go.",
     )
 
     @field_validator("language", mode="before")
@@ -108,23 +109,65 @@ class StdioReference(_Base):
     tests: list[StdioTest] = Field(min_length=1)
 
 
-class HumanEvalReference(_PythonOnly):
-    """HumanEval: `check(candidate)` in `test_code` is one test of `entry_point`.
+class HumanEvalReference(_Base):
+    """HumanEval: `test_code` is one test.
 
-    `prompt`, when given, is trusted: helpers it defines (HumanEval/32's `poly`) run in
-    the harness, so a response that redefines them cannot change what the test checks.
+    Python: `check(candidate)` in `test_code` tests `entry_point`; `prompt`, when given,
+    is trusted: helpers it defines (HumanEval/32's `poly`) run in the harness, so a
+    response that redefines them cannot change what the test checks. Other languages
+    (MultiPL-E, HumanEval-X): `test_code` is a test program in the language, with its
+    own `main`, compiled with the response; it passes when it runs to its end.
     """
 
-    test_code: Annotated[NonEmpty, AfterValidator(_compiles)]
-    entry_point: Identifier
-    prompt: PythonSource | None = None
+    test_code: NonEmpty
+    entry_point: Identifier | None = Field(default=None, validate_default=True)
+    prompt: str | None = None
+
+    @field_validator("test_code")
+    @classmethod
+    def _test_program(cls, value: str, info: ValidationInfo) -> str:
+        language = info.data.get("language", "python")
+        if language == "python":
+            return _compiles(value)
+        from rewardgate.verifiers.code.native import check_test_program
+
+        check_test_program(language, value)
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or info.data.get("language", "python") == "python":
+            return value if value is None else _compiles(value)
+        raise ValueError("prompt is for Python only; in other languages the response holds it")
+
+    @field_validator("entry_point")
+    @classmethod
+    def _entry_point(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("language", "python") == "python":
+            raise ValueError("required for Python")
+        return value
 
 
-class MbppReference(_PythonOnly):
-    """MBPP: each assert is one test; `setup_code` runs before them (and before the program)."""
+class MbppReference(_Base):
+    """MBPP: each assert is one test; `setup_code` runs before them (and before the program).
 
-    asserts: list[Annotated[NonEmpty, AfterValidator(_compiles)]] = Field(min_length=1)
-    setup_code: PythonSource = ""
+    Other languages: each entry is statements in the language (`assert(f(1) == 2);`,
+    `assert_eq!(f(1), 2);`, Java's `assert` runs enabled) run alone as one test in a
+    `main` compiled with the response; `setup_code` is declarations placed after the
+    response (Java: members of the test class; Go and Java imports are merged).
+    """
+
+    asserts: list[NonEmpty] = Field(min_length=1)
+    setup_code: str = ""
+
+    @field_validator("asserts", "setup_code")
+    @classmethod
+    def _python(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("language", "python") == "python":
+            for source in value if isinstance(value, list) else [value]:
+                _compiles(source)
+        return value
 
 
 class PytestReference(_PythonOnly):

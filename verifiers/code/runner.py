@@ -192,8 +192,11 @@ def stdio(job: dict[str, Any]) -> None:
             return
         argv = ["solution.py"]
     emit({"compiled": True})
-    for index, (stdin_text, cap) in enumerate(zip(job["stdin"], job["caps"], strict=True)):
-        result = run(argv, python, stdin_text.encode(), job["time_limit"], job["memory_mb"], cap)
+    args = job.get("args") or [[] for _ in job["stdin"]]  # per test, after argv
+    tests = zip(job["stdin"], job["caps"], args, strict=True)
+    for index, (stdin_text, cap, extra) in enumerate(tests):
+        stdin = stdin_text.encode()
+        result = run(argv + extra, python, stdin, job["time_limit"], job["memory_mb"], cap)
         emit({"test": index, **result})
         if job["stop_on_failure"] and (result["exit"] != 0 or result["timed_out"]):
             break

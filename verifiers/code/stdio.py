@@ -7,6 +7,7 @@ outputs the first produced.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass, field
 from typing import Any
 
 from rewardgate.sandbox.api import ExecResult, Mount
@@ -20,7 +21,14 @@ from rewardgate.verifiers.code.run import (
     toolchain,
 )
 
-__all__ = ["judge_stdio"]
+__all__ = [
+    "ProgramRuns",
+    "judge_stdio",
+    "out_of_memory",
+    "run_program",
+    "skip_after_first_failure",
+    "unreported",
+]
 
 # verl / APPS run stdio Python after these imports; some solutions rely on them.
 APPS_PRELUDE = (
@@ -32,8 +40,22 @@ APPS_PRELUDE = (
 
 
 # How each runtime says it ran out of memory (Python and Java's ...MemoryError, C++,
-# Go and Node's "out of memory", Rust's allocation failure).
-MEMORY_SIGNS = ("MemoryError", "bad_alloc", "out of memory", "memory allocation of")
+# Go and Node's "out of memory", Rust's allocation failure, a JVM that cannot start).
+MEMORY_SIGNS = (
+    "MemoryError",
+    "bad_alloc",
+    "out of memory",
+    "memory allocation of",
+    "insufficient memory for the Java Runtime",
+    "Could not reserve enough space",
+)
+SIGKILL_EXIT = -9
+
+
+def out_of_memory(exit_code: int, stderr: str) -> bool:
+    """Whether a failed run ran out of memory: the runtime said so, or it was SIGKILLed
+    (not on its time limit: only the cgroup's OOM killer sends that)."""
+    return exit_code == SIGKILL_EXIT or any(sign in stderr for sign in MEMORY_SIGNS)
 
 
 def _stdio_tests(ref: StdioReference | AppsReference) -> list[tuple[str, str]]:
@@ -42,6 +64,74 @@ def _stdio_tests(ref: StdioReference | AppsReference) -> list[tuple[str, str]]:
     joined = ["\n".join(map(str, v)) if isinstance(v, list) else str(v) for v in ref.inputs]
     expected = ["\n".join(map(str, v)) if isinstance(v, list) else str(v) for v in ref.outputs]
     return list(zip(joined, expected, strict=True))
+
+
+@dataclass
+class ProgramRuns:
+    """One runner.py run of a program over its tests: each test's report, by position.
+
+    `failed` holds the outcomes of every chosen test when the program never ran (a
+    compile or syntax error).
+    """
+
+    result: ExecResult | None = None
+    reports: dict[int, dict[str, Any]] = field(default_factory=dict)
+    failed: list[dict[str, Any]] | None = None
+
+
+def run_program(
+    program: str,
+    language: str,
+    chosen: list[int],
+    stdins: list[str],
+    caps: list[int],
+    options: CodeOptions,
+    run_s: float,
+    args: list[list[str]] | None = None,
+    runtime_flags: tuple[str, ...] = (),
+) -> ProgramRuns:
+    """Build `program` (cached) and run it once per test: stdin, and `args` after argv.
+
+    `runtime_flags` go right after the interpreter (Java's `-ea`).
+    """
+    job = {
+        "kind": "stdio",
+        "argv": None,
+        "args": args,
+        "stdin": stdins,
+        "caps": caps,
+        "time_limit": options.time_limit_s,
+        "memory_mb": options.memory_mb if _address_space_limit(language) else 0,
+        "stop_on_failure": options.stop_on_first_failure,
+    }
+    output = min(sum(caps) * 2 + (1 << 20), 256 << 20)
+    largest = max(len(stdin.encode()) + cap for stdin, cap in zip(stdins, caps, strict=True))
+    files = {"solution.py": program} if language == "python" else {}
+    mounts: tuple[Mount, ...] = ()
+    if language != "python":
+        built = toolchain(options.backend).prepare(language, program)
+        if not built.ok:
+            return ProgramRuns(failed=_compile_failed(chosen, built.compile_result))
+        argv = list(built.argv)
+        job["argv"] = argv[:1] + list(runtime_flags) + argv[1:]
+        mounts = tuple(built.mounts)
+        files = {name: data.decode() for name, data in built.files.items()}  # Node's source
+    result, lines = execute(options, "runner.py", files, job, run_s, output, largest, mounts)
+    if "compile_error" in (lines[1] if len(lines) > 1 else {}):
+        failed: list[dict[str, Any]] = [{"test": i, "label": "compile_error"} for i in chosen]
+        failed[0]["stderr"] = str(lines[1]["compile_error"])[-1000:]  # once: the same for all
+        return ProgramRuns(failed=failed)
+    return ProgramRuns(result, {line["test"]: line for line in lines if "test" in line})
+
+
+def unreported(
+    index: int, outcomes: list[dict[str, Any]], runs: ProgramRuns, options: CodeOptions
+) -> dict[str, Any]:
+    """The outcome of a test the runner never reported on."""
+    stopped = options.stop_on_first_failure and any(o["label"] != "passed" for o in outcomes)
+    assert runs.result is not None
+    label, why = ("skipped", "after the first failure") if stopped else ended_label(runs.result)
+    return {"test": index, "label": label, "message": why}
 
 
 def judge_stdio(
@@ -53,43 +143,17 @@ def judge_stdio(
         program = APPS_PRELUDE + program
     mode = options.compare or ("apps" if isinstance(ref, AppsReference) else "lines")
     caps = [2 * len(tests[i][1].encode()) + (64 << 10) for i in chosen]
-    job = {
-        "kind": "stdio",
-        "argv": None,
-        "stdin": [tests[i][0] for i in chosen],
-        "caps": caps,
-        "time_limit": options.time_limit_s,
-        "memory_mb": options.memory_mb if _address_space_limit(ref.language) else 0,
-        "stop_on_failure": options.stop_on_first_failure,
-    }
     run_s, check_s = sandbox_s(ref, options)
-    output = min(sum(caps) * 2 + (1 << 20), 256 << 20)
-    largest = max([len(job["stdin"][k].encode()) + caps[k] for k in range(len(chosen))])
-    files = {"solution.py": program} if ref.language == "python" else {}
-    mounts: tuple[Mount, ...] = ()
-    if ref.language != "python":
-        built = toolchain(options.backend).prepare(ref.language, program)
-        if not built.ok:
-            return _compile_failed(chosen, built.compile_result)
-        job["argv"], mounts = list(built.argv), tuple(built.mounts)
-        files = {name: data.decode() for name, data in built.files.items()}  # Node's source
-    result, lines = execute(options, "runner.py", files, job, run_s, output, largest, mounts)
-    if "compile_error" in (lines[1] if len(lines) > 1 else {}):
-        message = str(lines[1]["compile_error"])[-1000:]
-        failed: list[dict[str, Any]] = [{"test": i, "label": "compile_error"} for i in chosen]
-        failed[0]["stderr"] = message  # once: every test fails for the same reason
-        return failed
-    reports = {line["test"]: line for line in lines if "test" in line}
+    stdins = [tests[i][0] for i in chosen]
+    runs = run_program(program, ref.language, chosen, stdins, caps, options, run_s)
+    if runs.failed is not None:
+        return runs.failed
     outcomes: list[dict[str, Any]] = []
     to_check: list[int] = []
     for position, index in enumerate(chosen):
-        report = reports.get(position)
+        report = runs.reports.get(position)
         if report is None:
-            stopped = options.stop_on_first_failure and any(
-                o["label"] != "passed" for o in outcomes
-            )
-            label, why = ("skipped", "after the first failure") if stopped else ended_label(result)
-            outcomes.append({"test": index, "label": label, "message": why})
+            outcomes.append(unreported(index, outcomes, runs, options))
             continue
         stdout = base64.b64decode(report["stdout"]).decode("utf-8", "replace")
         stderr = report["stderr"][-500:]
@@ -97,7 +161,7 @@ def judge_stdio(
         if report["timed_out"]:
             outcome.update(label="time_limit")
         elif report["exit"] != 0:
-            memory = any(sign in stderr for sign in MEMORY_SIGNS)
+            memory = out_of_memory(report["exit"], stderr)
             outcome.update(label="memory_limit" if memory else "runtime_error", exit=report["exit"])
             outcome["stderr"] = stderr
         elif isinstance(mode, Checker):
@@ -109,7 +173,7 @@ def judge_stdio(
             outcome.update(label="wrong_answer", diff=first_difference(stdout, tests[index][1]))
         outcomes.append(outcome)
     if options.stop_on_first_failure and not to_check:
-        _skip_after_first_failure(outcomes)
+        skip_after_first_failure(outcomes)
     if to_check and isinstance(mode, Checker):
         _run_checker(mode, [outcomes[k] for k in to_check], tests, options, check_s)
     return outcomes
@@ -133,7 +197,7 @@ def _compile_failed(chosen: list[int], result: ExecResult) -> list[dict[str, Any
     return failed
 
 
-def _skip_after_first_failure(outcomes: list[dict[str, Any]]) -> None:
+def skip_after_first_failure(outcomes: list[dict[str, Any]]) -> None:
     failed = False
     for outcome in outcomes:
         if failed:

@@ -1,0 +1,423 @@
+"""Function tests in C, C++, Java, JavaScript, Rust and Go: one program holds both.
+
+Python's function formats call the program from a separate, trusted process. For the
+other languages the tests are source in the program's own language, so they are
+compiled into it, as MultiPL-E, HumanEval-X and SandboxFusion do:
+
+- `asserts` (MBPP's shape): each entry is statements run as one test. The assembled
+  program's `main` runs test `argv[1]` alone, so one build serves every test and a
+  crash in one test costs only that test.
+- `test_code` (HumanEval's shape): a whole test program with its own `main`, run as
+  one test.
+
+The response's own `main` is renamed out of the way (C and C++ by the preprocessor),
+imports are merged at the top where the language wants them there (Java, Go), and
+Java's top-level `public` is dropped from the response so that the test class may be
+the file's public one.
+
+A test passes only when the process exits 0 *and* prints the per-request nonce that
+the generated `main` writes after the test's last statement: a program that calls
+`exit(0)` (or `process.exit`, `System.exit`, `os.Exit`) inside the function under
+test ends the run before the nonce and fails. The nonce arrives in argv at run time,
+never in the source, so builds stay cached. In-process tests can still be subverted
+by a program written against this harness (it shares the process); the Python
+formats, whose tests run in another process, cannot.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from rewardgate.sandbox.languages import java_names
+from rewardgate.verifiers.code.models import CodeOptions, HumanEvalReference, MbppReference
+from rewardgate.verifiers.code.run import sandbox_s, select_tests
+from rewardgate.verifiers.code.stdio import (
+    out_of_memory,
+    run_program,
+    skip_after_first_failure,
+    unreported,
+)
+from rewardgate.verifiers.errors import InvalidRequest
+
+__all__ = ["NativeTests", "assemble", "judge_native", "native_label"]
+
+OUTPUT_CAP = 256 << 10  # per test: what the program prints, then the nonce
+
+# A failed assertion: C and C++'s assert, Java's and Node's AssertionError, Rust's
+# assert! and assert_eq! (both wordings). Go has no assert: see `go_assert`.
+ASSERT_SIGNS = ("Assertion `", "AssertionError", "assertion failed", "assertion `left")
+
+
+@dataclass(frozen=True)
+class NativeTests:
+    """What is compiled with the response: statement tests or one test program."""
+
+    language: str
+    setup: str = ""
+    asserts: tuple[str, ...] = ()
+    test_code: str = ""
+
+
+# --- scanning: comments and literals blanked, so braces and keywords are real code ----
+
+_C_LIKE = re.compile(
+    r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'""",
+    re.DOTALL,
+)
+_RUST = re.compile(
+    r"//[^\n]*|/\*.*?\*/|r(#*)\".*?\"\1|b?\"(?:\\.|[^\"\\])*\""
+    r"|b?'(?:\\(?:u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^'\\\n])'",
+    re.DOTALL,
+)
+_GO = re.compile(
+    r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`[^`]*`""", re.DOTALL
+)
+_JS = re.compile(
+    r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`""",
+    re.DOTALL,
+)
+_SCANNERS = {"c": _C_LIKE, "cpp": _C_LIKE, "java": _C_LIKE, "rust": _RUST, "go": _GO}
+
+
+def blank(source: str, language: str) -> str:
+    """`source` with every comment and literal replaced by spaces (newlines kept)."""
+    pattern = _SCANNERS.get(language, _JS)
+    return pattern.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
+
+
+def _depths(code: str) -> list[int]:
+    """The brace depth at each character of blanked code."""
+    depth, out = 0, []
+    for ch in code:
+        if ch == "}":
+            depth = max(depth - 1, 0)
+        out.append(depth)
+        if ch == "{":
+            depth += 1
+    return out
+
+
+def _closing_brace(code: str, open_at: int) -> int:
+    depth = 0
+    for i in range(open_at, len(code)):
+        if code[i] == "{":
+            depth += 1
+        elif code[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(code)  # unbalanced: the compiler will say so
+
+
+# --- per language -------------------------------------------------------------------
+
+
+def _c_family(tests: NativeTests, program: str, nonce_print: str) -> str:
+    header = "#include <stdio.h>\n#include <stdlib.h>\n"
+    # A response may define NDEBUG or its own assert; including assert.h again resets both.
+    reset = "#undef NDEBUG\n#include <assert.h>\n"
+    parts = [
+        reset + header,
+        "#define main rewardgate_program_main\n",
+        program,
+        "\n#undef main\n",
+        reset,
+        tests.setup,
+        "\n",
+    ]
+    if tests.test_code:
+        code, call = _c_test_main(tests.test_code, tests.language)
+        parts += [code, f"\nint main(int argc, char **argv) {{\n    int rc = {call};\n"]
+        parts.append("    if (rc != 0) return rc;\n")
+    else:
+        parts.append("int main(int argc, char **argv) {\n    switch (atoi(argv[1])) {\n")
+        parts += [f"    case {i}: {{\n{t}\n    }} break;\n" for i, t in enumerate(tests.asserts)]
+        parts.append("    }\n")
+    parts.append(f"    {nonce_print}\n    return 0;\n}}\n")
+    return "".join(parts)
+
+
+_MAINS = {
+    "c": re.compile(r"\bmain\s*\(([^)]*)\)\s*\{"),
+    "cpp": re.compile(r"\bmain\s*\(([^)]*)\)\s*\{"),
+    "java": re.compile(r"\bstatic\s+(?:final\s+)?(?:public\s+)?void\s+main\s*\("),
+    "rust": re.compile(r"\bfn\s+main\s*\("),
+    "go": re.compile(r"\bfunc\s+main\s*\("),
+}
+
+
+def check_test_program(language: str, test_code: str) -> None:
+    """Refuse a test program without the `main` it must have (Node's needs none), or
+    with braces that do not balance, before it costs a build. Raises ValueError."""
+    pattern = _MAINS.get(language)
+    if pattern is None:
+        return
+    code = blank(test_code, language)
+    match = pattern.search(code)
+    if match is None:
+        raise ValueError(f"no main in the {language} test program")
+    if code.count("{") != code.count("}"):
+        raise ValueError("its braces do not balance")
+
+
+def _c_test_main(test_code: str, language: str) -> tuple[str, str]:
+    """The test program with its main renamed and made to return 0 at its end (C++ UB
+    otherwise, since a renamed main no longer returns 0 implicitly); the call to it."""
+    code = blank(test_code, language)
+    match = _MAINS[language].search(code)
+    assert match is not None  # check_test_program
+    end = _closing_brace(code, match.end() - 1)
+    renamed = (
+        test_code[: match.start()]
+        + "rewardgate_tests_main"
+        + test_code[match.start() + 4 : end]
+        + "\nreturn 0;\n"
+        + test_code[end:]
+    )
+    params = match.group(1).strip()
+    call = "rewardgate_tests_main()" if params in ("", "void") else "rewardgate_tests_main(1, argv)"
+    return renamed, call
+
+
+_JAVA_TOP = re.compile(r"^[ \t]*(package|import)\b[^;]*;[ \t]*\n?", re.M)
+_JAVA_PUBLIC_TYPE = re.compile(
+    r"\bpublic(\s+(?:(?:final|abstract|strictfp|sealed|non-sealed)\s+)*"
+    r"(?:class|interface|enum|record|@interface)\b)"
+)
+
+
+def _java_split(source: str) -> tuple[list[str], str]:
+    """(import lines, the rest without package or imports, top-level `public` dropped)."""
+    code = blank(source, "java")
+    depths = _depths(code)
+    imports: list[str] = []
+    pieces: list[str] = []
+    last = 0
+    for match in _JAVA_TOP.finditer(code):
+        if depths[match.start()] != 0:
+            continue
+        if match.group(1) == "import":
+            imports.append(source[match.start() : match.end()].strip())
+        pieces.append(source[last : match.start()])
+        last = match.end()
+    pieces.append(source[last:])
+    rest = "".join(pieces)
+    code, depths = blank(rest, "java"), _depths(blank(rest, "java"))
+    starts = [m.start() for m in _JAVA_PUBLIC_TYPE.finditer(code) if depths[m.start()] == 0]
+    for start in reversed(starts):
+        rest = rest[:start] + rest[start + len("public") :]
+    return imports, rest
+
+
+def _java(tests: NativeTests, program: str) -> str:
+    imports, body = _java_split(program)
+    setup_imports, setup = _java_split(tests.setup) if tests.setup else ([], "")
+    lines = ["public class RewardgateMain {", setup]
+    if tests.test_code:
+        test_imports, test_body = _java_split(tests.test_code)
+        _, test_class = java_names(tests.test_code)
+        lines.append("    public static void main(String[] args) throws Throwable {")
+        lines.append(f"        {test_class}.main(new String[0]);")
+    else:
+        test_imports, test_body = [], ""
+        lines.append("    public static void main(String[] args) throws Throwable {")
+        lines.append("        switch (Integer.parseInt(args[0])) {")
+        lines += [
+            f"        case {i}: {{\n{t}\n        }} break;" for i, t in enumerate(tests.asserts)
+        ]
+        lines.append("        }")
+    lines.append('        System.out.print("\\n" + args[1] + "\\n");')
+    lines.append("        System.out.flush();\n    }\n}")
+    # The test class first: the build runs the first class that declares main.
+    merged = list(dict.fromkeys(imports + setup_imports + test_imports))
+    return "\n".join([*merged, "\n".join(lines), test_body, body]) + "\n"
+
+
+def _node(tests: NativeTests, program: str) -> str:
+    # `assert` is taken before the response runs and frozen, so it cannot be disarmed.
+    prelude = (
+        "const rewardgateAssert = require('node:assert');\n"
+        "Object.freeze(rewardgateAssert); Object.freeze(rewardgateAssert.strict);\n"
+    )
+    done = "process.stdout.write('\\n' + process.argv[3] + '\\n');\n"
+    parts = [prelude, program, "\n;\n{\nconst assert = rewardgateAssert;\n", tests.setup, "\n"]
+    if tests.test_code:
+        parts += [tests.test_code, "\n", done, "}\n"]
+    else:
+        parts.append("switch (Number(process.argv[2])) {\n")
+        parts += [f"case {i}: {{\n{t}\n}} break;\n" for i, t in enumerate(tests.asserts)]
+        parts += ["}\n", done, "}\n"]
+    return "".join(parts)
+
+
+def _rename_fn(source: str, language: str, keyword: str, new: str) -> str:
+    code = blank(source, language)
+    pattern = re.compile(rf"\b{keyword}\s+main\s*\(")
+    for match in reversed(list(pattern.finditer(code))):
+        start = match.start() + code[match.start() :].index("main")
+        source = source[:start] + new + source[start + 4 :]
+    return source
+
+
+def _rust(tests: NativeTests, program: str) -> str:
+    parts = [_rename_fn(program, "rust", "fn", "rewardgate_program_main"), "\n", tests.setup, "\n"]
+    nonce = '    print!("\\n{}\\n", std::env::args().nth(2).unwrap_or_default());\n'
+    if tests.test_code:
+        parts.append(_rename_fn(tests.test_code, "rust", "fn", "rewardgate_tests_main"))
+        parts.append("\nfn main() {\n    rewardgate_tests_main();\n")
+    else:
+        parts.append("fn main() {\n    let rewardgate_test: usize = ")
+        parts.append("std::env::args().nth(1).unwrap().parse().unwrap();\n")
+        parts.append("    match rewardgate_test {\n")
+        parts += [f"    {i} => {{\n{t}\n    }}\n" for i, t in enumerate(tests.asserts)]
+        parts.append("    _ => {}\n    }\n")
+    parts += [nonce, "}\n"]
+    return "".join(parts)
+
+
+_GO_PACKAGE = re.compile(r"^[ \t]*package[ \t]+\w+[ \t]*;?[ \t]*$\n?", re.M)
+_GO_IMPORT = re.compile(
+    r"^[ \t]*import[ \t]*(\((?P<block>[^)]*)\)|(?P<one>[^\n;]*))[ \t;]*\n?", re.M
+)
+_GO_SPEC = re.compile(r'(?:[\w.]+[ \t]+)?"[^"\n]*"')
+
+
+def _go_split(source: str) -> tuple[list[str], str]:
+    """(import specs, the rest without package clause or imports)."""
+    code = blank(source, "go")
+    depths = _depths(code)
+    specs: list[str] = []
+    cut: list[tuple[int, int]] = []
+    for match in _GO_PACKAGE.finditer(code):
+        if depths[match.start()] == 0:
+            cut.append(match.span())
+    for match in _GO_IMPORT.finditer(code):
+        if depths[match.start()] != 0:
+            continue
+        text = source[match.start() : match.end()]
+        text = re.sub(r"//[^\n]*|/\*.*?\*/", " ", text, flags=re.DOTALL)
+        specs += [spec.strip() for spec in _GO_SPEC.findall(text.split("import", 1)[1])]
+        cut.append(match.span())
+    rest, last = [], 0
+    for start, end in sorted(cut):
+        rest.append(source[last:start])
+        last = end
+    rest.append(source[last:])
+    return specs, "".join(rest)
+
+
+def _go(tests: NativeTests, program: str) -> str:
+    specs, body = _go_split(program)
+    setup_specs, setup = _go_split(tests.setup) if tests.setup else ([], "")
+    test_specs, test_body = _go_split(tests.test_code) if tests.test_code else ([], "")
+    ours = ['rewardgateOs "os"', 'rewardgateFmt "fmt"', 'rewardgateStrconv "strconv"']
+    merged = list(dict.fromkeys(ours + specs + setup_specs + test_specs))
+    parts = ["package main\n\nimport (\n", *[f"\t{s}\n" for s in merged], ")\n\n"]
+    parts += [_rename_fn(body, "go", "func", "rewardgateProgramMain"), "\n", setup, "\n"]
+    if tests.test_code:
+        parts.append(_rename_fn(test_body, "go", "func", "rewardgateTestsMain"))
+        parts.append("\nfunc main() {\n\t_, _ = rewardgateStrconv.Atoi(rewardgateOs.Args[1])\n")
+        parts.append("\trewardgateTestsMain()\n")
+    else:
+        parts.append(
+            "func main() {\n\trewardgateTest, _ := rewardgateStrconv.Atoi(rewardgateOs.Args[1])\n"
+        )
+        parts.append("\tswitch rewardgateTest {\n")
+        parts += [f"\tcase {i}:\n\t\t{{\n{t}\n\t\t}}\n" for i, t in enumerate(tests.asserts)]
+        parts.append("\t}\n")
+    parts.append('\trewardgateFmt.Print("\\n" + rewardgateOs.Args[2] + "\\n")\n}\n')
+    return "".join(parts)
+
+
+def assemble(tests: NativeTests, program: str) -> str:
+    """One source holding the response and the tests: run with `INDEX NONCE` as argv."""
+    language = tests.language
+    if language in ("c", "cpp"):
+        return _c_family(tests, program, 'printf("\\n%s\\n", argv[2]); fflush(stdout);')
+    if language == "java":
+        return _java(tests, program)
+    if language == "nodejs":
+        return _node(tests, program)
+    if language == "rust":
+        return _rust(tests, program)
+    if language == "go":
+        return _go(tests, program)
+    raise InvalidRequest(f"no native function tests for {language!r}")
+
+
+_GO_TEST_FRAME = re.compile(r"goroutine 1 \[running\]:\n(?:main\.main|main\.rewardgateTestsMain)\(")
+
+
+def go_assert(stderr: str) -> bool:
+    """A panic raised by a test's own statements (its frame is the tests' function), not
+    by the program or the runtime."""
+    return "panic: runtime error" not in stderr and bool(_GO_TEST_FRAME.search(stderr))
+
+
+def native_label(exit_code: int, stdout: str, stderr: str, nonce: str) -> tuple[str, str]:
+    """(label, why) of a test that did not time out."""
+    if exit_code == 0:
+        if nonce in stdout.splitlines():
+            return "passed", ""
+        return "runtime_error", "the program ended the process before the test finished"
+    if out_of_memory(exit_code, stderr):
+        return "memory_limit", stderr
+    if go_assert(stderr) or any(sign in stderr for sign in ASSERT_SIGNS):
+        return "wrong_answer", stderr
+    return "runtime_error", stderr
+
+
+def judge_native(
+    program: str, ref: HumanEvalReference | MbppReference, options: CodeOptions
+) -> list[dict[str, Any]]:
+    """Build the response with its tests and run each test; a verdict per test."""
+    if isinstance(ref, MbppReference):
+        chosen = select_tests(len(ref.asserts), [len(a) for a in ref.asserts], options.max_tests)
+        # Only the chosen tests are compiled in; argv names their position.
+        tests = NativeTests(
+            ref.language, ref.setup_code, asserts=tuple(ref.asserts[i] for i in chosen)
+        )
+    else:
+        tests = NativeTests(ref.language, test_code=ref.test_code)
+        chosen = [0]
+    source = assemble(tests, program)
+    nonce = secrets.token_hex(16)
+    args = [[str(position), nonce] for position in range(len(chosen))]
+    run_s, _ = sandbox_s(ref, options)
+    flags = ("-ea",) if ref.language == "java" else ()  # Java ignores assert without it
+    runs = run_program(
+        source,
+        ref.language,
+        chosen,
+        [""] * len(chosen),
+        [OUTPUT_CAP] * len(chosen),
+        options,
+        run_s,
+        args,
+        flags,
+    )
+    if runs.failed is not None:
+        return runs.failed
+    outcomes: list[dict[str, Any]] = []
+    for position, index in enumerate(chosen):
+        report = runs.reports.get(position)
+        if report is None:
+            outcomes.append(unreported(index, outcomes, runs, options))
+            continue
+        outcome: dict[str, Any] = {"test": index, "ms": report["ms"]}
+        if report["timed_out"]:
+            outcome["label"] = "time_limit"
+        else:
+            stdout = base64.b64decode(report["stdout"]).decode("utf-8", "replace")
+            label, why = native_label(report["exit"], stdout, report["stderr"], nonce)
+            outcome["label"] = label
+            if label != "passed":
+                outcome.update(exit=report["exit"], message=why[:500])
+        outcomes.append(outcome)
+    if options.stop_on_first_failure:
+        skip_after_first_failure(outcomes)
+    return outcomes
