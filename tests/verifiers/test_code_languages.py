@@ -1,8 +1,9 @@
 """Every language on every backend, through the code verifier's stdio format.
 
 One table: for each language, a correct program, a wrong answer, a compile error, a
-runtime error and a program past its time limit, each judged on bwrap and on docker.
-The function-call formats (HumanEval, MBPP, pytest, APPS calls) are Python's; their
+runtime error and a program past its time limit, each judged on bwrap and on docker;
+then each language past its memory limit. Function tests per language are in
+test_code_functions.py; Python's other formats (pytest, APPS calls) and the hack
 suites (test_code_formats.py, test_code_hacks.py) run on both backends too.
 """
 
@@ -142,3 +143,36 @@ def test_heavy_runtimes_start_under_the_memory_limit(language: str, backend: str
     test's memory would kill them at start; the cgroup bounds what they use instead."""
     result = judge(language, PROGRAMS[language]["correct"], backend, memory_mb=256)
     assert result.reward == 1.0, result.details
+
+
+# Each holds about 1 GiB, past a 256 MB limit.
+MEMORY_HOGS = {
+    "python": "x = bytearray(1 << 30)\nprint(len(x))\n",
+    "c": "#include <stdlib.h>\n#include <string.h>\n#include <stdio.h>\n"
+    "int main(void){ char *p = malloc(1L << 30); if (!p) return 3; memset(p, 1, 1L << 30);"
+    ' printf("%d\\n", p[5]); }\n',
+    "cpp": "#include <vector>\n#include <iostream>\n"
+    "int main(){ std::vector<char> v(1L << 30, 1); std::cout << (int)v[7] << std::endl; }\n",
+    "java": "public class Main { public static void main(String[] a) {"
+    " long[][] h = new long[1024][]; for (int i = 0; i < h.length; i++) h[i] = new long[1 << 17];"
+    " System.out.println(h.length); } }\n",
+    "nodejs": "const a = []; for (let i = 0; i < 1024; i++) a.push(Buffer.alloc(1 << 20, 1));\n"
+    "console.log(a.length);\n",
+    "rust": 'fn main() { let v = vec![1u8; 1 << 30]; println!("{}", v[9]); }\n',
+    "go": 'package main\nimport "fmt"\nfunc main() { s := make([]byte, 1<<30);'
+    " for i := range s { s[i] = 1 }; fmt.Println(s[3]) }\n",
+}
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "docker"])
+@pytest.mark.parametrize("language", list(MEMORY_HOGS))
+def test_over_the_memory_limit_is_memory_limit(language: str, backend: str) -> None:
+    """Whichever way the runtime fails (its own out-of-memory error, a null malloc the
+    program reports, or the cgroup's OOM kill), past the limit is a memory verdict."""
+    result = judge(language, MEMORY_HOGS[language], backend, memory_mb=256, time_limit_s=10)
+    assert result.status == "ok", result
+    labels = [s.label for s in result.steps or []]
+    if language == "c":  # malloc fails under RLIMIT_AS: the program exits 3 by itself
+        assert labels == ["runtime_error"] * 2, result.details
+    else:
+        assert labels == ["memory_limit"] * 2, result.details
