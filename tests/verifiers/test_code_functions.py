@@ -327,15 +327,92 @@ def test_go_panics_of_the_program_are_runtime_errors() -> None:
 @pytest.mark.parametrize(
     ("reference", "message"),
     [
-        ({"language": "cpp", "test_code": "int main() {}", "prompt": "int add();"}, "prompt"),
         ({"language": "python", "test_code": "def check(c): pass"}, "entry_point.*required"),
         ({"language": "python", "asserts": ["assert add(1, 2) =="]}, "not valid Python"),
         ({"language": "java", "test_code": "class T { void main() {} }"}, "no main"),
         ({"language": "c", "test_code": "void f() {} // int main() {"}, "no main"),
-        ({"language": "go", "test_code": "func main() { if true {"}, "balance"),
+        ({"language": "go", "test_code": "func TestAdd(t *testing.T) {}"}, "no main"),
         ({"language": "cobol", "asserts": ["x"]}, "language"),
     ],
 )
 def test_malformed_references_are_invalid(reference: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
         VERIFIER.prepare(reference, None)
+
+
+# MultiPL-E's shape: the prompt opens the function, the completion continues it and the
+# tests first close it. `has_close_elements` (HumanEval/0).
+MULTIPL_E: dict[str, dict[str, str]] = {
+    "cpp": {
+        "prompt": "#include<assert.h>\n#include<bits/stdc++.h>\n// Any two numbers closer than"
+        " threshold?\nbool has_close_elements(std::vector<float> numbers, float threshold) {\n",
+        "completion": "    for (size_t i = 0; i < numbers.size(); i++)\n"
+        "        for (size_t j = 0; j < i; j++)\n"
+        "            if (std::abs(numbers[i] - numbers[j]) < threshold) return true;\n"
+        "    return false;\n",
+        "tests": "}\nint main() {\n    auto candidate = has_close_elements;\n"
+        "    assert(candidate((std::vector<float>({(float)1.0f, (float)2.0f, (float)3.9f,"
+        " (float)4.0f, (float)5.0f, (float)2.2f})), (0.3f)) == (true));\n"
+        "    assert(candidate((std::vector<float>({(float)1.0f, (float)2.0f, (float)3.9f,"
+        " (float)4.0f, (float)5.0f, (float)2.2f})), (0.05f)) == (false));\n}\n",
+    },
+    "java": {
+        "prompt": "import java.util.*;\nimport java.lang.*;\n\nclass Problem {\n"
+        "    // Any two numbers closer than threshold?\n"
+        "    public static boolean hasCloseElements(ArrayList<Float> numbers, float threshold) {\n",
+        "completion": "        for (int i = 0; i < numbers.size(); i++)\n"
+        "            for (int j = 0; j < i; j++)\n"
+        "                if (Math.abs(numbers.get(i) - numbers.get(j)) < threshold) return true;\n"
+        "        return false;\n",
+        "tests": "    }\n    public static void main(String[] args) {\n"
+        "    assert(hasCloseElements((new ArrayList<Float>(Arrays.asList((float)1.0f, (float)2.0f,"
+        " (float)3.9f, (float)4.0f, (float)5.0f, (float)2.2f))), (0.3f)) == (true));\n"
+        "    assert(hasCloseElements((new ArrayList<Float>(Arrays.asList((float)1.0f, (float)2.0f,"
+        " (float)3.9f, (float)4.0f, (float)5.0f, (float)2.2f))), (0.05f)) == (false));\n"
+        "    }\n\n}\n",
+    },
+    "nodejs": {
+        "prompt": "//Any two numbers closer than threshold?\n"
+        "function has_close_elements(numbers, threshold){\n",
+        "completion": "  for (let i = 0; i < numbers.length; i++)\n"
+        "    for (let j = 0; j < i; j++)\n"
+        "      if (Math.abs(numbers[i] - numbers[j]) < threshold) return true;\n"
+        "  return false;\n",
+        "tests": "}\n\nconst assert = require('node:assert');\n\n\nfunction test() {\n"
+        "  let candidate = has_close_elements;\n"
+        "  assert.deepEqual(candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.3),true);\n"
+        "  assert.deepEqual(candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.05),false);\n}\n"
+        "\ntest();\n",
+    },
+    "rust": {
+        "prompt": "/// Any two numbers closer than threshold?\n"
+        "fn has_close_elements(numbers: Vec<f64>, threshold: f64) -> bool {\n",
+        "completion": "    for i in 0..numbers.len() {\n        for j in 0..i {\n"
+        "            if (numbers[i] - numbers[j]).abs() < threshold { return true; }\n"
+        "        }\n    }\n    false\n",
+        "tests": "}\n\nfn main() {\n    let candidate = has_close_elements;\n"
+        "    assert_eq!(candidate(vec![1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.3), true);\n"
+        "    assert_eq!(candidate(vec![1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.05), false);\n}\n",
+    },
+}
+
+
+def _full_function(item: dict[str, str]) -> str:
+    """What a chat model answers: the signature restated, the function closed."""
+    signature = item["prompt"].rstrip("\n").splitlines()[-1]
+    return f"{signature}\n{item['completion']}}}\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("language", list(MULTIPL_E))
+def test_multipl_e_items_score_as_the_benchmark_does(language: str, backend: str) -> None:
+    item = MULTIPL_E[language]
+    reference = {"prompt": item["prompt"], "test_code": item["tests"]}
+    wrong = item["completion"].replace("< threshold", "> threshold")
+    for response, expected in (
+        (item["completion"], 1.0),  # a completion of the prompt
+        (_full_function(item), 1.0),  # the whole function
+        (wrong, 0.0),
+    ):
+        result = judge(language, response, reference, backend)
+        assert labels(result)[0] == expected, (response, result.details)

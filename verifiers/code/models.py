@@ -116,7 +116,10 @@ class HumanEvalReference(_Base):
     is trusted: helpers it defines (HumanEval/32's `poly`) run in the harness, so a
     response that redefines them cannot change what the test checks. Other languages
     (MultiPL-E, HumanEval-X): `test_code` is a test program in the language, with its
-    own `main`, compiled with the response; it passes when it runs to its end.
+    own `main`, compiled with the response; it passes when it runs to its end. With a
+    `prompt` (MultiPL-E's prompt, HumanEval-X's declaration) the three are one text, as
+    those benchmarks run them: prompt + response + test_code, the prompt left out when
+    the response repeats its last line (the signature) itself.
     """
 
     test_code: NonEmpty
@@ -137,9 +140,9 @@ class HumanEvalReference(_Base):
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None or info.data.get("language", "python") == "python":
-            return value if value is None else _compiles(value)
-        raise ValueError("prompt is for Python only; in other languages the response holds it")
+        if value is not None and info.data.get("language", "python") == "python":
+            return _compiles(value)
+        return value
 
     @field_validator("entry_point")
     @classmethod

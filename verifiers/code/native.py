@@ -156,12 +156,23 @@ def check_test_program(language: str, test_code: str) -> None:
     pattern = _MAINS.get(language)
     if pattern is None:
         return
-    code = blank(test_code, language)
-    match = pattern.search(code)
+    match = pattern.search(blank(test_code, language))
     if match is None:
         raise ValueError(f"no main in the {language} test program")
-    if code.count("{") != code.count("}"):
-        raise ValueError("its braces do not balance")
+
+
+def with_prompt(prompt: str, response: str, test_code: str) -> str:
+    """One text as MultiPL-E runs it: prompt + completion + tests (whose first line may
+    close the function the completion left open). A response that restates the prompt's
+    last line (the signature) is the whole function: it replaces the prompt, and a
+    leading `}` of the tests, which it closed itself, goes."""
+    lines = [line for line in prompt.splitlines() if line.strip()]
+    signature = re.sub(r"\s+", "", lines[-1]) if lines else ""
+    if not signature or signature not in re.sub(r"\s+", "", response):
+        return f"{prompt}{response}\n{test_code}"
+    head = prompt[: prompt.rindex(lines[-1])]  # what precedes the signature: includes
+    tests = re.sub(r"^\s*}", "", test_code, count=1)
+    return f"{head}{response}\n{tests}"
 
 
 def _c_test_main(test_code: str, language: str) -> tuple[str, str]:
@@ -244,9 +255,11 @@ def _node(tests: NativeTests, program: str) -> str:
         "Object.freeze(rewardgateAssert); Object.freeze(rewardgateAssert.strict);\n"
     )
     done = "process.stdout.write('\\n' + process.argv[3] + '\\n');\n"
+    # The tests in a block of their own, inside the one that binds `assert`: a test
+    # program may bind it again itself (MultiPL-E's `const assert = require(...)`).
     parts = [prelude, program, "\n;\n{\nconst assert = rewardgateAssert;\n", tests.setup, "\n"]
     if tests.test_code:
-        parts += [tests.test_code, "\n", done, "}\n"]
+        parts += ["{\n", tests.test_code, "\n}\n", done, "}\n"]
     else:
         parts.append("switch (Number(process.argv[2])) {\n")
         parts += [f"case {i}: {{\n{t}\n}} break;\n" for i, t in enumerate(tests.asserts)]
@@ -381,6 +394,9 @@ def judge_native(
         tests = NativeTests(
             ref.language, ref.setup_code, asserts=tuple(ref.asserts[i] for i in chosen)
         )
+    elif ref.prompt is not None:
+        whole = with_prompt(ref.prompt, program, ref.test_code)
+        tests, program, chosen = NativeTests(ref.language, test_code=whole), "", [0]
     else:
         tests = NativeTests(ref.language, test_code=ref.test_code)
         chosen = [0]
