@@ -83,8 +83,19 @@ def test_container_is_locked_down(fresh: DockerBackend) -> None:
             " if l.startswith('NoNewPrivs')])",
             "['1']",
         ),
+        (
+            # Docker's default seccomp profile filters system calls (mode 2: filter).
+            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('Seccomp:')])",
+            "['2']",
+        ),
     ],
-    ids=["unprivileged-uid", "workdir-and-home", "no-capabilities", "no-new-privileges"],
+    ids=[
+        "unprivileged-uid",
+        "workdir-and-home",
+        "no-capabilities",
+        "no-new-privileges",
+        "seccomp-filter",
+    ],
 )
 def test_what_a_program_is(docker_backend: DockerBackend, code: str, expected: str) -> None:
     r = docker_backend.run(["python3", "-c", code])
