@@ -281,7 +281,8 @@ WITH_MAIN = {
     "java": "package com.example;\n\nimport java.util.*;\n\npublic class Main {\n"
     "    public static void main(String[] args) { System.out.println(Solution.add(1, 2)); }\n}\n"
     "class Solution {\n    public static long add(long a, long b) { return a + b; }\n}\n",
-    "nodejs": "function add(a, b) { return a + b; }\nconsole.log(add(1, 2));\n",
+    "nodejs": "export function add(a, b) { return a + b; }\nconsole.log(add(1, 2));\n"
+    "export { add };\n",
     "rust": "use std::collections::HashMap;\n\nfn add(a: i64, b: i64) -> i64 {\n"
     "    let m: HashMap<i64, i64> = HashMap::new();\n    a + b + m.len() as i64\n}\n\n"
     'fn main() {\n    println!("{}", add(1, 2));\n}\n',

@@ -248,7 +248,18 @@ def _java(tests: NativeTests, program: str) -> str:
     return "\n".join([*merged, "\n".join(lines), test_body, body]) + "\n"
 
 
+# ES module syntax a CommonJS program cannot hold: `export` before a declaration, and
+# `export { names };` lists (the declarations are visible to the tests either way).
+_ESM_EXPORT = re.compile(
+    r"^[ \t]*export[ \t]+(?:default[ \t]+)?"
+    r"(?=(?:async[ \t]+)?function\b|class\b|const\b|let\b|var\b)"
+    r"|^[ \t]*export[ \t]*\{[^}]*\}[ \t]*;?",
+    re.M,
+)
+
+
 def _node(tests: NativeTests, program: str) -> str:
+    program = _ESM_EXPORT.sub("", program)
     # `assert` is taken before the response runs and frozen, so it cannot be disarmed.
     prelude = (
         "const rewardgateAssert = require('node:assert');\n"
