@@ -8,13 +8,15 @@ them. Prints items/s for
    the script, take `result`, then the same metric code the verifier runs
    (`geometry.py`: BRepCheck and properties, tessellation, IoU by the exact boolean,
    8192-point Chamfer distance); each reference built once, as the verifier caches it;
-2. engine: the service's engine with `--workers` worker processes, each run in a fresh
-   bwrap sandbox forked from a zygote that preloaded CadQuery, one batch per part,
-   result cache off (what a trainer gets from `rewardgate serve`, minus HTTP);
+2. engine: the service's engine with `--workers` worker processes on `--backend`:
+   bwrap (each run a fresh bwrap sandbox forked from a zygote that preloaded CadQuery)
+   or docker (each run forked from such a zygote in a pooled container of the sandbox
+   image, which carries the CAD runtime); one batch per part, result cache off (what a
+   trainer gets from `rewardgate serve`, minus HTTP);
 
 and the ratio of (2) to (1): the price of isolation, limits and the process per run.
 
-    .venv/bin/python bench/cad_throughput.py [--workers 2] [--rounds 1]
+    .venv/bin/python bench/cad_throughput.py [--workers 2] [--rounds 1] [--backend docker]
 """
 
 from __future__ import annotations
@@ -90,11 +92,15 @@ def direct(work: list[tuple[str, str]], python: Path) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def engine(work: list[tuple[str, str]], workers: int, group: int) -> float:
+def engine(
+    work: list[tuple[str, str]], workers: int, group: int, backend: str, image: str
+) -> float:
     from rewardgate.testing import start_engine
+    from rewardgate.verifiers.base import VerifierEnv
     from rewardgate.verifiers.cad import CadVerifier
 
-    harness = start_engine(CadVerifier, workers=workers, cache=None)
+    config = {"sandbox_backend": backend, "docker_sandbox": {"image": image}}
+    harness = start_engine(CadVerifier, env=VerifierEnv(config=config), workers=workers, cache=None)
     try:
         batches = [
             [
@@ -107,7 +113,8 @@ def engine(work: list[tuple[str, str]], workers: int, group: int) -> float:
             ]
             for i in range(0, len(work), group)
         ]
-        # Each worker's zygote imports CadQuery once, before the clock starts.
+        # Each worker's zygote (and, on docker, its container) imports CadQuery once,
+        # before the clock starts.
         harness.score([batches[0][0]] * workers)
         start = time.perf_counter()
         for batch in batches:
@@ -122,6 +129,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=1, help="times the workload repeats")
+    parser.add_argument("--backend", choices=["bwrap", "docker"], default="bwrap")
+    parser.add_argument("--image", default="rewardgate/sandbox:latest", help="docker's image")
     parser.add_argument("--direct", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--cad-python", type=Path, default=Path("/usr/local/lib/rewardgate/cad/bin/python")
@@ -133,11 +142,11 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     work = workload() * args.rounds
     base = direct(work, args.cad_python)
-    pooled = engine(work, args.workers, 4)
+    pooled = engine(work, args.workers, 4, args.backend, args.image)
     print(f"items: {len(work)} ({len(work) // 4} references x 4 responses), 8192 points, IoU")
     print(f"direct CadQuery + metric, one process : {base:6.2f} items/s")
     print(
-        f"engine, {args.workers} warm workers, sandboxed   : {pooled:6.2f} items/s  "
+        f"engine, {args.workers} warm workers, {args.backend:6}: {pooled:6.2f} items/s  "
         f"ratio {pooled / base:.2f}"
     )
 

@@ -411,14 +411,18 @@ class DockerBackend:
         limits: Limits | None = None,
         *,
         channel: bool = False,
+        mounts: Sequence[Mount] = (),
     ) -> ExecResult:
-        """`python3 -I script`, or with `warm` a fork of a zygote that preloaded `entry`."""
+        """`python3 -I script`, or with `warm` a fork of a zygote that preloaded `entry`.
+
+        `mounts` are files copied in, as for `run`; a runtime directory an entry needs
+        belongs in the image (the CAD runtime is at /opt/rewardgate/cad there)."""
         merged = {**entry.files, **(files or {})}
-        if not self.warm:
-            return self.run(["python3", "-I", entry.script], merged, stdin, limits, channel=channel)
-        self._ensure_ready()
         argv = ["python3", "-I", entry.script]
-        return self._run(argv, merged, stdin, limits or Limits(), (), channel, entry)
+        if not self.warm:
+            return self.run(argv, merged, stdin, limits, mounts=mounts, channel=channel)
+        self._ensure_ready()
+        return self._run(argv, merged, stdin, limits or Limits(), mounts, channel, entry)
 
     def _run(
         self,

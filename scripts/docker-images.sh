@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the docker images, with no image registry:
 #   rewardgate/base:bookworm    debootstrap --variant=minbase bookworm + docker import
-#   rewardgate/sandbox:latest   sandbox/Dockerfile on that base (Debian's toolchains)
+#   rewardgate/sandbox:latest   sandbox/Dockerfile on that base (Debian's toolchains and
+#                               the CAD runtime, copied from the host's prefix)
 #   rewardgate/service:latest   Dockerfile on that base (the gateway, from a wheelhouse
 #                               made here: pip in a build cannot verify TLS)
 # Idempotent and quick when done: the base is kept once made, and each image carries
@@ -15,6 +16,7 @@ SANDBOX=${REWARDGATE_DOCKER_IMAGE:-rewardgate/sandbox:latest}
 SERVICE=${REWARDGATE_SERVICE_IMAGE:-rewardgate/service:latest}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 VENV=${VENV:-.venv}
+CAD_RUNTIME=${REWARDGATE_CAD_RUNTIME:-/usr/local/lib/rewardgate/cad}
 
 bash scripts/dockerd.sh
 
@@ -46,12 +48,18 @@ build_args() {
     echo build --network host --build-arg "BASE=$BASE" --label "io.rewardgate.recipe=$2" -t "$1"
 }
 
-sandbox_recipe=$(recipe sandbox/Dockerfile)
+# The sandbox image carries the CAD runtime: its build context is the runtime's prefix
+# (installed first when missing or stale; quick when done). The recipe names the
+# runtime's packages and versions, so a reinstall with other versions rebuilds it.
+REWARDGATE_CAD_RUNTIME="$CAD_RUNTIME" bash scripts/install-cad.sh
+cad_packages=$(cd "$CAD_RUNTIME" && ls -d lib/python3*/site-packages/*.dist-info)
+sandbox_recipe=$({ recipe sandbox/Dockerfile scripts/install-cad.sh; echo "$cad_packages"; } |
+    sha256sum | cut -c1-16)
 if stale "$SANDBOX" "$sandbox_recipe"; then
-    echo "docker-images: building $SANDBOX"
-    # The Dockerfile copies nothing: no build context.
+    echo "docker-images: building $SANDBOX (context: $CAD_RUNTIME)"
     # shellcheck disable=SC2046
-    docker $(build_args "$SANDBOX" "$sandbox_recipe") - <sandbox/Dockerfile >/dev/null
+    docker $(build_args "$SANDBOX" "$sandbox_recipe") -f - "$CAD_RUNTIME" \
+        <sandbox/Dockerfile >/dev/null
 fi
 
 service_recipe=$(recipe Dockerfile .dockerignore pyproject.toml rewardgate verifiers sandbox \

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import ast
 import base64
+import os
 import re
 from pathlib import Path
 from typing import Any
 
+from rewardgate.verifiers.base import VerifierEnv
 from rewardgate.verifiers.cad import CadVerifier
 from rewardgate.verifiers.models import RewardRequest, RewardResult
 
+# `make test` builds the image (scripts/docker-images.sh) under this name.
+IMAGE = os.environ.get("REWARDGATE_DOCKER_IMAGE", "rewardgate/sandbox:latest")
+BACKENDS = ("bwrap", "docker")
 DATA = Path(__file__).resolve().parent.parent / "data" / "cad"
 PARTS = sorted(p.stem for p in DATA.glob("*.py"))
 ALTERNATIVES = sorted(p.stem for p in (DATA / "alt").glob("*.py"))
 HOLED = sorted(p.stem for p in (DATA / "holed").glob("*.py"))
-VERIFIER = CadVerifier()
+
+
+def cad_verifier(**config: Any) -> CadVerifier:
+    """A cad verifier under a server config; docker runs use the image `make test` built."""
+    return CadVerifier(VerifierEnv(config={"docker_sandbox": {"image": IMAGE}, **config}))
+
+
+VERIFIER = cad_verifier()
 _DIMENSIONS = re.compile(r"^(?P<names>[A-Z0-9_, ]+) = (?P<values>.+)$", re.MULTILINE)
 
 

@@ -8,6 +8,7 @@ operations, holed/ the same parts off by a hole.
 from __future__ import annotations
 
 import math
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,18 @@ import pytest
 from rewardgate.verifiers.assets import AssetStore
 from rewardgate.verifiers.base import VerifierEnv
 from rewardgate.verifiers.cad import CadVerifier
-from rewardgate.verifiers.errors import InvalidRequest, NotFound
+from rewardgate.verifiers.errors import (
+    InvalidRequest,
+    NotFound,
+    SandboxError,
+    VerifierError,
+    VerifierTimeout,
+)
 from tests.verifiers.cad_support import (
     ALTERNATIVES,
+    BACKENDS,
     HOLED,
+    IMAGE,
     PARTS,
     VERIFIER,
     changed_dimension,
@@ -83,6 +92,7 @@ def test_a_boolean_that_fails_silently_falls_back_to_ray_casting() -> None:
 
 
 def test_a_reference_larger_than_a_pipe_buffer() -> None:
+    from rewardgate.sandbox import get_backend
     from rewardgate.verifiers.cad.run import reference_brep
 
     holes = (
@@ -92,7 +102,8 @@ def test_a_reference_larger_than_a_pipe_buffer() -> None:
         ".pushPoints(points).hole(3)\n"
     )
     options = VERIFIER.Options.model_validate({})
-    assert len(reference_brep(holes, options, VERIFIER.runtime)) > 65536  # a pipe holds 64 KiB
+    backend = get_backend("bwrap")
+    assert len(reference_brep(holes, options, VERIFIER.runtime, backend)) > 65536  # pipe: 64 KiB
     assert score(fenced(holes), {"reference_code": holes}).reward == pytest.approx(1.0)
 
 
@@ -281,10 +292,11 @@ def test_asset_references(tmp_path: Path) -> None:
         ({"reference_code": BOX}, {"preset": "nope"}, "preset"),
         ({"expected": {"bbox": [1, -2, 3]}}, {}, "bbox"),
         ({"reference_code": BOX, "extra": 1}, {}, "extra"),
+        ({"reference_code": BOX}, {"backend": "vm"}, "available: bwrap, docker"),
     ],
     ids=["empty", "two-geometries", "bad-base64", "params-without-expected",
          "iou-without-geometry", "negative-weight", "too-few-samples", "unknown-preset",
-         "negative-bbox", "unknown-field"],
+         "negative-bbox", "unknown-field", "unknown-backend"],
 )  # fmt: skip
 def test_malformed_requests_are_invalid(
     reference: dict[str, Any], options: dict[str, Any], message: str
@@ -317,24 +329,31 @@ def test_the_same_request_gives_the_same_numbers() -> None:
     assert other_seed.details["iou"] == first.details["iou"]  # exact booleans: no sampling
 
 
-def test_the_runner_works_in_a_cold_sandbox_too() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_runner_works_in_a_cold_sandbox_too(backend: str) -> None:
     """Warm runs fork from a zygote that preloaded CadQuery; a cold one imports it."""
     import json
 
     from rewardgate.sandbox.api import Limits
     from rewardgate.sandbox.bwrap import BwrapBackend
+    from rewardgate.sandbox.docker import DockerBackend
     from rewardgate.verifiers.cad.run import runner_entry, runtime_mounts
 
-    job = {"kind": "score", "time_limit_s": 20, "memory_mb": 1024, "normalize": True,
-           "samples": 512, "seed": 0, "reference_format": None}  # fmt: skip
-    result = BwrapBackend(warm=False).run_python(
-        runner_entry(),
-        {"job.json": json.dumps(job), "script.py": BOX},
-        b"",
-        Limits(wall_s=60, cpu_s=60, memory_mb=2048, open_files=256),
-        channel=True,
-        mounts=runtime_mounts(VERIFIER.runtime),
-    )
+    job = {"kind": "score", "time_limit_s": 20, "analysis_s": 60, "memory_mb": 1024,
+           "normalize": True, "samples": 512, "seed": 0, "reference_format": None}  # fmt: skip
+    cold = BwrapBackend(warm=False) if backend == "bwrap" else DockerBackend(IMAGE, warm=False)
+    try:
+        result = cold.run_python(
+            runner_entry(),
+            {"job.json": json.dumps(job), "script.py": BOX},
+            b"",
+            Limits(wall_s=60, cpu_s=60, memory_mb=2048, open_files=256),
+            channel=True,
+            mounts=runtime_mounts(backend, VERIFIER.runtime),
+        )
+    finally:
+        if isinstance(cold, DockerBackend):
+            cold.close()
     report = {
         k: v for line in (result.channel or b"").splitlines() for k, v in json.loads(line).items()
     }
@@ -365,3 +384,108 @@ def test_through_the_engine(verifier_engine: Any) -> None:
     assert (bad.status, bad.reward) == ("ok", 0.0)
     assert broken_reference.status == "invalid"
     assert malformed.status == "invalid"
+
+
+# -- what ends a run: the script's verdict, or the service's failure -----------------
+
+LINES: dict[str, list[dict[str, Any]]] = {
+    "nothing": [],
+    "started": [{"runner": "started"}],
+    "running": [{"runner": "started"}, {"script": "started"}],
+    "executed": [{"runner": "started"}, {"script": "started"}, {"executed": {"exit": 0}}],
+}
+
+
+@pytest.mark.parametrize(
+    ("lines", "extra", "flags", "raised"),
+    [
+        ("running", [], {"exit_code": -9}, None),
+        ("running", [], {"exit_code": -9, "oom_killed": True}, None),
+        ("running", [], {"exit_code": -9, "timed_out": True}, None),
+        (None, [], {"exit_code": -9, "details": {"launcher": "killed by the program"}}, None),
+        ("executed", [{"no_shape": "no result shape was written"}, {"done": True}], {}, None),
+        ("started", [], {"exit_code": -9, "timed_out": True}, VerifierTimeout),
+        ("started", [], {"exit_code": -9}, SandboxError),
+        ("started", [{"runtime_missing": "ImportError"}, {"done": True}], {}, VerifierError),
+        ("nothing", [], {"exit_code": 1}, SandboxError),
+        ("executed", [{"analysis_timeout": 60}, {"done": True}], {}, VerifierTimeout),
+        ("executed", [{"analysis_failed": "status -11"}, {"done": True}], {}, VerifierError),
+        ("executed", [{"internal_error": "Traceback"}, {"done": True}], {}, VerifierError),
+        ("executed", [{"candidate": {}}], {"exit_code": -9, "timed_out": True}, VerifierTimeout),
+        ("executed", [], {"exit_code": -9, "oom_killed": True}, VerifierError),
+    ],
+    ids=["script-killed-the-runner", "script-ran-out-of-memory", "script-stopped-the-runner",
+         "script-killed-the-docker-launcher", "script-left-no-shape", "slow-runner-start",
+         "runner-died-before-the-script", "runtime-missing", "runner-never-started",
+         "analysis-past-its-time", "analysis-crashed", "runner-bug",
+         "wall-after-the-script", "out-of-memory-after-the-script"],
+)  # fmt: skip
+def test_a_run_that_ends_outside_the_script_is_the_services_failure(
+    lines: str | None,
+    extra: list[dict[str, Any]],
+    flags: dict[str, Any],
+    raised: type[Exception] | None,
+) -> None:
+    """Between the runner's `script` and `executed` lines only the script runs: what
+    ends a run there is its verdict; before or after, the service's (error/timeout)."""
+    import json
+
+    from rewardgate.sandbox.api import ExecResult
+    from rewardgate.verifiers.cad.run import raise_for_service_failure
+
+    sent = [*LINES[lines], *extra] if lines is not None else []
+    channel = b"".join(json.dumps(line).encode() + b"\n" for line in sent)
+    result = ExecResult(**{"exit_code": 0, "stdout": b"", "stderr": b"", "wall_ms": 0.0,
+                           "cpu_ms": 0.0, "max_rss_kb": 0,
+                           "channel": channel if lines is not None else None, **flags})  # fmt: skip
+    report = {k: v for line in sent for k, v in line.items()}
+    if raised is None:
+        raise_for_service_failure(report, result, "bwrap")
+    else:
+        with pytest.raises(raised):
+            raise_for_service_failure(report, result, "bwrap")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reference", ["reference-code", "cached-reference-code", "step"])
+def test_an_analysis_past_its_time_is_a_timeout_never_a_verdict(
+    reference: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part against itself, with the runner's analysis budget cut to a microsecond:
+    the reference's build or the comparison runs past it, which is no verdict on the
+    response (reward 0 would teach the trainer that the right part is wrong)."""
+    from rewardgate.verifiers.cad import run
+
+    fresh = f"# {uuid.uuid4().hex}\n{part('flange')}"  # never built, never cached
+    refs = {
+        "reference-code": {"reference_code": fresh},
+        "cached-reference-code": {"reference_code": part("flange")},
+        "step": {"reference_step": data_file("flange.step")},
+    }
+    if reference == "cached-reference-code":
+        assert score(fenced(part("flange")), refs[reference], backend=backend).reward == 1.0
+    monkeypatch.setattr(run, "ANALYSIS_S", 1e-6)
+    with pytest.raises(VerifierTimeout, match="analysis"):
+        score(fenced(part("flange")), refs[reference], backend=backend)
+
+
+def test_through_the_engine_an_analysis_past_its_time_is_status_timeout(
+    verifier_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """...while the script's own time limit stays a verdict under the same budget."""
+    from rewardgate.verifiers.cad import run
+
+    monkeypatch.setattr(run, "ANALYSIS_S", 1e-6)  # before the engine forks its workers
+    engine = verifier_engine(CadVerifier, env=VERIFIER.env)
+    reference = {"reference_step": data_file("flange.step")}
+    itself, looping = engine.score(
+        [
+            {"verifier": "cad", "response": fenced(part("flange")), "reference": reference},
+            {"verifier": "cad", "response": fenced("while True:\n    pass"),
+             "reference": reference, "options": {"time_limit_s": 1, "preset": "cadrille"}},
+        ]
+    )  # fmt: skip
+    assert (itself.status, itself.reward) == ("timeout", 0.0), itself
+    assert "analysis" in (itself.error or "")
+    assert (looping.status, looping.reward) == ("ok", -10.0), looping
+    assert looping.details["outcome"] == "time_limit"

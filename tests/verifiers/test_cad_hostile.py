@@ -1,4 +1,4 @@
-"""Hostile CadQuery scripts against the `cad` verifier, in the real sandbox.
+"""Hostile CadQuery scripts against the `cad` verifier, in the real sandbox (both backends).
 
 Each is contained and scores 0 (status ok: it is the script's verdict), and the
 verifier keeps working afterwards. The reference is a torus, a shape no script here
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rewardgate.verifiers.cad import CadVerifier
-from tests.verifiers.cad_support import VERIFIER, fenced, part, score
+from tests.verifiers.cad_support import BACKENDS, cad_verifier, fenced, part, score
 
 REFERENCE = {"reference_code": part("torus")}
 HOST_FILE = Path("/tmp") / f"rewardgate-cad-{uuid.uuid4().hex}"
@@ -81,24 +81,29 @@ HOSTILE = {
 }
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("script", HOSTILE.values(), ids=HOSTILE.keys())
-def test_hostile_scripts_are_contained_and_score_zero(script: str) -> None:
-    result = score(fenced(script), REFERENCE, time_limit_s=3, memory_mb=512)
-    assert result.status == "ok"
+def test_hostile_scripts_are_contained_and_score_zero(script: str, backend: str) -> None:
+    result = score(fenced(script), REFERENCE, time_limit_s=3, memory_mb=512, backend=backend)
+    assert result.status == "ok", result.error
     assert result.reward == 0.0, result.details
     assert not HOST_FILE.exists()
     assert not Path("/usr/lib/pwned").exists()
 
 
-def test_the_verifier_works_after_hostile_scripts() -> None:
-    for name in ("fork-bomb", "memory-creep"):
-        score(fenced(HOSTILE[name]), REFERENCE, time_limit_s=3, memory_mb=512)
-    assert score(fenced(part("torus")), REFERENCE).reward == pytest.approx(1.0)
-    assert VERIFIER.health()["bwrap"] == "ok"
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_verifier_works_after_hostile_scripts(backend: str) -> None:
+    for name in ("fork-bomb", "memory-creep", "kill-everything"):
+        score(fenced(HOSTILE[name]), REFERENCE, time_limit_s=3, memory_mb=512, backend=backend)
+    assert score(fenced(part("torus")), REFERENCE, backend=backend).reward == pytest.approx(1.0)
+    assert cad_verifier(sandbox_backend=backend).health()[backend] == "ok"
 
 
-def test_hostile_scripts_through_the_engine(verifier_engine: object) -> None:
-    engine = verifier_engine(CadVerifier)  # type: ignore[operator]
+@pytest.mark.parametrize("server_default", BACKENDS)
+def test_hostile_scripts_through_the_engine(verifier_engine: object, server_default: str) -> None:
+    """The server's backend runs the items, which name none."""
+    env = cad_verifier(sandbox_backend=server_default).env
+    engine = verifier_engine(CadVerifier, env=env)  # type: ignore[operator]
     options = {"time_limit_s": 3, "memory_mb": 512}
     items = [
         {"verifier": "cad", "response": fenced(HOSTILE[name]), "reference": REFERENCE,
@@ -125,6 +130,31 @@ for face in result.val().Faces():  # claim the coarse triangles are exact
     plain = score(fenced(sphere), reference, preset="chamfer")
     coarse = score(fenced(sphere + coarse_mesh), reference, preset="chamfer")
     assert coarse.details["chamfer"] == plain.details["chamfer"] == 0.0
+
+
+AFTERLIFE = """
+import os, signal, time
+import cadquery as cq
+result = cq.Workplane().box(10, 10, 10)
+script = os.getpid()
+if os.fork() == 0:
+    os.setsid()  # out of the script's process group, which the runner kills
+    while os.getppid() == script:  # until the script's own process has ended
+        time.sleep(0.001)
+    time.sleep(0.2)  # well into the analysis, were this process still alive
+    os.kill(-1, signal.SIGKILL)  # the runner's analysis (and, on docker, its launcher)
+    os._exit(0)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_process_the_script_leaves_is_dead_before_the_analysis(backend: str) -> None:
+    """Alive, it would kill the analysis: a service error (or a lost run) in place of
+    the script's verdict."""
+    result = score(fenced(AFTERLIFE), REFERENCE, backend=backend)
+    assert result.status == "ok", result.error
+    assert result.details["outcome"] == "valid_solid"
+    assert result.reward < 0.5, result.details
 
 
 @pytest.mark.parametrize(

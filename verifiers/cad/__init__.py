@@ -47,19 +47,24 @@ class CadVerifier(Verifier[CadReference, CadOptions]):
     def prepare(
         self, reference: object, options: dict[str, object] | None
     ) -> Prepared[CadReference, CadOptions]:
+        """Validate; options that name no sandbox backend get the server's default one."""
+        from rewardgate.verifiers.sandboxed import chosen_backend
+
         prepared = super().prepare(reference, options)
-        ref, opts = prepared.reference, prepared.options
+        ref, opts = prepared.reference, chosen_backend(prepared.options, self.env)
         weights = opts.weights(ref.geometry is not None)
         if ref.geometry is None and {"iou", "chamfer"} & weights.keys():
             raise InvalidRequest("options.metric: iou and chamfer need a reference geometry")
         if ref.expected is None and "params" in weights:
             raise InvalidRequest("options.metric: params needs reference.expected")
-        return prepared
+        return Prepared(ref, opts)
 
     def judge(self, response: str, reference: CadReference, options: CadOptions) -> Verdict:
         from rewardgate.verifiers.cad.judge import judge
+        from rewardgate.verifiers.sandboxed import sandbox_backend
 
-        return judge(response, reference, options, self.runtime, self.env.asset_dir)
+        backend = sandbox_backend(options.backend, self.env)
+        return judge(response, reference, options, self.runtime, self.env.asset_dir, backend)
 
     def budget_s(self, reference: CadReference, options: CadOptions, default_s: float) -> float:
         if options.timeout_s:
@@ -73,13 +78,17 @@ class CadVerifier(Verifier[CadReference, CadOptions]):
         return min(options.invalid_reward, 0.0)
 
     def health(self) -> dict[str, str]:
+        """The server's default backend (what a request naming none runs on) and the CAD
+        runtime it sees: the host prefix on bwrap, the sandbox image's on docker."""
         from rewardgate.verifiers.cad.run import runtime_health
+        from rewardgate.verifiers.sandboxed import backend_name, sandbox_backend
 
-        report = {"cad_runtime": runtime_health(self.runtime)}
+        name = backend_name(CadOptions(), self.env)
+        report: dict[str, str] = {}
         try:
-            from rewardgate.sandbox import get_backend
-
-            report.update(get_backend("bwrap").health())
+            backend = sandbox_backend(name, self.env)
+            report.update(backend.health())
         except Exception as exc:
-            report["sandbox"] = f"unavailable: {exc}"
-        return report
+            report[name] = f"unavailable: {exc}"
+            return {"cad_runtime": runtime_health(self.runtime), **report}
+        return {"cad_runtime": runtime_health(self.runtime, backend), **report}

@@ -3,7 +3,8 @@
 Three steps, each a `StepReward`: `execute` (the script ran and produced a shape),
 `valid_solid` (BRepCheck passes, a solid of positive volume), `geometry` (the score in
 [0, 1]). Whatever the script does is a verdict; only a sandbox or runtime failure
-raises, and a reference that cannot be read or built is `invalid`.
+raises, as does the runner's own work after the script running past its time (see
+`run.execute`), and a reference that cannot be read or built is `invalid`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import base64
 import math
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rewardgate.verifiers.base import Verdict
 from rewardgate.verifiers.cad.models import MAX_REFERENCE_BYTES, CadOptions, CadReference, Expected
@@ -20,6 +21,9 @@ from rewardgate.verifiers.cad.run import execute, reference_brep
 from rewardgate.verifiers.code.extract import extract_program
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.models import StepReward
+
+if TYPE_CHECKING:
+    from rewardgate.sandbox.api import Backend
 
 __all__ = ["check_expected", "judge", "reference_bytes"]
 
@@ -93,25 +97,28 @@ def _outcome(report: dict[str, Any]) -> tuple[str, str | None]:
         return "runtime_error", f"the script's process ended with status {executed['exit']}"
     if "no_shape" in report:
         return "no_shape", str(report["no_shape"])
-    if "candidate" not in report:
-        return "check_failed", "the shape could not be checked in time"
     if not report["candidate"]["valid_solid"]:
         return "invalid_solid", "the shape is not a valid solid (BRepCheck, solids, volume)"
     return "valid_solid", None
 
 
 def judge(
-    response: str, ref: CadReference, options: CadOptions, runtime: Path, asset_dir: Path | None
+    response: str,
+    ref: CadReference,
+    options: CadOptions,
+    runtime: Path,
+    asset_dir: Path | None,
+    backend: Backend,
 ) -> Verdict:
     script = extract_program(response, "python")
     reference: tuple[str, bytes] | None = None
     if ref.geometry is not None:
         fmt, value = ref.geometry
         if fmt == "code":
-            reference = ("brep", reference_brep(value, options, runtime))
+            reference = ("brep", reference_brep(value, options, runtime, backend))
         else:
             reference = (fmt, reference_bytes(value, f"reference_{fmt}", asset_dir))
-    report = execute("score", script, options, runtime, reference)
+    report = execute("score", script, options, runtime, backend, reference)
     if "reference_error" in report:
         raise InvalidRequest(f"reference: {report['reference_error']}")
     label, why = _outcome(report)
@@ -140,11 +147,9 @@ def judge(
         parts: dict[str, float] = {}
         if "iou" in weights or "chamfer" in weights:
             metrics = report.get("metrics")
-            if metrics is None:
+            if metrics is None:  # OCC failed on the script's shape: its verdict
                 label = details["outcome"] = "compare_failed"
-                details["why"] = str(
-                    report.get("compare_error", "the comparison did not finish in time")
-                )
+                details["why"] = str(report["compare_error"])
             else:
                 details.update(metrics)
                 parts["iou"] = metrics["iou"]

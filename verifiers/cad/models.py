@@ -155,7 +155,11 @@ class CadOptions(VerifierOptions):
     tolerances: Tolerances = Tolerances()
     time_limit_s: float = Field(60.0, gt=0, le=600, description="Wall limit of the script.")
     memory_mb: int = Field(2048, ge=256, le=16384, description="Memory of the script.")
-    backend: str = "bwrap"
+    backend: str = Field(
+        "bwrap",
+        description="Sandbox backend (bwrap or docker); unset: the server's sandbox_backend "
+        "setting (bwrap unless configured).",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,10 +1,16 @@
 """Running `runner.py` in the sandbox, and the reference shapes it builds, cached.
 
 The CAD runtime (CadQuery, OCP, numpy, scipy for the system python3; installed by
-`scripts/install-cad.sh`) is a read-only `Mount` at `RUNTIME_MOUNT` in every CAD
-sandbox. Runs with a mount set of their own get a warm zygote of their own: CAD's
-preloads CadQuery once (so each run skips its import), and nothing it imports or puts
-on sys.path reaches the zygote other verifiers' programs are forked from.
+`scripts/install-cad.sh`) is at `RUNTIME_MOUNT` in every CAD sandbox: on bwrap a
+read-only `Mount` of the host's prefix, on docker a copy of that prefix in the sandbox
+image (`sandbox/Dockerfile`; the docker backend copies files in, never directories).
+Runs with a mount set of their own get a warm zygote of their own: CAD's preloads
+CadQuery once (so each run skips its import), and nothing it imports or puts on
+sys.path reaches the zygote other verifiers' programs are forked from.
+
+What ends a run is told apart by how far the runner's report got (see `runner`): up
+to the script's end it is the script's verdict; after it, the runner's own work, so a
+failure or an overrun there raises (`error` / `timeout`), never a reward of 0.
 """
 
 from __future__ import annotations
@@ -14,24 +20,28 @@ import glob
 import hashlib
 import json
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from rewardgate.sandbox.api import Limits, Mount, PythonEntry
+from rewardgate.sandbox.api import Backend, ExecResult, Limits, Mount, PythonEntry
 from rewardgate.verifiers.cad.models import CadOptions
 from rewardgate.verifiers.errors import (
     InvalidRequest,
     RewardgateError,
     SandboxError,
     VerifierError,
+    VerifierTimeout,
 )
 
 __all__ = [
     "ANALYSIS_S",
     "DEFAULT_RUNTIME",
+    "IMAGE_RUNTIME_BACKENDS",
     "RUNTIME_MOUNT",
     "execute",
+    "raise_for_service_failure",
     "reference_brep",
     "runner_entry",
     "runtime_health",
@@ -44,6 +54,10 @@ DEFAULT_RUNTIME = Path("/usr/local/lib/rewardgate/cad")
 RUNTIME_MOUNT = "/opt/rewardgate/cad"  # where sandboxes see the runtime, wherever it is
 INSTALL_HINT = "install it with scripts/install-cad.sh"
 ANALYSIS_S = 60.0  # the runner's own work after the script: check, tessellate, compare
+START_S = 10.0  # the runner's start (a cold one imports CadQuery) and its clean-up
+# Backends whose sandbox image holds the runtime at RUNTIME_MOUNT: no mount for them.
+IMAGE_RUNTIME_BACKENDS = frozenset({"docker"})
+IMAGE_HINT = "rebuild the sandbox image with scripts/docker-images.sh"
 RUNNER_MB = 1024  # the runner's own memory (CadQuery, the two meshes) beside the script's
 MAX_BREP_BYTES = 48 << 20
 CACHE_BYTES = 256 << 20
@@ -59,19 +73,47 @@ def runner_entry() -> PythonEntry:
     return PythonEntry("runner.py", files)
 
 
-def runtime_mounts(runtime: Path) -> tuple[Mount, ...]:
+def runtime_mounts(backend: str, runtime: Path) -> tuple[Mount, ...]:
+    """What a run on `backend` mounts to see the runtime at RUNTIME_MOUNT."""
+    if backend in IMAGE_RUNTIME_BACKENDS:
+        return ()
     return (Mount(runtime, RUNTIME_MOUNT),)
 
 
 def sandbox_s(options: CadOptions) -> float:
-    return options.time_limit_s + ANALYSIS_S
+    """The sandbox's wall: a backstop; the runner times the script and its analysis."""
+    return START_S + options.time_limit_s + ANALYSIS_S
 
 
-def runtime_health(runtime: Path) -> str:
-    """ "ok" when the prefix holds CadQuery for some python3.x, else what to do."""
-    if glob.glob(str(runtime / "lib" / "python3*" / "site-packages" / "cadquery" / "__init__.py")):
+_IMAGE_OK: weakref.WeakKeyDictionary[Backend, str] = weakref.WeakKeyDictionary()
+# Run in a sandbox: whether its python3 finds CadQuery where the runner will look.
+RUNTIME_PROBE = (
+    "import os, sys; v = sys.version_info; sys.exit(not os.path.isfile("
+    f"f'{RUNTIME_MOUNT}/lib/python{{v[0]}}.{{v[1]}}/site-packages/cadquery/__init__.py'))"
+)
+
+
+def runtime_health(runtime: Path, backend: Backend | None = None) -> str:
+    """ "ok" when the runtime a CAD run on `backend` sees holds CadQuery, else the fix.
+
+    bwrap (or no backend): the host prefix, for some python3.x. docker: the sandbox
+    image, for its python3 (one probe run; an ok is remembered per backend).
+    """
+    if backend is None or backend.name not in IMAGE_RUNTIME_BACKENDS:
+        pattern = runtime / "lib" / "python3*" / "site-packages" / "cadquery" / "__init__.py"
+        if glob.glob(str(pattern)):
+            return "ok"
+        return f"no CadQuery under {runtime}: {INSTALL_HINT}"
+    if backend in _IMAGE_OK:
         return "ok"
-    return f"no CadQuery under {runtime}: {INSTALL_HINT}"
+    try:
+        probe = backend.run(["python3", "-I", "-c", RUNTIME_PROBE], limits=Limits(wall_s=30))
+    except RewardgateError as exc:
+        return f"not tested: the {backend.name} sandbox is unavailable ({exc.message})"
+    if probe.exit_code != 0:
+        return f"no CadQuery at {RUNTIME_MOUNT} in the {backend.name} sandbox: {IMAGE_HINT}"
+    _IMAGE_OK[backend] = "ok"
+    return "ok"
 
 
 def execute(
@@ -79,16 +121,20 @@ def execute(
     script: str,
     options: CadOptions,
     runtime: Path,
+    backend: Backend,
     reference: tuple[str, bytes] | None = None,
 ) -> dict[str, Any]:
     """Run `script` (and compare with `reference`: format, bytes); the runner's report.
 
     The report merges the runner's channel lines (executed, no_shape, candidate,
-    reference, metrics, brep, ...) and adds `sandbox`: how the sandbox ended.
+    reference, metrics, brep, ...) and adds `sandbox`: how the sandbox ended. A report
+    that stops before `executed` is the script's doing (a verdict); anything that went
+    wrong around it (the runner's start, its analysis) raises here.
     """
     job = {
         "kind": kind,
         "time_limit_s": options.time_limit_s,
+        "analysis_s": ANALYSIS_S,
         "memory_mb": options.memory_mb,
         "normalize": options.normalize,
         "samples": options.samples,
@@ -107,16 +153,13 @@ def execute(
     )
     files = {"job.json": json.dumps(job), "script.py": script}
     try:
-        from rewardgate.sandbox import get_backend
-
-        backend = get_backend(options.backend)
         result = backend.run_python(
             runner_entry(),
             files,
             reference[1] if reference else b"",
             limits,
             channel=True,
-            mounts=runtime_mounts(runtime),
+            mounts=runtime_mounts(backend.name, runtime),
         )
     except RewardgateError:
         raise
@@ -127,23 +170,57 @@ def execute(
         try:
             line = json.loads(raw)
         except ValueError:
-            break  # a line cut by the sandbox's kill; nothing after it is whole
+            continue  # a line cut by a kill (the runner ends it before its next one)
         if number == 0 and "runner" not in line:
             break
-        report.update(line)
-    if "runner" not in report:
-        tail = result.stderr[-500:].decode("utf-8", "replace")
-        raise SandboxError(f"the CAD runner never started (exit {result.exit_code}): {tail}")
-    if "runtime_missing" in report:
-        raise VerifierError(f"CAD runtime unusable: {report['runtime_missing']}; {INSTALL_HINT}")
-    if "internal_error" in report:
-        raise VerifierError(f"the CAD runner failed: {str(report['internal_error'])[-500:]}")
+        if isinstance(line, dict):
+            report.update(line)
     report["sandbox"] = {
         "timed_out": result.timed_out,
         "oom_killed": result.oom_killed,
         "exit": result.exit_code,
     }
+    raise_for_service_failure(report, result, backend.name)
     return report
+
+
+def raise_for_service_failure(report: dict[str, Any], result: ExecResult, backend: str) -> None:
+    """Raise when the run ended outside the script: before it ran, or in the analysis.
+
+    The script runs between the runner's `script` and `executed` lines; every process
+    it started is dead once `executed` is sent. So a run that ends between those lines
+    (killed by the script, out of memory, past the wall) is a verdict, and any other
+    end is the service's: `timeout` when a clock ran out, else `error`.
+    """
+    if "runtime_missing" in report:
+        hint = IMAGE_HINT if backend in IMAGE_RUNTIME_BACKENDS else INSTALL_HINT
+        raise VerifierError(f"CAD runtime unusable: {report['runtime_missing']}; {hint}")
+    if "internal_error" in report:
+        raise VerifierError(f"the CAD runner failed: {str(report['internal_error'])[-500:]}")
+    if "runner" not in report:
+        if result.channel is None:
+            # docker: the program killed or stopped the container's launcher (same uid),
+            # and the run's channel went with it; the backend says which.
+            return
+        tail = result.stderr[-500:].decode("utf-8", "replace")
+        raise SandboxError(f"the CAD runner never started (exit {result.exit_code}): {tail}")
+    how = f"exit {result.exit_code}" + (", out of memory" if result.oom_killed else "")
+    if "script" not in report:
+        if result.timed_out:
+            raise VerifierTimeout(f"the CAD runner did not start the script in {START_S:g} s")
+        raise SandboxError(f"the CAD runner ended before the script ran ({how})")
+    if "executed" not in report:
+        return  # the script's doing
+    if "analysis_timeout" in report:
+        raise VerifierTimeout(
+            f"the CAD analysis (check, measure, compare) ran past {ANALYSIS_S:g} s"
+        )
+    if "analysis_failed" in report:
+        raise VerifierError(f"the CAD analysis failed: {report['analysis_failed']} ({how})")
+    if "done" not in report:
+        if result.timed_out:
+            raise VerifierTimeout("the CAD runner ran past the sandbox's wall after the script")
+        raise VerifierError(f"the CAD runner ended after the script ({how})")
 
 
 class _BrepCache:
@@ -171,18 +248,19 @@ class _BrepCache:
 _CACHE = _BrepCache(CACHE_BYTES)
 
 
-def reference_brep(code: str, options: CadOptions, runtime: Path) -> bytes:
+def reference_brep(code: str, options: CadOptions, runtime: Path, backend: Backend) -> bytes:
     """The BREP of a reference script, built in the sandbox like a response, cached.
 
     A reference that does not build a valid solid is a malformed request (`invalid`).
     """
     import base64
 
-    key = hashlib.sha256(f"{runtime}\0{options.memory_mb}\0{code}".encode()).hexdigest()
+    where = backend.name if backend.name in IMAGE_RUNTIME_BACKENDS else str(runtime)
+    key = hashlib.sha256(f"{where}\0{options.memory_mb}\0{code}".encode()).hexdigest()
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
-    report = execute("build", code, options, runtime)
+    report = execute("build", code, options, runtime, backend)
     if "brep" not in report:
         raise InvalidRequest(f"reference.reference_code: {_build_failure(report)}")
     data = base64.b64decode(report["brep"])

@@ -11,13 +11,21 @@ must not import rewardgate. One run:
    to files, fd 3 (the channel) closed, memory and CPU rlimits. The child picks the
    result (`result`, else `r`, else what `show_object` was given) and writes it as a
    BREP file; whatever it does is reported, never trusted.
-3. When the child has ended (or hit its time limit) every other process of the sandbox
-   is killed (`kill(-1)` reaches the whole pid namespace but pid 1 and this one).
-   Only then is the reference read from stdin: the script never had a way to read it,
-   in a file or in this process's memory.
-4. This process reads the child's BREP itself, checks it (BRepCheck) and measures it,
-   compares it with the reference (`geometry.compare`) and reports on fd 3, one JSON
-   line per stage. A `build` job (a reference script) sends the BREP back instead.
+3. When the child has ended (or hit its time limit) every other process the script
+   started is killed (`kill_the_rest`). Only then is the reference read from stdin:
+   the script never had a way to read it, in a file or in this process's memory.
+4. The analysis runs in a second child, this process's own code only, under its own
+   deadline (`analysis_s`, counted from the script's end): it reads the script's BREP,
+   checks it (BRepCheck) and measures it, compares it with the reference
+   (`geometry.compare`) and reports on fd 3. A `build` job (a reference script) sends
+   the BREP back instead. Running past the deadline is reported as `analysis_timeout`,
+   any other end of that child as `analysis_failed`: the service's failures, never the
+   script's verdict, since nothing of the script runs any more.
+
+Channel lines, in order: `runner` (started), `script` (about to run it), `executed`,
+then the analysis' (`no_shape`, `candidate`, `reference`, `metrics`, `compare_error`,
+`reference_error`, `brep`) or `analysis_timeout` / `analysis_failed`, and `done`. What
+is missing tells how far a run got.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ RESULT_BREP = ".result.brep"
 RESULT_INFO = ".result.json"
 MAX_BREP_BYTES = 64 << 20
 RESULT_NAMES = ("result", "r")
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def emit(obj: dict[str, Any]) -> None:
@@ -154,37 +164,62 @@ def spawn(job: dict[str, Any]) -> int:
     os._exit(code)
 
 
-def others_alive() -> bool:
-    """Whether any process but pid 1 and this one is still alive (zombies are not)."""
+def victims() -> list[int]:
+    """The live processes `kill_the_rest` must end (zombies are dead already).
+
+    In a sandbox's own pid namespace (the runner is pid 1 when warm, 2 when cold) that
+    is every process but pid 1 and this one. Elsewhere (a docker container, whose
+    launcher and warm zygotes run as the same uid) it is this process's descendants,
+    which are all the script ever started: the runner is their subreaper, so an orphan
+    (a daemon that forked away) is reparented to it and never leaves its tree.
+    """
     me = os.getpid()
+    parents: dict[int, int] = {}
+    live: set[int] = set()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in (1, me):
+        if not entry.isdigit():
             continue
         with contextlib.suppress(OSError), open(f"/proc/{entry}/stat", "rb") as f:
-            if f.read().rsplit(b")", 1)[-1].split()[0] not in (b"Z", b"X"):
-                return True
-    return False
+            fields = f.read().rsplit(b")", 1)[-1].split()
+            parents[int(entry)] = int(fields[1])
+            if fields[0] not in (b"Z", b"X"):
+                live.add(int(entry))
+    if me <= 2:
+        return sorted(live - {1, me})
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], [me]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            todo.append(child)
+            if child in live:
+                found.append(child)
+    return found
 
 
-def kill_the_rest() -> None:
-    """SIGKILL every process of the sandbox but pid 1 and this one, and reap ours.
+def kill_the_rest() -> bool:
+    """SIGKILL every process the script left (see `victims`) and reap ours; whether
+    none is left.
 
     Bounded: a process the kernel has not finished killing after a second (stuck in
-    uninterruptible I/O) can no longer run a line of the script. Only inside a
-    sandbox's own pid namespace, where the runner is pid 1 (warm) or 2 (cold): anywhere
-    else `kill(-1)` reaches every process this user may signal (as root, the host's).
+    uninterruptible I/O) can no longer run a line of the script, and the analysis is
+    skipped. `kill(-1)` only inside a sandbox's own pid namespace: anywhere else it
+    reaches every process this user may signal (as root, the host's).
     """
-    if os.getpid() > 2:
-        return
     deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
+    while True:
+        alive = victims()
+        if not alive:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        for pid in [-1] if os.getpid() <= 2 else alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
-        if not others_alive():
-            return
         time.sleep(0.001)
 
 
@@ -213,11 +248,12 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
     with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
-    kill_the_rest()
+    contained = kill_the_rest()
     report: dict[str, Any] = {
         "exit": os.waitstatus_to_exitcode(status),
         "timed_out": timed_out,
         "ms": round((time.monotonic() - started) * 1000, 1),
+        "contained": contained,
     }
     with contextlib.suppress(OSError, ValueError):
         with open(RESULT_INFO, encoding="utf-8") as f:
@@ -286,10 +322,10 @@ def score(job: dict[str, Any], shape: Any, props: dict[str, Any]) -> None:
     emit({"metrics": metrics})
 
 
-def run(job: dict[str, Any]) -> None:
+def analyse(job: dict[str, Any]) -> None:
+    """The runner's own work on the script's result (in the analysis child)."""
     import geometry
 
-    emit({"executed": execute(job)})
     shape, problem = read_result()
     if shape is None:
         emit({"no_shape": problem})
@@ -309,10 +345,58 @@ def run(job: dict[str, Any]) -> None:
         score(job, shape, props)
 
 
+def emit_after_cut(obj: dict[str, Any]) -> None:
+    """A line after a child that may have been killed mid-line: end its line first."""
+    os.write(CHANNEL, b"\n")
+    emit(obj)
+
+
+def supervise_analysis(job: dict[str, Any]) -> None:
+    """Run `analyse` in a child under the analysis deadline, counted from now."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            analyse(job)
+        except BaseException:  # a bug here must not read as the script's failure
+            import traceback
+
+            with contextlib.suppress(BaseException):
+                emit({"internal_error": traceback.format_exc()[-TAIL:]})
+            code = 1
+        os._exit(code)
+    pidfd = os.pidfd_open(pid)
+    finished = select.select([pidfd], [], [], job["analysis_s"])[0]
+    os.close(pidfd)
+    if not finished:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if not finished:
+        emit_after_cut({"analysis_timeout": job["analysis_s"]})
+    elif status:
+        code = os.waitstatus_to_exitcode(status)
+        emit_after_cut({"analysis_failed": f"the analysis process ended with status {code}"})
+
+
+def run(job: dict[str, Any]) -> None:
+    emit({"script": "started"})
+    executed = execute(job)
+    emit({"executed": executed})
+    if executed["timed_out"] or executed.get("error") or executed["exit"] != 0:
+        return  # the verdict is the script's outcome: nothing to analyse
+    if not executed["contained"]:
+        emit({"no_shape": "a process the script started could not be killed"})
+        return
+    supervise_analysis(job)
+
+
 def main() -> None:
     import ctypes
 
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # the script's orphans stay ours
     os.set_inheritable(CHANNEL, False)
     emit({"runner": "started"})
     try:

@@ -45,20 +45,11 @@ class ChartVerifier(Verifier[ChartReference, ChartOptions]):
     ) -> Prepared[ChartReference, ChartOptions]:
         """Validate; an image target cannot weigh structure; its header must be an image's.
         Options that name no sandbox backend get the server's default one."""
-        from rewardgate.sandbox.registry import available_backends
         from rewardgate.verifiers.chart.targets import check_png
+        from rewardgate.verifiers.sandboxed import chosen_backend
 
         prepared = super().prepare(reference, options)
-        default = self.env.config.get("sandbox_backend")
-        if default and "backend" not in prepared.options.model_fields_set:
-            update = {"backend": default}
-            prepared = Prepared(prepared.reference, prepared.options.model_copy(update=update))
-        ref, opts = prepared.reference, prepared.options
-        if opts.backend not in available_backends():
-            raise InvalidRequest(
-                f"options.backend: unknown sandbox backend {opts.backend!r}; "
-                f"available: {', '.join(available_backends())}"
-            )
+        ref, opts = prepared.reference, chosen_backend(prepared.options, self.env)
         if ref.target_png is not None:
             if "pixels" not in opts.active_weights():
                 structural = [t for t in TERMS if t != "pixels"]
@@ -67,7 +58,7 @@ class ChartVerifier(Verifier[ChartReference, ChartOptions]):
                     "with target_png weigh pixels"
                 )
             check_png(ref.target_png, self.env.asset_dir)
-        return prepared
+        return Prepared(ref, opts)
 
     def judge(self, response: str, reference: ChartReference, options: ChartOptions) -> Verdict:
         from rewardgate.verifiers.chart.judge import judge

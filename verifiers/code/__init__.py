@@ -19,7 +19,6 @@ from pydantic import BaseModel
 
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.code.models import CodeOptions, CodeReference
-from rewardgate.verifiers.errors import InvalidRequest
 
 __all__ = ["CodeOptions", "CodeReference", "CodeVerifier"]
 
@@ -37,19 +36,10 @@ class CodeVerifier(Verifier[CodeReference, CodeOptions]):
 
     def prepare(self, reference: Any, options: dict[str, Any] | None) -> Prepared[Any, Any]:
         """Options that name no sandbox backend get the server's default one."""
-        from rewardgate.sandbox.registry import available_backends
+        from rewardgate.verifiers.sandboxed import chosen_backend
 
         prepared = super().prepare(reference, options)
-        default = self.env.config.get("sandbox_backend")
-        if default and "backend" not in prepared.options.model_fields_set:
-            update = {"backend": default}
-            prepared = Prepared(prepared.reference, prepared.options.model_copy(update=update))
-        if prepared.options.backend not in available_backends():
-            raise InvalidRequest(
-                f"options.backend: unknown sandbox backend {prepared.options.backend!r}; "
-                f"available: {', '.join(available_backends())}"
-            )
-        return prepared
+        return Prepared(prepared.reference, chosen_backend(prepared.options, self.env))
 
     def judge(self, response: str, reference: CodeReference, options: CodeOptions) -> Verdict:
         from rewardgate.sandbox.registry import configure
