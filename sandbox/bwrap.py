@@ -38,6 +38,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from rewardgate.sandbox import seccomp
 from rewardgate.sandbox.api import ExecResult, Limits, Mount, PythonEntry
 from rewardgate.sandbox.cgroups import CgroupManager, RunGroup
 from rewardgate.sandbox.supervise import RunPipes, Stream, exec_result, high_fd, write_all
@@ -107,7 +108,9 @@ class BwrapBackend:
     - Without writable cgroups runs still work, degraded: RLIMIT_AS for memory and
       RLIMIT_NPROC (shared host-wide by every run's uid 65534) for processes;
       `health()` says so.
-    - No seccomp filter yet: the kernel's syscall surface is open to the program.
+    - A seccomp filter (`sandbox/seccomp.py`) refuses the kernel interfaces no program
+      needs (keyring, eBPF, perf, userfaultfd, io_uring, mounts, namespaces, ...), in
+      cold and warm runs alike.
     """
 
     name = "bwrap"
@@ -303,6 +306,14 @@ class BwrapBackend:
                 if not Path(mount.source).exists():
                     raise SandboxError(f"mount source does not exist: {mount.source}")
                 bw += ["--ro-bind", str(mount.source), mount.target]
+            rules = seccomp.program()
+            if rules is not None:
+                fd = high_fd(os.memfd_create("rewardgate-seccomp"))
+                to_close.append(fd)
+                file_fds.append(fd)
+                write_all(fd, rules)
+                os.lseek(fd, 0, os.SEEK_SET)
+                bw += ["--seccomp", str(fd)]
             bw += ["--remount-ro", "/", "--chdir", WORKDIR, "--", "/bin/sh", "-c"]
             bw += [self._limits_script(limits, group), "sh", *argv]
 

@@ -36,6 +36,7 @@ made for this run alone, so nothing of an earlier run can write into a later one
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import gc
 import json
@@ -55,6 +56,7 @@ CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x20000, 0x8000000, 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
 PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 MAX_FDS = 8
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -90,6 +92,18 @@ def drop_capabilities() -> None:
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable x 2 words: all 0
     check(libc.capset(header, data), "capset")
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+def install_filter(program: bytes) -> None:
+    """The host's seccomp filter on this process and all it starts (after the mounts:
+    it refuses mount and unshare; no_new_privs is already set)."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    fprog = SockFprog(len(program) // 8, ctypes.addressof(buf))
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 def read_payload(fd: int) -> tuple[dict[str, Any], bytes]:
@@ -181,6 +195,8 @@ def become_run(header: dict[str, Any], fds: list[int]) -> None:
     os.closerange(len(high), 1 << 16)
     set_limits(limits)
     drop_capabilities()
+    if header.get("seccomp"):
+        install_filter(base64.b64decode(header["seccomp"]))
     # The zygote's own streams are other fds' objects: a run gets its own.
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
