@@ -1,13 +1,15 @@
 """The `code` verifier: run the response's program against unit tests in the sandbox.
 
-Test formats: stdio (Python, C, C++), HumanEval, MBPP, pytest files and APPS / TACO /
-verl ground truth (stdio or call-based, LeetCode `class Solution` included). The reward
-is the fraction of tests passed (or all-or-nothing); `steps` has one entry per test
-labelled passed, wrong_answer, time_limit, memory_limit, runtime_error or
-compile_error (skipped after the first failure with `stop_on_first_failure`).
+Test formats: stdio (Python, C, C++, Java, JavaScript, Rust, Go), HumanEval and MBPP
+(Python, and compiled with the program in the other languages; see `native.py`),
+pytest files and APPS / TACO / verl ground truth (stdio or call-based, LeetCode
+`class Solution` included). The reward is the fraction of tests passed (or
+all-or-nothing); `steps` has one entry per test labelled passed, wrong_answer,
+time_limit, memory_limit, runtime_error or compile_error (skipped after the first
+failure with `stop_on_first_failure`).
 
-Function-call formats are hack-proof by design: the tests run in a trusted harness
-process that talks to the program over a pipe in plain data; see `harness.py`.
+Python's function-call formats are hack-proof by design: the tests run in a trusted
+harness process that talks to the program over a pipe in plain data; see `harness.py`.
 Importing this package is cheap; the sandbox loads on the first judgement.
 """
 
@@ -25,11 +27,11 @@ __all__ = ["CodeOptions", "CodeReference", "CodeVerifier"]
 
 class CodeVerifier(Verifier[CodeReference, CodeOptions]):
     name = "code"
-    version = "1"
+    version = "2"
     description = (
         "Runs the response's program against unit tests in the sandbox: stdio (Python, C, C++, "
-        "Java, JavaScript, Rust, Go), HumanEval, MBPP, pytest and APPS/TACO/verl formats; "
-        "reward = tests passed."
+        "Java, JavaScript, Rust, Go), HumanEval and MBPP (every language), pytest and "
+        "APPS/TACO/verl formats; reward = tests passed."
     )
     Reference: ClassVar[type[BaseModel]] = CodeReference
     Options: ClassVar[type[VerifierOptions]] = CodeOptions
