@@ -1,9 +1,12 @@
 """The docker backend: runs in a warm pool of locked-down containers, reused through `exec`.
 
 Each container of the pool is started once from the sandbox image (`sandbox/Dockerfile`)
-with no network, a read-only root, every capability dropped, `no-new-privileges`, one
-CPU, memory and pids limits, and two tmpfs mounts: the work dir `/sandbox` and `/mnt`
-(build outputs; the image links `/prog -> /mnt/prog`). Its init is a tiny reaper
+with no network, a read-only root, every capability dropped, `no-new-privileges`,
+Docker's default seccomp profile (and rewardgate's own filter, `sandbox/seccomp.py`,
+which the launcher installs on itself for every run: it also refuses io_uring, which
+Docker lets through before 25.0), one CPU, memory and pids limits, and two tmpfs
+mounts: the work dir `/sandbox` and `/mnt` (build outputs; the image links
+`/prog -> /mnt/prog`). Its init is a tiny reaper
 running as uid 65533. One `docker exec` per container starts a trusted launcher
 (`docker_launcher.py`, shipped as `python3 -I -S -c` source) as uid 65534, which serves
 the container's runs one at a time over the exec's stream: it writes a run's files,
@@ -52,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rewardgate.sandbox import seccomp
 from rewardgate.sandbox.api import ExecResult, Limits, Mount, PythonEntry
 from rewardgate.verifiers.errors import SandboxError
 
@@ -493,6 +497,8 @@ class DockerBackend:
                 "output_bytes": limits.output_bytes,
             },
         }
+        if seccomp.program_b64():
+            job["seccomp"] = seccomp.program_b64()
         if entry is not None:
             job["entry"] = {"key": entry.key, "script": entry.script, "files": dict(entry.files)}
             job["zygote"] = self._zygote

@@ -19,12 +19,13 @@ an architecture without a table here (runs then go without, and `health()` says 
 
 from __future__ import annotations
 
+import base64
 import errno
 import functools
 import platform
 import struct
 
-__all__ = ["DENIED", "NOT_IMPLEMENTED", "program"]
+__all__ = ["DENIED", "NOT_IMPLEMENTED", "program", "program_b64"]
 
 DENIED: tuple[str, ...] = (
     "keyctl", "add_key", "request_key",
@@ -105,3 +106,10 @@ def program(machine: str | None = None) -> bytes | None:
         out += [_insn(_JEQ_K, numbers[name], jf=1), _insn(_RET_K, _ERRNO | code)]
     out.append(_insn(_RET_K, _ALLOW))
     return b"".join(out)
+
+
+@functools.cache
+def program_b64() -> str:
+    """`program()` as the JSON headers of warm and docker runs carry it ("" for none):
+    installed in the sandbox by its own trusted set-up, after what it must still do."""
+    return base64.b64encode(program() or b"").decode()

@@ -18,9 +18,7 @@ status and no limit killed it) is a `SandboxError`, never a verdict on the progr
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import functools
 import json
 import os
 import select
@@ -217,7 +215,7 @@ class WarmPython:
                 "script": entry.script,
                 "entry_files": sorted(entry.files),
                 "limits": _limits(limits, group),
-                "seccomp": _seccomp(),
+                "seccomp": seccomp.program_b64(),  # mounts and unshares first
             }
             fds = [child.fileno(), payload, *pipes.child_ends]
             zygote = self._current(mounts)
@@ -329,13 +327,6 @@ def _payload(files: Mapping[str, bytes | str]) -> int:
     fd = high_fd(os.memfd_create("rewardgate-run"))
     write_all(fd, head + b"\n" + b"".join(data for _, data in blobs))
     return fd
-
-
-@functools.cache
-def _seccomp() -> str:
-    """Each run's seccomp filter (base64), installed by the zygote's run process itself:
-    the zygote's own sandbox cannot have it, since its set-up of a run mounts and unshares."""
-    return base64.b64encode(seccomp.program() or b"").decode()
 
 
 def _limits(limits: Limits, group: RunGroup | None) -> dict[str, int]:
