@@ -126,7 +126,8 @@ class Settings(BaseSettings):
         "unset: Debian's /usr/lib/chromium/chromium.",
     )
     sandbox_backend: Literal["bwrap", "docker"] = Field(
-        "bwrap", description="Sandbox backend of code runs whose options name none."
+        "bwrap",
+        description="Sandbox backend of code, chart and CAD runs whose options name none.",
     )
     docker_image: str = Field(
         "rewardgate/sandbox:latest",

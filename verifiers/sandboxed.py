@@ -18,7 +18,7 @@ from rewardgate.verifiers.errors import InvalidRequest
 if TYPE_CHECKING:
     from rewardgate.sandbox.api import Backend
 
-__all__ = ["backend_name", "chosen_backend", "sandbox_backend"]
+__all__ = ["backend_name", "chosen_backend", "configure_docker", "sandbox_backend"]
 
 OptionsT = TypeVar("OptionsT", bound=VerifierOptions)
 
@@ -46,9 +46,16 @@ def chosen_backend(options: OptionsT, env: VerifierEnv) -> OptionsT:
     return options.model_copy(update={"backend": name})
 
 
-def sandbox_backend(name: str, env: VerifierEnv) -> Backend:
-    """The process-wide backend `name`, docker configured as the server says."""
-    from rewardgate.sandbox.registry import configure, get_backend
+def configure_docker(env: VerifierEnv) -> None:
+    """The docker backend as the server says (image, pool size), before any use of it."""
+    from rewardgate.sandbox.registry import configure
 
     configure("docker", **env.config.get("docker_sandbox", {}))
+
+
+def sandbox_backend(name: str, env: VerifierEnv) -> Backend:
+    """The process-wide backend `name`, docker configured as the server says."""
+    from rewardgate.sandbox.registry import get_backend
+
+    configure_docker(env)
     return get_backend(name)

@@ -281,6 +281,26 @@ def test_the_servers_sandbox_backend_is_the_default() -> None:
     assert chosen.options.backend == "bwrap"
 
 
+def test_the_servers_docker_settings_are_used(verifier_engine: Callable[..., Any]) -> None:
+    """The docker image the server names is the one chart scripts run in: a missing one
+    is an error (never a 0), and health says so for the default backend."""
+    from rewardgate.verifiers.base import VerifierEnv
+
+    config = {"sandbox_backend": "docker", "docker_sandbox": {"image": "rg/none:never"}}
+    engine = verifier_engine(ChartVerifier, env=VerifierEnv(config=config), workers=1)
+    item = {
+        "verifier": "chart",
+        "response": f"```python\n{LINE}```",
+        "reference": {"target_code": LINE},
+    }
+    [down, on_bwrap] = engine.score([item, {**item, "options": {"backend": "bwrap"}}])
+    assert (down.status, down.reward) == ("error", 0.0), down
+    assert "rg/none:never" in (down.error or "")
+    assert (on_bwrap.status, on_bwrap.reward) == ("ok", 1.0), on_bwrap
+    health = ChartVerifier(VerifierEnv(config=config)).health()
+    assert "missing" in health["docker_image"], health
+
+
 def test_structure_weights_need_target_code() -> None:
     with pytest.raises(InvalidRequest, match="target_code"):
         ChartVerifier().prepare({"target_png": line_png()}, {"weights": {"text": 1}})

@@ -62,7 +62,9 @@ class ChartVerifier(Verifier[ChartReference, ChartOptions]):
 
     def judge(self, response: str, reference: ChartReference, options: ChartOptions) -> Verdict:
         from rewardgate.verifiers.chart.judge import judge
+        from rewardgate.verifiers.sandboxed import configure_docker
 
+        configure_docker(self.env)
         return judge(response, reference, options, self.env.asset_dir)
 
     def budget_s(self, reference: ChartReference, options: ChartOptions, default_s: float) -> float:
@@ -85,15 +87,17 @@ class ChartVerifier(Verifier[ChartReference, ChartOptions]):
         compare(blank, blank)
 
     def health(self) -> dict[str, str]:
+        """Matplotlib for the sandbox's python3, and the server's default backend."""
         report = {
             "sandbox_matplotlib": "ok"
             if Path(SANDBOX_MATPLOTLIB).exists()
             else "missing: apt-get install python3-matplotlib (the sandbox runs /usr/bin/python3)"
         }
-        try:
-            from rewardgate.sandbox import get_backend
+        from rewardgate.verifiers.sandboxed import backend_name, sandbox_backend
 
-            report.update(get_backend("bwrap").health())
+        name = backend_name(ChartOptions(), self.env)  # what a request naming none runs on
+        try:
+            report.update(sandbox_backend(name, self.env).health())
         except Exception as exc:
-            report["sandbox"] = f"unavailable: {exc}"
+            report[name] = f"unavailable: {exc}"
         return report

@@ -44,10 +44,10 @@ class CodeVerifier(Verifier[CodeReference, CodeOptions]):
         return Prepared(prepared.reference, chosen_backend(prepared.options, self.env))
 
     def judge(self, response: str, reference: CodeReference, options: CodeOptions) -> Verdict:
-        from rewardgate.sandbox.registry import configure
         from rewardgate.verifiers.code.judge import judge
+        from rewardgate.verifiers.sandboxed import configure_docker
 
-        configure("docker", **self.env.config.get("docker_sandbox", {}))
+        configure_docker(self.env)
         return judge(response, reference.root, options)
 
     def budget_s(self, reference: CodeReference, options: CodeOptions, default_s: float) -> float:
@@ -57,13 +57,12 @@ class CodeVerifier(Verifier[CodeReference, CodeOptions]):
 
     def health(self) -> dict[str, str]:
         """Each backend's state: bwrap's parts, and docker's (daemon, image, a probe run)."""
-        from rewardgate.sandbox.registry import configure, get_backend
+        from rewardgate.verifiers.sandboxed import sandbox_backend
 
         report: dict[str, str] = {}
-        configure("docker", **self.env.config.get("docker_sandbox", {}))
         for name in ("bwrap", "docker"):
             try:
-                report.update(get_backend(name).health())
+                report.update(sandbox_backend(name, self.env).health())
             except Exception as exc:
                 report[name] = f"unavailable: {exc}"
         return report
