@@ -7,8 +7,6 @@ scripts/docker-images.sh first).
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from rewardgate.verifiers.base import VerifierEnv
@@ -47,24 +45,6 @@ def test_both_backends_give_the_same_numbers(name: str, variant: str) -> None:
         assert docker.reward == pytest.approx(1.0, abs=1e-9)
     else:
         assert 0.2 < docker.reward < 0.99
-
-
-@pytest.mark.parametrize(
-    ("server_default", "options", "expected"),
-    [
-        (None, {}, "bwrap"),
-        ("docker", {}, "docker"),
-        ("docker", {"backend": "bwrap"}, "bwrap"),
-        ("bwrap", {"backend": "docker"}, "docker"),
-    ],
-    ids=["no-setting", "server-default", "request-overrides-to-bwrap", "request-asks-docker"],
-)
-def test_backend_is_the_requests_or_the_servers(
-    server_default: str | None, options: dict[str, Any], expected: str
-) -> None:
-    config = {"sandbox_backend": server_default} if server_default else {}
-    prepared = cad_verifier(**config).prepare(BOX_REF, options)
-    assert prepared.options.backend == expected
 
 
 @pytest.mark.parametrize("server_default", ["bwrap", "docker"])

@@ -272,15 +272,6 @@ def test_a_malformed_request_is_invalid(
         ChartVerifier().prepare(reference, options)
 
 
-def test_the_servers_sandbox_backend_is_the_default() -> None:
-    from rewardgate.verifiers.base import VerifierEnv
-
-    verifier = ChartVerifier(VerifierEnv(config={"sandbox_backend": "docker"}))
-    assert verifier.prepare({"target_code": LINE}, {}).options.backend == "docker"
-    chosen = verifier.prepare({"target_code": LINE}, {"backend": "bwrap"})
-    assert chosen.options.backend == "bwrap"
-
-
 def test_the_servers_docker_settings_are_used(verifier_engine: Callable[..., Any]) -> None:
     """The docker image the server names is the one chart scripts run in: a missing one
     is an error (never a 0), and health says so for the default backend."""

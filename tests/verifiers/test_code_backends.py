@@ -23,24 +23,6 @@ def verifier(**config: Any) -> CodeVerifier:
     return CodeVerifier(VerifierEnv(config={"docker_sandbox": {"image": IMAGE}, **config}))
 
 
-@pytest.mark.parametrize(
-    ("server_default", "options", "expected"),
-    [
-        (None, {}, "bwrap"),
-        ("docker", {}, "docker"),
-        ("docker", {"backend": "bwrap"}, "bwrap"),
-        ("bwrap", {"backend": "docker"}, "docker"),
-    ],
-    ids=["no-setting", "server-default", "request-overrides-to-bwrap", "request-asks-docker"],
-)
-def test_backend_is_the_requests_or_the_servers(
-    server_default: str | None, options: dict[str, Any], expected: str
-) -> None:
-    config = {"sandbox_backend": server_default} if server_default else {}
-    prepared = verifier(**config).prepare(REFERENCE, options)
-    assert prepared.options.backend == expected
-
-
 @pytest.mark.parametrize("backend", ["bwrap", "docker"])
 def test_the_chosen_backend_runs_the_tests(backend: str) -> None:
     # Only the docker image links /prog: the program can tell where it runs.
