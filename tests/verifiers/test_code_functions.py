@@ -332,7 +332,7 @@ def test_go_panics_of_the_program_are_runtime_errors() -> None:
         ({"language": "python", "asserts": ["assert add(1, 2) =="]}, "not valid Python"),
         ({"language": "java", "test_code": "class T { void main() {} }"}, "no main"),
         ({"language": "c", "test_code": "void f() {} // int main() {"}, "no main"),
-        ({"language": "go", "test_code": "func TestAdd(t *testing.T) {}"}, "no main"),
+        ({"language": "go", "test_code": "func helper(t *testing.T) {}"}, "no main"),
         ({"language": "cobol", "asserts": ["x"]}, "language"),
     ],
 )
@@ -385,6 +385,28 @@ MULTIPL_E: dict[str, dict[str, str]] = {
         "  assert.deepEqual(candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.05),false);\n}\n"
         "\ntest();\n",
     },
+    "go": {
+        "prompt": 'package has_close_elements_test\n\nimport (\n    "testing"\n    "fmt"\n)\n\n'
+        "// Any two numbers closer than threshold?\n"
+        "func has_close_elements(numbers []float64, threshold float64) bool {\n",
+        "completion": "    for i := range numbers {\n        for j := 0; j < i; j++ {\n"
+        "            d := numbers[i] - numbers[j]\n"
+        "            if d < threshold && -d < threshold { return true }\n"
+        "        }\n    }\n    return false\n",
+        "tests": "}\n\nfunc TestHas_Close_Elements(t *testing.T) {\n"
+        "  candidate := has_close_elements\n"
+        "\ttype test struct {\n\t\tactual   interface{}\n\t\texpected interface{}\n\t}\n"
+        "   tests := []test{\n"
+        "     { actual: candidate([]float64{1.0, 2.0, 3.9, 4.0, 5.0, 2.2}, 0.3),"
+        " expected: true },\n"
+        "     { actual: candidate([]float64{1.0, 2.0, 3.9, 4.0, 5.0, 2.2}, 0.05),"
+        " expected: false },\n"
+        "   }\n\n\tfor i, tc := range tests {\n"
+        '\t\tt.Run(fmt.Sprintf("test num % d", i), func(t *testing.T) {\n'
+        '\t\t\tif fmt.Sprintf("%v", tc.actual) != fmt.Sprintf("%v", tc.expected) {\n'
+        "\t\t\t\tt.Errorf(\"expected '%s', got '%s'\", tc.expected, tc.actual)\n"
+        "\t\t\t}\n\t\t})\n\t}\n}\n",
+    },
     "rust": {
         "prompt": "/// Any two numbers closer than threshold?\n"
         "fn has_close_elements(numbers: Vec<f64>, threshold: f64) -> bool {\n",
@@ -402,6 +424,15 @@ def _full_function(item: dict[str, str]) -> str:
     """What a chat model answers: the signature restated, the function closed."""
     signature = item["prompt"].rstrip("\n").splitlines()[-1]
     return f"{signature}\n{item['completion']}}}\n"
+
+
+def test_go_test_functions_that_fail_say_why() -> None:
+    item = MULTIPL_E["go"]
+    wrong = item["completion"].replace("< threshold", "> threshold")
+    result = judge("go", wrong, {"prompt": item["prompt"], "test_code": item["tests"]}, "bwrap")
+    assert labels(result) == (0.0, ["wrong_answer"])
+    assert result.steps is not None
+    assert "--- FAIL: TestHas_Close_Elements" in result.steps[0].details["message"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

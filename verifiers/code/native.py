@@ -7,8 +7,9 @@ compiled into it, as MultiPL-E, HumanEval-X and SandboxFusion do:
 - `asserts` (MBPP's shape): each entry is statements run as one test. The assembled
   program's `main` runs test `argv[1]` alone, so one build serves every test and a
   crash in one test costs only that test.
-- `test_code` (HumanEval's shape): a whole test program with its own `main`, run as
-  one test.
+- `test_code` (HumanEval's shape): a whole test program with its own `main` (Go's may
+  instead hold `TestXxx(t *testing.T)` functions, MultiPL-E's Go tests, which run
+  under `testing.Main` as `go test` would), run as one test.
 
 The response's own `main` is renamed out of the way (C and C++ by the preprocessor),
 imports are merged at the top where the language wants them there (Java, Go), and
@@ -48,7 +49,8 @@ __all__ = ["NativeTests", "assemble", "judge_native", "native_label"]
 OUTPUT_CAP = 256 << 10  # per test: what the program prints, then the nonce
 
 # A failed assertion: C and C++'s assert, Java's and Node's AssertionError, Rust's
-# assert! and assert_eq! (both wordings). Go has no assert: see `go_assert`.
+# assert! and assert_eq! (both wordings). Go has no assert: see `go_assert`, and a
+# failed `go test` function says "--- FAIL:" on stdout.
 ASSERT_SIGNS = ("Assertion `", "AssertionError", "assertion failed", "assertion `left")
 
 
@@ -146,7 +148,8 @@ _MAINS = {
     "cpp": re.compile(r"\bmain\s*\(([^)]*)\)\s*\{"),
     "java": re.compile(r"\bstatic\s+(?:final\s+)?(?:public\s+)?void\s+main\s*\("),
     "rust": re.compile(r"\bfn\s+main\s*\("),
-    "go": re.compile(r"\bfunc\s+main\s*\("),
+    # Go: a main, or `go test` functions (MultiPL-E's Go tests), run by testing.RunTests.
+    "go": re.compile(r"\bfunc\s+(?:main|Test\w*)\s*\("),
 }
 
 
@@ -158,7 +161,8 @@ def check_test_program(language: str, test_code: str) -> None:
         return
     match = pattern.search(blank(test_code, language))
     if match is None:
-        raise ValueError(f"no main in the {language} test program")
+        hint = " (nor a TestXxx(t *testing.T) function)" if language == "go" else ""
+        raise ValueError(f"no main in the {language} test program{hint}")
 
 
 def with_prompt(prompt: str, response: str, test_code: str) -> str:
@@ -334,18 +338,44 @@ def _go_split(source: str) -> tuple[list[str], str]:
     return specs, "".join(rest)
 
 
+_GO_TEST_FUNC = re.compile(r"^func\s+(Test\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.M)
+
+
+_GO_NONCE = '\trewardgateFmt.Print("\\n" + rewardgateOs.Args[2] + "\\n")\n'
+
+
+def _go_main(test_body: str) -> str:
+    """main for a test program: its own main, or its `TestXxx(t *testing.T)` functions run
+    as `go test` would (testing.Main: every test, exit 1 when one fails), the nonce
+    printed by a last test of our own, which runs only if none ended the process."""
+    head = "func main() {\n\t_, _ = rewardgateStrconv.Atoi(rewardgateOs.Args[1])\n"
+    if re.search(r"\bfunc\s+main\s*\(", blank(test_body, "go")):
+        return f"{head}\trewardgateTestsMain()\n{_GO_NONCE}}}\n"
+    names = _GO_TEST_FUNC.findall(blank(test_body, "go"))
+    tests = [f'{{Name: "{name}", F: {name}}},' for name in names]
+    tests.append(f'{{Name: "RewardgateDone", F: func(*rewardgateTesting.T) {{\n{_GO_NONCE}\t}}}},')
+    table = "".join(f"\t\t{test}\n" for test in tests)
+    return (
+        f"{head}\tmatch := func(pat, str string) (bool, error) {{ return true, nil }}\n"
+        f"\tall := []rewardgateTesting.InternalTest{{\n{table}\t}}\n"
+        "\trewardgateTesting.Main(match, all, nil, nil)\n}\n"
+    )
+
+
 def _go(tests: NativeTests, program: str) -> str:
     specs, body = _go_split(program)
     setup_specs, setup = _go_split(tests.setup) if tests.setup else ([], "")
     test_specs, test_body = _go_split(tests.test_code) if tests.test_code else ([], "")
     ours = ['rewardgateOs "os"', 'rewardgateFmt "fmt"', 'rewardgateStrconv "strconv"']
+    if tests.test_code and not re.search(r"\bfunc\s+main\s*\(", blank(test_body, "go")):
+        ours.append('rewardgateTesting "testing"')
     merged = list(dict.fromkeys(ours + specs + setup_specs + test_specs))
     parts = ["package main\n\nimport (\n", *[f"\t{s}\n" for s in merged], ")\n\n"]
     parts += [_rename_fn(body, "go", "func", "rewardgateProgramMain"), "\n", setup, "\n"]
     if tests.test_code:
-        parts.append(_rename_fn(test_body, "go", "func", "rewardgateTestsMain"))
-        parts.append("\nfunc main() {\n\t_, _ = rewardgateStrconv.Atoi(rewardgateOs.Args[1])\n")
-        parts.append("\trewardgateTestsMain()\n")
+        parts += [_rename_fn(test_body, "go", "func", "rewardgateTestsMain"), "\n"]
+        parts.append(_go_main(test_body))
+        return "".join(parts)
     else:
         parts.append(
             "func main() {\n\trewardgateTest, _ := rewardgateStrconv.Atoi(rewardgateOs.Args[1])\n"
@@ -353,7 +383,7 @@ def _go(tests: NativeTests, program: str) -> str:
         parts.append("\tswitch rewardgateTest {\n")
         parts += [f"\tcase {i}:\n\t\t{{\n{t}\n\t\t}}\n" for i, t in enumerate(tests.asserts)]
         parts.append("\t}\n")
-    parts.append('\trewardgateFmt.Print("\\n" + rewardgateOs.Args[2] + "\\n")\n}\n')
+    parts += [_GO_NONCE, "}\n"]
     return "".join(parts)
 
 
@@ -390,6 +420,8 @@ def native_label(exit_code: int, stdout: str, stderr: str, nonce: str) -> tuple[
         return "runtime_error", "the program ended the process before the test finished"
     if out_of_memory(exit_code, stderr):
         return "memory_limit", stderr
+    if "--- FAIL:" in stdout:  # `go test` functions say why on stdout
+        return "wrong_answer", stdout[stdout.index("--- FAIL:") :]
     if go_assert(stderr) or any(sign in stderr for sign in ASSERT_SIGNS):
         return "wrong_answer", stderr
     return "runtime_error", stderr
