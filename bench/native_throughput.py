@@ -111,7 +111,8 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=6)
     parser.add_argument("--backends", default="bwrap,docker", help="comma-separated")
     args = parser.parse_args()
-    batch = items(args.variants, "baseline")
+    run = os.urandom(4).hex()  # new to the compile cache, whatever ran before
+    batch = items(args.variants, f"baseline {run}")
     print(
         f"{len(batch)} items ({', '.join(BASELINE)} x {args.variants} completions, each "
         f"compiled); {args.workers} workers, {os.cpu_count()} cores"
@@ -119,7 +120,9 @@ def main() -> None:
     base_s, passed = run_baseline(batch, args.workers)
     print(f"unsandboxed MultiPL-E style {base_s:6.2f} s ({sum(passed)}/{len(batch)} passed)")
     for backend in args.backends.split(","):
-        ours_s, rewards = run_rewardgate(items(args.variants, backend), args.workers, backend)
+        ours_s, rewards = run_rewardgate(
+            items(args.variants, f"{backend} {run}"), args.workers, backend
+        )
         print(
             f"  rewardgate {backend:6} {ours_s:6.2f} s "
             f"({sum(r == 1.0 for r in rewards)}/{len(batch)} scored 1.0); "
