@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import platform
 import posixpath
 import resource
 import shlex
@@ -180,6 +181,11 @@ class BwrapBackend:
             else f"program ran as uid {uid!r} (exit {result.exit_code}), expected {want}"
         )
         report["warm_python"] = self._probe_warm(want) if self._warm_wanted else "off"
+        report["seccomp"] = (
+            "ok"
+            if seccomp.program() is not None
+            else f"off: no system call table for {platform.machine()} (sandbox/seccomp.py)"
+        )
         return report
 
     def _probe_warm(self, uid: str) -> str:

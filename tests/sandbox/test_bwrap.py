@@ -36,6 +36,7 @@ def test_health_reports_every_capability(backend: BwrapBackend) -> None:
         "cgroup_cpuacct": "ok",
         "unprivileged_uid": "ok",
         "warm_python": "ok",
+        "seccomp": "ok",
     }
 
 

@@ -83,7 +83,6 @@ def _expected() -> dict[str, object]:
     return {**{n: EXPECTED[n] for n in probe_names}, "fork": 0}
 
 
-@pytest.mark.skipif(platform.machine() not in TABLES, reason="no table for this machine")
 @pytest.mark.parametrize("path", ["cold", "warm"])
 @pytest.mark.parametrize("kind", ["bwrap", "docker"])
 def test_refused_calls_fail_and_the_rest_works(
@@ -93,6 +92,7 @@ def test_refused_calls_fail_and_the_rest_works(
     Docker 25)."""
     import json
 
+    assert platform.machine() in TABLES, f"no seccomp table for {platform.machine()}"
     sandbox: Backend = request.getfixturevalue("backend" if kind == "bwrap" else "docker_backend")
     numbers = json.dumps(TABLES[platform.machine()][1])
     files = {"probe.py": PROBE, "nr.json": numbers}
