@@ -435,6 +435,20 @@ def test_go_test_functions_that_fail_say_why() -> None:
     assert "--- FAIL: TestHas_Close_Elements" in result.steps[0].details["message"]
 
 
+def test_a_java_response_restating_the_whole_class() -> None:
+    """What chat models answer to MultiPL-E's Java prompt: the class, closed, around the
+    method; the tests' own closing braces for both give way."""
+    item = MULTIPL_E["java"]
+    signature = item["prompt"].rstrip("\n").splitlines()[-1]
+    whole = (
+        f"import java.util.*;\n\nclass Problem {{\n{signature}\n{item['completion']}    }}\n}}\n"
+    )
+    reference = {"prompt": item["prompt"], "test_code": item["tests"]}
+    assert labels(judge("java", whole, reference, "bwrap")) == (1.0, ["passed"])
+    wrong = whole.replace("< threshold", "> threshold")
+    assert labels(judge("java", wrong, reference, "bwrap")) == (0.0, ["wrong_answer"])
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("language", list(MULTIPL_E))
 def test_multipl_e_items_score_as_the_benchmark_does(language: str, backend: str) -> None:

@@ -165,16 +165,35 @@ def check_test_program(language: str, test_code: str) -> None:
         raise ValueError(f"no main in the {language} test program{hint}")
 
 
-def with_prompt(prompt: str, response: str, test_code: str) -> str:
-    """One text as MultiPL-E runs it: prompt + completion + tests (whose first line may
-    close the function the completion left open). A response that restates the prompt's
-    last line (the signature) is the whole function: it replaces the prompt, and a
-    leading `}` of the tests, which it closed itself, goes."""
+def _squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def with_prompt(prompt: str, response: str, test_code: str, language: str) -> str:
+    """One text as MultiPL-E runs it: prompt + completion + tests, whose first line
+    closes the function the completion left open (and, in Java, whose last closes the
+    class the prompt opened).
+
+    A response that restates the prompt's last line (the signature) is the whole
+    function: it replaces the prompt from there, and the tests lose the leading `}`
+    it closed itself. One that also restates an enclosing block the prompt opens (Java's
+    `class Problem {`) replaces the prompt from that line, and loses its own closing
+    brace of each such block: the tests, which close it, go inside.
+    """
     lines = [line for line in prompt.splitlines() if line.strip()]
-    signature = re.sub(r"\s+", "", lines[-1]) if lines else ""
-    if not signature or signature not in re.sub(r"\s+", "", response):
+    said = _squeeze(response)
+    if not lines or _squeeze(lines[-1]) not in said:
         return f"{prompt}{response}\n{test_code}"
-    head = prompt[: prompt.rindex(lines[-1])]  # what precedes the signature: includes
+    start = len(lines) - 1
+    for k, line in enumerate(lines[:-1]):
+        if line.rstrip().endswith("{") and _squeeze(line) in said:
+            start = k
+            break
+    outer = sum(line.rstrip().endswith("{") for line in lines[start:-1])
+    head = prompt[: prompt.index(lines[start])]  # includes and imports, kept
+    for _ in range(outer):  # the tests go inside the block: its closing brace is theirs
+        end = blank(response, language).rfind("}")
+        response = response[:end] + response[end + 1 :] if end >= 0 else response
     tests = re.sub(r"^\s*}", "", test_code, count=1)
     return f"{head}{response}\n{tests}"
 
@@ -438,7 +457,7 @@ def judge_native(
             ref.language, ref.setup_code, asserts=tuple(ref.asserts[i] for i in chosen)
         )
     elif ref.prompt is not None:
-        whole = with_prompt(ref.prompt, program, ref.test_code)
+        whole = with_prompt(ref.prompt, program, ref.test_code, ref.language)
         tests, program, chosen = NativeTests(ref.language, test_code=whole), "", [0]
     else:
         tests = NativeTests(ref.language, test_code=ref.test_code)
