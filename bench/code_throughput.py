@@ -105,22 +105,13 @@ def run_baseline(items: list[dict[str, Any]], workers: int) -> tuple[float, list
     return time.perf_counter() - start, passed
 
 
-def run_rewardgate(
-    items: list[dict[str, Any]], workers: int, backend: str
-) -> tuple[float, list[float]]:
+def score_timed(requests: list[dict[str, Any]], workers: int) -> tuple[float, list[float]]:
+    """Seconds to score `requests` through a fresh engine of code verifiers (result
+    cache off), and the rewards; an item that was not judged ends the bench."""
     from rewardgate.testing import start_engine
     from rewardgate.verifiers.code import CodeVerifier
 
     harness = start_engine(CodeVerifier, workers=workers, cache=None)
-    requests = [
-        {
-            "verifier": "code",
-            "response": p["prompt"] + p["canonical_solution"],
-            "reference": {"test_code": p["test"], "entry_point": p["entry_point"]},
-            "options": {"backend": backend},
-        }
-        for p in items
-    ]
     try:
         start = time.perf_counter()
         results = harness.score(requests)
@@ -131,6 +122,21 @@ def run_rewardgate(
     if bad:
         raise SystemExit(f"{len(bad)} items were not judged: {bad[0].error}")
     return elapsed, [r.reward for r in results]
+
+
+def run_rewardgate(
+    items: list[dict[str, Any]], workers: int, backend: str
+) -> tuple[float, list[float]]:
+    requests = [
+        {
+            "verifier": "code",
+            "response": p["prompt"] + p["canonical_solution"],
+            "reference": {"test_code": p["test"], "entry_point": p["entry_point"]},
+            "options": {"backend": backend},
+        }
+        for p in items
+    ]
+    return score_timed(requests, workers)
 
 
 def cpu_meter() -> Any:

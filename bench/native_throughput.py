@@ -34,8 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rewardgate.testing import start_engine  # noqa: E402
-from rewardgate.verifiers.code import CodeVerifier  # noqa: E402
+from bench.code_throughput import score_timed  # noqa: E402
 from tests.verifiers.test_code_functions import MULTIPL_E  # noqa: E402
 
 # MultiPL-E's build and run per language (the sandbox toolchain's compilers and flags).
@@ -79,7 +78,6 @@ def run_baseline(batch: list[dict[str, Any]], workers: int) -> tuple[float, list
 def run_rewardgate(
     batch: list[dict[str, Any]], workers: int, backend: str
 ) -> tuple[float, list[float]]:
-    harness = start_engine(CodeVerifier, workers=workers, cache=None)
     requests = [
         {
             "verifier": "code",
@@ -93,16 +91,7 @@ def run_rewardgate(
         }
         for item in batch
     ]
-    try:
-        start = time.perf_counter()
-        results = harness.score(requests)
-        elapsed = time.perf_counter() - start
-    finally:
-        harness.close()
-    bad = [r for r in results if r.status != "ok"]
-    if bad:
-        raise SystemExit(f"{len(bad)} items were not judged: {bad[0].error}")
-    return elapsed, [r.reward for r in results]
+    return score_timed(requests, workers)
 
 
 def main() -> None:
