@@ -65,7 +65,8 @@ class AsyncLocalClient:
         self._registry = registry
         self.batch_size = batch_size
         self.concurrency = concurrency
-        self.retry = retry or Retry(attempts=1000, max_backoff_s=1.0)
+        # In-process overload is this process's own other calls: it always clears.
+        self.retry = retry or Retry(attempts=1000, max_backoff_s=1.0, retry_for=None)
         self._engine: Engine | None = None
         self._starting = threading.Lock()
 

@@ -4,38 +4,55 @@ Retried: 429 (honouring the server's Retry-After), 502/503, and connection failu
 (refused, reset, dropped before the answer was complete). Scoring is a pure function
 of the request, so re-sending a batch is safe. Everything else is raised at once: a
 401, a 400, a 413 (which `score_batch` answers by splitting), the client's own timeout.
+
+The budget is time, not a count of tries: a server restarting takes seconds to tens of
+seconds, and one under sustained load turns a client away for as long as the load
+lasts, so a fixed number of quick tries gives up on a service that would have answered.
+When the budget runs out the call raises `RetriesExhausted` with the last answer; it
+never becomes a result.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, field
 
 from rewardgate.clients.errors import ConnectionFailed, RetriesExhausted
 from rewardgate.verifiers.errors import Overloaded, RewardgateError
 
-__all__ = ["Retry", "Tries"]
+__all__ = ["DEFAULT_RETRY_FOR_S", "Retry", "Tries"]
+
+# Long enough to ride through a server restart (6-19 s measured) and a burst of load
+# many times over; short enough that a server that is truly gone is reported.
+DEFAULT_RETRY_FOR_S = 120.0
 
 
 @dataclass(frozen=True)
 class Retry:
     """A client's retry policy.
 
-    `attempts` counts every try, the first included (1 turns retrying off). Waits grow
-    as `backoff_s * 2**n` up to `max_backoff_s`, with jitter so that many clients
-    turned away together do not come back together. A Retry-After from the server is
-    waited out in full (plus up to 10% jitter), capped at `max_retry_after_s`.
+    `retry_for` is the budget in seconds, from the first try: retries go on until the
+    next wait would end past it (the last try is made at the deadline). `None` retries
+    for ever. `attempts`, when set, also caps the number of tries, the first included
+    (1 turns retrying off). Waits grow as `backoff_s * 2**n` up to `max_backoff_s`, with
+    jitter so that many clients turned away together do not come back together. A
+    Retry-After from the server is waited out in full (plus up to 10% jitter), capped
+    at `max_retry_after_s`.
     """
 
-    attempts: int = 6
+    attempts: int | None = None
     backoff_s: float = 0.2
     max_backoff_s: float = 10.0
     max_retry_after_s: float = 60.0
     statuses: frozenset[int] = field(default=frozenset({429, 502, 503}))
+    retry_for: float | None = DEFAULT_RETRY_FOR_S
 
     def __post_init__(self) -> None:
-        if self.attempts < 1:
+        if self.attempts is not None and self.attempts < 1:
             raise ValueError("Retry.attempts counts the first try too; it must be >= 1")
+        if self.retry_for is not None and self.retry_for < 0:
+            raise ValueError("Retry.retry_for is seconds; it must be >= 0 (or None)")
 
     def retriable(self, error: RewardgateError) -> bool:
         if isinstance(error, ConnectionFailed):
@@ -46,7 +63,7 @@ class Retry:
 
     def backoff(self, retry: int) -> float:
         """The wait before retry number `retry` (0 for the first retry), jittered."""
-        ceiling = min(self.max_backoff_s, self.backoff_s * 2**retry)
+        ceiling = min(self.max_backoff_s, self.backoff_s * 2 ** min(retry, 64))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     def delay(self, retry: int, error: RewardgateError) -> float:
@@ -63,6 +80,7 @@ class Tries:
     def __init__(self, policy: Retry) -> None:
         self.policy = policy
         self.count = 0
+        self.started = time.monotonic()
 
     def failed(self, error: RewardgateError, *, elsewhere: bool = False) -> float:
         """Seconds to wait before the next try; raises when there is none.
@@ -73,8 +91,18 @@ class Tries:
         self.count += 1
         if not self.policy.retriable(error):
             raise error
-        if self.count >= self.policy.attempts:
+        attempts = self.policy.attempts
+        if attempts is not None and self.count >= attempts:
             raise RetriesExhausted(error, self.count) from error
         if elsewhere and isinstance(error, ConnectionFailed):
-            return 0.0
-        return self.policy.delay(self.count - 1, error)
+            wait = 0.0
+        else:
+            wait = self.policy.delay(self.count - 1, error)
+        budget = self.policy.retry_for
+        if budget is None:
+            return wait
+        left = budget - (time.monotonic() - self.started)
+        if left <= 0:
+            raise RetriesExhausted(error, self.count) from error
+        # The last wait is cut short so the final try lands at the deadline.
+        return min(wait, left)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,8 +17,10 @@ from rewardgate.service.metrics import Metrics
 from rewardgate.service.middleware import (
     AuthMiddleware,
     BodyLimitMiddleware,
+    JsonOnlyMiddleware,
     RequestContextMiddleware,
 )
+from rewardgate.service.openapi import install_openapi
 from rewardgate.service.routes import assets, openrlhf, probes, rewards, sandbox_fusion
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.assets import AssetStore
@@ -25,6 +28,8 @@ from rewardgate.verifiers.base import VerifierEnv
 from rewardgate.verifiers.registry import Registry
 
 __all__ = ["create_app", "verifier_env"]
+
+log = logging.getLogger("rewardgate.http")
 
 
 def verifier_env(settings: Settings) -> VerifierEnv:
@@ -55,6 +60,7 @@ def verifier_env(settings: Settings) -> VerifierEnv:
             "svg_max_canvas_px": settings.svg_max_canvas_px,
             "web_chromium": settings.web_chromium,
             "image_perceptual": settings.image_perceptual,
+            "max_run_memory_mb": settings.run_memory_cap_mb(),
         },
     )
 
@@ -72,6 +78,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _log_start(settings)
         await anyio.to_thread.run_sync(engine.start)
         try:
             yield
@@ -91,15 +98,37 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         settings.asset_dir, settings.max_asset_bytes, settings.max_asset_store_bytes
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(rewards.router)
     app.include_router(assets.router)
     app.include_router(probes.router)
     app.include_router(openrlhf.router)
     app.include_router(sandbox_fusion.router)
-    # Added last runs first: ids and logs wrap auth, auth wraps the size limit.
+    # Added last runs first: ids and logs wrap auth, auth wraps the media-type check,
+    # which wraps the size limit.
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_prefixes=("/v1/assets",)
     )
+    app.add_middleware(JsonOnlyMiddleware)
     app.add_middleware(AuthMiddleware, api_keys=settings.api_keys)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+def _log_start(settings: Settings) -> None:
+    """Say at start whether the API is guarded: an open one should be a choice."""
+    if settings.api_keys:
+        log.info(
+            "auth on: %d API key(s) guard every endpoint but the probes", len(settings.api_keys)
+        )
+    else:
+        log.warning("auth OFF: no REWARDGATE_API_KEYS; anyone who reaches this port may use it")
+    cap = settings.run_memory_cap_mb()
+    if cap < settings.max_run_memory_mb:
+        log.warning(
+            "sandboxed runs capped at %d MB each (not max_run_memory_mb=%d) so that %d "
+            "concurrent runs fit in the memory budget",
+            cap,
+            settings.max_run_memory_mb,
+            2 * settings.workers,
+        )

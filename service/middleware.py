@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids and timing, bearer-token auth, request-size limits.
+"""ASGI middleware: request ids and timing, bearer-token auth, request-size limits,
+JSON-only bodies.
 
 Written as plain ASGI (not BaseHTTPMiddleware) so streaming responses and client
 disconnects pass through untouched.
@@ -6,6 +7,7 @@ disconnects pass through untouched.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -17,14 +19,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rewardgate.service.errors import error_response
 from rewardgate.service.logs import request_id_var
 from rewardgate.service.metrics import Metrics
-from rewardgate.verifiers.errors import PayloadTooLarge
 
-__all__ = ["AuthMiddleware", "BodyLimitMiddleware", "RequestContextMiddleware"]
+__all__ = [
+    "JSON_ONLY_PATHS",
+    "AuthMiddleware",
+    "BodyLimitMiddleware",
+    "JsonOnlyMiddleware",
+    "RequestContextMiddleware",
+]
 
 log = logging.getLogger("rewardgate.http")
 
 # Probes stay open so orchestrators can check a server whose keys they do not hold.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+# The endpoints that take a JSON body: a browser may send any page's form or text to
+# them without asking (a "simple" cross-site request), but never application/json.
+JSON_ONLY_PATHS = frozenset({"/v1/rewards", "/get_reward", "/run_code"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class RequestContextMiddleware:
@@ -42,7 +53,7 @@ class RequestContextMiddleware:
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         start = time.perf_counter()
-        status = 500
+        status = 499  # what the log and metrics say if the client left before an answer
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -57,6 +68,19 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # Only the server cancels a request's task: its graceful shutdown ran out of
+            # time. Say so in the envelope, retriable, instead of uvicorn's plain 500;
+            # the task ends here either way.
+            log.warning("request cut short by the server's shutdown")
+            if not started:
+                response = error_response(
+                    503,
+                    "shutting_down",
+                    "the server shut down before this request finished; retry it",
+                    {"Retry-After": "1", "Connection": "close"},
+                )
+                await response(scope, receive, send_with_id)
         except Exception:
             # Anything the handlers did not translate: log it in full, tell the client
             # only the id to quote. Caught here, inside the id's context, not outermost.
@@ -118,9 +142,12 @@ class AuthMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses bodies over the limit with 413: by Content-Length up front, else while read.
+    """Refuses bodies over the limit with 413: by Content-Length up front, else as read.
 
-    Asset uploads get their own, larger limit, enforced by the asset writer.
+    The body is read here, whole, before the app sees it (it is at most `max_bytes`),
+    so a chunked body that runs over is answered 413 like any other, whatever the
+    route would have done with an error raised mid-read. Asset uploads stream and get
+    their own, larger limit, enforced by the asset writer.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...]) -> None:
@@ -129,25 +156,85 @@ class BodyLimitMiddleware:
         self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _BODY_METHODS
+            or scope["path"].startswith(self.exempt_prefixes)
+        ):
             await self.app(scope, receive, send)
             return
+        too_large = error_response(
+            413, "payload_too_large", f"request body exceeds {self.max_bytes} bytes"
+        )
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                response = error_response(
-                    413, "payload_too_large", f"request body exceeds {self.max_bytes} bytes"
-                )
-                await response(scope, receive, send)
+                await too_large(scope, receive, send)
                 return
+        parts: list[bytes] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
+            if message["type"] != "http.request":
+                return  # the client left before sending its body: nobody to answer
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body: bytes | None = b"".join(parts)
+
+        async def replay() -> Message:
+            nonlocal body
+            if body is None:
+                return await receive()  # after the body: the disconnect, when it comes
+            message: Message = {"type": "http.request", "body": body, "more_body": False}
+            body = None
             return message
 
-        await self.app(scope, limited_receive, send)
+        await self.app(scope, replay, send)
+
+
+class JsonOnlyMiddleware:
+    """Refuses a body that is not `application/json` (UTF-8) on the JSON endpoints, 415.
+
+    Browsers send `text/plain`, form and multipart bodies cross-site without a CORS
+    preflight, so a local service without API keys would score (and run code for) any
+    web page its user opens; `application/json` always needs a preflight, which the
+    service never grants. A missing Content-Type is refused for the same reason.
+    """
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str] = JSON_ONLY_PATHS) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in _BODY_METHODS
+            and scope["path"] in self.paths
+        ):
+            problem = _not_json(scope)
+            if problem is not None:
+                response = error_response(415, "unsupported_media_type", problem)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _not_json(scope: Scope) -> str | None:
+    """Why the request's Content-Type is not JSON, or None when it is."""
+    values = [v for k, v in scope["headers"] if k == b"content-type"]
+    if len(values) != 1:
+        return "send the body as Content-Type: application/json"
+    media, *params = values[0].decode("latin-1").split(";")
+    if media.strip().lower() != "application/json":
+        return f"send the body as Content-Type: application/json, not {media.strip()[:80]!r}"
+    for param in params:
+        key, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if key.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            return f"a JSON body is UTF-8, not {charset[:40]!r}"
+    return None

@@ -25,7 +25,26 @@ from pydantic_settings import (
 
 from rewardgate.verifiers.judge.endpoint import JudgeEndpoint
 
-__all__ = ["Settings"]
+__all__ = ["MIN_API_KEY_CHARS", "MIN_RUN_MEMORY_MB", "Settings", "host_memory_budget_mb"]
+
+# 16 random characters (64+ bits as hex) cannot be guessed over HTTP.
+MIN_API_KEY_CHARS = 16
+MIN_RUN_MEMORY_MB = 128
+_HOST_SHARE = 0.8
+
+
+def host_memory_budget_mb() -> int:
+    """80% of the memory this process may use: the host's, or its cgroup's if lower
+    (a container's limit is the real ceiling there)."""
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        limit = "max"
+    if limit.isdigit():
+        total = min(total, int(limit))
+    return int(total * _HOST_SHARE) >> 20
+
 
 _DEFAULT_HOME = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rewardgate"
 
@@ -58,6 +77,18 @@ class Settings(BaseSettings):
         32 * 2**20, ge=1024, description="Largest request body outside asset uploads (413)."
     )
     retry_after_s: float = Field(1.0, gt=0, description="Retry-After seconds sent with a 429.")
+    admission_wait_s: float = Field(
+        10.0,
+        ge=0,
+        description="How long a request that does not fit waits in the FIFO admission line "
+        "before its 429 (0: refuse at once).",
+    )
+    max_waiting_items: int = Field(
+        4096, ge=0, description="Items of requests waiting in the admission line at most."
+    )
+    cache_max_bytes: int = Field(
+        64 * 2**20, ge=0, description="Bytes the in-memory result cache may hold (0: no bound)."
+    )
     cache_size: int = Field(
         100_000, ge=0, description="Results kept in the cache (0 turns caching off)."
     )
@@ -84,7 +115,9 @@ class Settings(BaseSettings):
         ),
     )
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Comma-separated bearer tokens; empty disables auth."
+        (),
+        description=f"Comma-separated bearer tokens, each at least {MIN_API_KEY_CHARS} "
+        "characters; unset or empty disables auth (a blank key is refused at start).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the service's JSON logs."
@@ -136,6 +169,18 @@ class Settings(BaseSettings):
     docker_pool_size: int = Field(
         2, ge=0, description="Idle docker sandbox containers kept warm per worker process."
     )
+    max_run_memory_mb: int = Field(
+        2048,
+        ge=16,
+        description="Most memory one sandboxed run may ask for (`code`'s `memory_mb`, "
+        "/run_code's `memory_limit_MB`); more is refused, a default above it is lowered.",
+    )
+    run_memory_budget_mb: int | None = Field(
+        None,
+        ge=64,
+        description="Memory all concurrent sandboxed runs (2 x `workers`) may hold together; "
+        "lowers the per-run cap to fit. Unset: 80% of the host's (or its cgroup's) memory.",
+    )
     image_perceptual: dict[str, Any] = Field(
         {},
         description="Perceptual image metrics (dreamsim, lpips, clip) by name: a local weights "
@@ -145,9 +190,32 @@ class Settings(BaseSettings):
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
+        """Unset or empty is "no auth"; anything else must name real keys.
+
+        `" , "` (a variable set by a template with nothing filled in) used to parse as no
+        keys and silently turn auth off; a value that names no key is a mistake, refused.
+        """
         if isinstance(value, str):
-            return tuple(k.strip() for k in value.split(",") if k.strip())
+            if not value.strip():
+                return ()
+            keys = tuple(k.strip() for k in value.split(",") if k.strip())
+            if not keys:
+                raise ValueError("api_keys names no key (only commas and spaces)")
+            return keys
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_are_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        for key in keys:
+            if key != key.strip() or not key:
+                raise ValueError("api_keys: a key is blank or has spaces around it")
+            if len(key) < MIN_API_KEY_CHARS:
+                raise ValueError(
+                    f"api_keys: a key of {len(key)} characters is too short to guard a "
+                    f"service; use at least {MIN_API_KEY_CHARS} (e.g. `openssl rand -hex 16`)"
+                )
+        return keys
 
     @field_validator("reward_specs", "judge_endpoints", "image_perceptual", mode="before")
     @classmethod
@@ -187,6 +255,18 @@ class Settings(BaseSettings):
         if self.max_items_per_request > self.max_inflight:
             raise ValueError("max_items_per_request must not exceed max_inflight")
         return self
+
+    def run_memory_cap_mb(self) -> int:
+        """The per-run memory cap in force: `max_run_memory_mb`, lowered so that every
+        run that may be under way at once (a pool's worth of verifier runs and a
+        /run_code gate's worth) fits in `run_memory_budget_mb` together.
+
+        Never below `MIN_RUN_MEMORY_MB`: a host too small for its worker count gets a
+        warning at start (see `create_app`) rather than a server that refuses every run.
+        """
+        budget = self.run_memory_budget_mb or host_memory_budget_mb()
+        share = budget // (2 * self.workers)
+        return max(MIN_RUN_MEMORY_MB, min(self.max_run_memory_mb, share))
 
     @classmethod
     def settings_customise_sources(

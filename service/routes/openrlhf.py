@@ -17,11 +17,15 @@ and the response decoded together (special tokens kept), and reads back
   a checker that broke) gets its fallback reward, since OpenRLHF needs a number.
   `extra_logs.verified` is 1.0 per item with a verdict and 0.0 per item without, so a
   trainer's logs show when the checker, not the model, decided a reward.
+- A label holding NaN or an infinity (which Python's JSON encoders write) is no
+  reference: its item is `invalid` (verified 0.0), the others are scored.
+- The body must be `application/json` (415 otherwise), like every JSON endpoint's.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -34,6 +38,7 @@ from rewardgate.service.engine import Engine
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.base import describe_validation_error
 from rewardgate.verifiers.errors import InvalidRequest, PayloadTooLarge
+from rewardgate.verifiers.models import RewardResult
 
 __all__ = ["reference_of", "response_of", "router"]
 
@@ -94,6 +99,38 @@ def _body(raw: bytes, settings: Settings) -> GetRewardBody:
     return body
 
 
+def _bad_label(label: Any) -> str | None:
+    """Why a label cannot be a reference: a NaN or infinite number anywhere in it.
+
+    JSON has no such numbers, but Python's encoders write `NaN` and `Infinity`, and
+    both the body parser and a label's own JSON text accept them; a gold answer of NaN
+    would compare as a real answer.
+    """
+    stack = [reference_of(label)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"label is not a finite number: {value}"
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
+
+
+def _invalid(engine: Engine, name: str, why: str) -> RewardResult:
+    """The item's `invalid` result, with its verifier's lowest reward as any other
+    item without a verdict gets."""
+    verifier = engine.registry.get(name) if name in engine.registry else None
+    return RewardResult(
+        verifier=name,
+        version=verifier.version if verifier is not None else None,
+        reward=verifier.lowest_reward if verifier is not None else 0.0,
+        status="invalid",
+        error=why,
+    )
+
+
 @router.post(
     "/get_reward",
     summary="OpenRLHF's remote reward model: {query, prompts, labels} -> {rewards, scores}",
@@ -113,7 +150,12 @@ async def get_reward(
         {"verifier": name, "response": response_of(query, prompt), "reference": reference_of(label)}
         for query, prompt, label in zip(body.query, prompts, labels, strict=True)
     ]
-    results = await engine.score(items) if items else []
+    refused = {i: why for i, label in enumerate(labels) if (why := _bad_label(label))}
+    kept = [item for i, item in enumerate(items) if i not in refused]
+    scored = iter(await engine.score(kept) if kept else [])
+    results = [
+        _invalid(engine, name, why) if (why := refused.get(i)) else next(scored) for i in range(n)
+    ]
     rewards = [r.reward for r in results]
     answer = {
         "rewards": rewards,

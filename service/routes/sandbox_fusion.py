@@ -21,7 +21,8 @@ another SandboxFusion language is a 400 naming the supported ones. `files` (base
 are placed in the work dir; `fetch_files` (paths in the work dir) come back base64 in
 `files` after the run, those that exist, each up to 8 MiB. The program runs on the
 server's default backend (`sandbox_backend`), at most `workers` at once; past four
-times that, 429.
+times that, 429. `memory_limit_MB` over the server's per-run cap (`max_run_memory_mb`,
+lowered to fit the memory budget) is a 400; -1 ("none") is 2048 MB or the cap if lower.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.errors import InvalidRequest, Overloaded, SandboxError
 
-__all__ = ["CommandRunResult", "RunCodeRequest", "RunCodeResponse", "router"]
+__all__ = ["CommandRunResult", "RunCodeRequest", "RunCodeResponse", "router", "run_memory_mb"]
 
 router = APIRouter()
 
@@ -111,6 +112,21 @@ def _decode_files(files: dict[str, str | None]) -> dict[str, bytes]:
     return out
 
 
+def run_memory_mb(asked: int, cap: int) -> int:
+    """The run's memory limit: SandboxFusion's "none" (-1, or 0) is the default, lowered
+    to the server's cap; an explicit ask over the cap is refused, never quietly cut,
+    since a program run with less memory than it asked for fails for the server's sake.
+    """
+    if asked <= 0:
+        return min(DEFAULT_MEMORY_MB, cap)
+    if asked > cap:
+        raise InvalidRequest(
+            f"memory_limit_MB: {asked} is over this server's cap of {cap} MB per run "
+            "(settings max_run_memory_mb, run_memory_budget_mb)"
+        )
+    return asked
+
+
 def _command(result: Any) -> CommandRunResult:
     """An `ExecResult` as SandboxFusion reports a command."""
     stdout = result.stdout.decode("utf-8", "replace")
@@ -160,7 +176,7 @@ def run_code(body: RunCodeRequest, settings: Settings) -> RunCodeResponse:
             compile_result = _command(program.compile_result)
     if _failed(compile_result):
         return RunCodeResponse(status="Failed", compile_result=compile_result)
-    memory = body.memory_limit_MB if body.memory_limit_MB > 0 else DEFAULT_MEMORY_MB
+    memory = run_memory_mb(body.memory_limit_MB, settings.run_memory_cap_mb())
     limits = Limits(
         wall_s=body.run_timeout,
         cpu_s=body.run_timeout,

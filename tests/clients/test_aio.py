@@ -18,6 +18,7 @@ from rewardgate.clients import (
     Unauthorized,
     rewards,
 )
+from rewardgate.clients.base import JSON_HEADERS
 from tests.clients.support import echo, in_process, request_count
 
 
@@ -110,7 +111,7 @@ async def test_upload_asset_hashes_locally_and_skips_what_the_server_has(
 
 async def test_401_is_raised_at_once_with_the_servers_code(make_app, monkeypatch) -> None:
     monkeypatch.delenv("REWARDGATE_API_KEY", raising=False)
-    app = await make_app(api_keys="k1,k2")
+    app = await make_app(api_keys="key-one-0123456789abcdef,key-two-0123456789abcdef")
     async with in_process(app) as client:
         start = time.monotonic()
         with pytest.raises(Unauthorized) as caught:
@@ -120,9 +121,9 @@ async def test_401_is_raised_at_once_with_the_servers_code(make_app, monkeypatch
     assert caught.value.message == "missing or invalid bearer token"
     assert request_count(app.state.metrics.render(), 401, route="unmatched") == 1
 
-    async with in_process(app, api_key="k2") as client:
+    async with in_process(app, api_key="key-two-0123456789abcdef") as client:
         assert (await client.score("echo", "42", {"answer": "42"})).reward == 1.0
-    monkeypatch.setenv("REWARDGATE_API_KEY", "k1")
+    monkeypatch.setenv("REWARDGATE_API_KEY", "key-one-0123456789abcdef")
     async with in_process(app) as client:
         assert (await client.score("echo", "42", {"answer": "42"})).reward == 1.0
 
@@ -131,7 +132,7 @@ async def test_400_is_not_retried(make_app) -> None:
     app = await make_app()
     async with in_process(app) as client:
         with pytest.raises(InvalidRequest) as caught:
-            await client._send("POST", "/v1/rewards", content=b"{not json")
+            await client._send("POST", "/v1/rewards", content=b"{not json", headers=JSON_HEADERS)
     assert caught.value.code == "invalid_request" and "not JSON" in caught.value.message
     assert caught.value.request_id  # type: ignore[attr-defined]
     assert request_count(app.state.metrics.render(), 400) == 1

@@ -18,6 +18,7 @@ from rewardgate.clients import (
     Unauthorized,
     rewards,
 )
+from rewardgate.clients.base import JSON_HEADERS
 from tests.clients.support import echo, metrics_of, request_count
 from tests.conftest import free_port
 
@@ -42,7 +43,12 @@ def test_sync_client_scores_streams_and_uploads(live_server, tmp_path) -> None:
         assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
         assert client.upload_asset(path.read_bytes()) == sha
         with pytest.raises(PayloadTooLarge):
-            client._send("POST", "/v1/rewards", content=b'{"items": [' + b"1," * 8 + b"1]}")
+            client._send(
+                "POST",
+                "/v1/rewards",
+                content=b'{"items": [' + b"1," * 8 + b"1]}",
+                headers=JSON_HEADERS,
+            )
     assert request_count(metrics_of(server.url), 200, route="/v1/assets") == 1
 
 
@@ -59,12 +65,14 @@ async def test_async_client_against_a_server_process(live_server) -> None:
 
 
 def test_sync_client_waits_out_429_and_raises_401_at_once(live_server) -> None:
-    server = live_server(max_inflight=1, max_items_per_request=1, api_keys="secret")
+    server = live_server(
+        max_inflight=1, max_items_per_request=1, api_keys="key-one-0123456789abcdef"
+    )
     with RewardClient(server.url, api_key="wrong", retry=FAST) as client:
         with pytest.raises(Unauthorized) as caught:
             client.score("echo", "42", {"answer": "42"})
         assert caught.value.code == "unauthorized"
-    with RewardClient(server.url, api_key="secret", retry=FAST) as client:
+    with RewardClient(server.url, api_key="key-one-0123456789abcdef", retry=FAST) as client:
         busy = threading.Thread(target=client.score, args=("sleepy", "x", {"seconds": 0.6}))
         busy.start()
         time.sleep(0.3)  # the sleepy item holds the one slot
@@ -72,7 +80,7 @@ def test_sync_client_waits_out_429_and_raises_401_at_once(live_server) -> None:
         assert client.score("echo", "42", {"answer": "42"}).reward == 1.0
         waited = time.monotonic() - start
         busy.join()
-    metrics = metrics_of(server.url, api_key="secret")
+    metrics = metrics_of(server.url, api_key="key-one-0123456789abcdef")
     assert request_count(metrics, 401, route="unmatched") == 1
     assert request_count(metrics, 429) == 1
     assert waited >= 1.0

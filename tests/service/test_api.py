@@ -10,6 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.service.test_engine import echo
 
+JSON = {"content-type": "application/json"}
+
 
 def envelope(response) -> dict[str, str]:
     body = response.json()
@@ -66,7 +68,7 @@ def test_ndjson_streams_every_result_with_its_index(make_client) -> None:
     ids=["not-json", "items-not-list", "not-object"],
 )
 def test_malformed_batches_get_the_envelope(make_client, body, status, code) -> None:
-    response = make_client().post("/v1/rewards", content=body)
+    response = make_client().post("/v1/rewards", content=body, headers=JSON)
     assert response.status_code == status
     assert envelope(response)["code"] == code
 
@@ -87,7 +89,9 @@ def test_body_over_the_limit_is_413_by_length_and_by_stream(make_client) -> None
     def chunks():
         yield orjson.dumps(big)
 
-    streamed = client.post("/v1/rewards", content=chunks())  # chunked: no Content-Length
+    streamed = client.post(
+        "/v1/rewards", content=chunks(), headers=JSON
+    )  # chunked: no Content-Length
     assert streamed.status_code == 413 and envelope(streamed)["code"] == "payload_too_large"
 
 
@@ -120,7 +124,7 @@ def test_full_queue_answers_429_with_retry_after(make_client) -> None:
 
 
 class TestAuth:
-    KEYS = ("alpha-key", "beta-key")
+    KEYS = ("alpha-key-0123456789", "beta-key-0123456789")
 
     @pytest.fixture
     def client(self, make_client):
@@ -134,7 +138,14 @@ class TestAuth:
         assert envelope(response)["code"] == "unauthorized"
 
     @pytest.mark.parametrize(
-        "header", ["Bearer wrong", "Basic alpha-key", "alpha-key", "Bearer ", "Bearer alpha-ke"]
+        "header",
+        [
+            "Bearer wrong",
+            "Basic alpha-key-0123456789",
+            "alpha-key-0123456789",
+            "Bearer ",
+            "Bearer alpha-key-012345678",
+        ],
     )
     def test_wrong_credentials_refused(self, client, header) -> None:
         response = client.post(

@@ -194,9 +194,11 @@ def test_grpo_batches_of_64_match_direct_client_calls(live_server) -> None:
 
 
 def test_guarded_by_api_keys_like_every_endpoint(make_client) -> None:
-    client = make_client(installed=True, api_keys="k1")
+    client = make_client(installed=True, api_keys="key-one-0123456789abcdef")
     body = {"query": ["P \\boxed{1}"], "prompts": ["P"], "labels": ["1"]}
     refused = client.post("/get_reward", json=body)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
-    allowed = client.post("/get_reward", json=body, headers={"authorization": "Bearer k1"})
+    allowed = client.post(
+        "/get_reward", json=body, headers={"authorization": "Bearer key-one-0123456789abcdef"}
+    )
     assert allowed.json()["rewards"] == [1.0]

@@ -212,8 +212,10 @@ def test_a_backend_that_is_down_is_a_sandbox_error(make_client: Callable[..., Te
 
 
 def test_run_code_is_guarded_by_api_keys(make_client: Callable[..., TestClient]) -> None:
-    client = make_client(api_keys="k1")
+    client = make_client(api_keys="key-one-0123456789abcdef")
     body = verl_body("print(1)", "python", "")
     assert client.post("/run_code", json=body).status_code == 401
-    answer = client.post("/run_code", json=body, headers={"Authorization": "Bearer k1"})
+    answer = client.post(
+        "/run_code", json=body, headers={"Authorization": "Bearer key-one-0123456789abcdef"}
+    )
     assert answer.json()["status"] == "Success"

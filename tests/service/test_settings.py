@@ -26,8 +26,10 @@ def test_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_api_keys_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("REWARDGATE_API_KEYS", " k1, k2 ,,")
-    assert Settings().api_keys == ("k1", "k2")
+    monkeypatch.setenv(
+        "REWARDGATE_API_KEYS", " key-one-0123456789abcdef, key-two-0123456789abcdef ,,"
+    )
+    assert Settings().api_keys == ("key-one-0123456789abcdef", "key-two-0123456789abcdef")
 
 
 @pytest.mark.parametrize(
