@@ -1,13 +1,23 @@
 """The result cache: only `ok` verdicts, keyed by everything the verdict depends on.
 
-In memory (LRU) by default; SQLite on disk when a path is configured, so a second
-training epoch over the same data skips the work even after a restart.
+In memory (LRU, bounded by entries and by bytes) by default; SQLite on disk when a
+path is configured, so a second training epoch over the same data skips the work even
+after a restart.
+
+The cache is an optimisation, so nothing here may fail scoring: the engine treats any
+exception from `get` or `put` as a miss (and counts it), and a hit never needs a write
+(SQLite records recency in memory and writes it with the next `put`), so a full disk
+or a database locked by another process still serves hits. Entries are compact: an
+encoded verdict is copied out of the 4 KB buffer its encoder allocated, and keys are
+kept as 32 raw bytes rather than 64 hex characters.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
+import sys
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +27,12 @@ import orjson
 from rewardgate.verifiers.models import RewardResult
 
 __all__ = ["MemoryCache", "ResultCache", "SqliteCache", "cache_key", "make_cache"]
+
+log = logging.getLogger("rewardgate.cache")
+
+# What an in-memory entry costs beyond its key and value objects: the ordered dict's
+# hash slot and linked-list node. Measured, not exact; it only has to bound memory.
+_ENTRY_OVERHEAD = 120
 
 # Fields that describe one delivery of a verdict, not the verdict itself.
 _TRANSPORT_FIELDS = {"id", "elapsed_ms", "cached"}
@@ -45,7 +61,14 @@ def cache_key(
 
 
 def _encode(result: RewardResult) -> bytes:
-    return orjson.dumps(result.model_dump(mode="json", exclude=_TRANSPORT_FIELDS))
+    """The verdict as compact JSON, in a bytes object of its own size.
+
+    orjson returns its working buffer (at least 4 KB) trimmed only in name: kept as is,
+    each cached verdict of a few hundred bytes held 4 KB. The copy is exact-size.
+    """
+    return bytes(
+        memoryview(orjson.dumps(result.model_dump(mode="json", exclude=_TRANSPORT_FIELDS)))
+    )
 
 
 def _decode(blob: bytes) -> RewardResult:
@@ -60,35 +83,76 @@ class ResultCache(Protocol):
     def close(self) -> None: ...
 
 
+def _entry_bytes(key: bytes, blob: bytes) -> int:
+    return sys.getsizeof(key) + sys.getsizeof(blob) + _ENTRY_OVERHEAD
+
+
+def _raw_key(key: str) -> bytes:
+    """A hex SHA-256 key as its 32 bytes (any other key as UTF-8)."""
+    try:
+        return bytes.fromhex(key) if len(key) == 64 else key.encode()
+    except ValueError:
+        return key.encode()
+
+
 class MemoryCache:
-    def __init__(self, max_entries: int) -> None:
+    """LRU over at most `max_entries` entries and about `max_bytes` bytes (0: no byte bound)."""
+
+    def __init__(self, max_entries: int, max_bytes: int = 0) -> None:
         self.max_entries = max_entries
-        self._data: OrderedDict[str, bytes] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._data: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._data)
 
     def get(self, key: str) -> RewardResult | None:
-        blob = self._data.get(key)
+        raw = _raw_key(key)
+        blob = self._data.get(raw)
         if blob is None:
             return None
-        self._data.move_to_end(key)
+        self._data.move_to_end(raw)
         return _decode(blob)
 
     def put(self, key: str, result: RewardResult) -> None:
-        self._data[key] = _encode(result)
-        self._data.move_to_end(key)
-        while len(self._data) > self.max_entries:
-            self._data.popitem(last=False)
+        raw, blob = _raw_key(key), _encode(result)
+        old = self._data.pop(raw, None)
+        if old is not None:
+            self.bytes -= _entry_bytes(raw, old)
+        self._data[raw] = blob
+        self.bytes += _entry_bytes(raw, blob)
+        while self._data and (
+            len(self._data) > self.max_entries or (self.max_bytes and self.bytes > self.max_bytes)
+        ):
+            evicted, evicted_blob = self._data.popitem(last=False)
+            self.bytes -= _entry_bytes(evicted, evicted_blob)
 
     def close(self) -> None:
         self._data.clear()
+        self.bytes = 0
 
 
 class SqliteCache:
-    """An on-disk cache; entries past `max_entries` are evicted oldest-used first."""
+    """An on-disk cache; entries past `max_entries` are evicted oldest-used first.
 
-    def __init__(self, path: Path, max_entries: int) -> None:
+    Recency of hits is kept in memory and written with the next `put`, so a hit
+    reads only. The busy timeout is short: a database another process holds locked
+    makes a `put` fail fast (counted, scoring goes on) instead of stalling the
+    gateway's event loop for SQLite's default 5 s.
+    """
+
+    # Touches of hits held before the next put writes them; older ones are dropped
+    # (recency is a hint for eviction, not data).
+    _MAX_TOUCHED = 4096
+
+    def __init__(self, path: Path, max_entries: int, busy_timeout_s: float = 0.05) -> None:
         self.max_entries = max_entries
+        self._touched: dict[str, int] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_s
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
@@ -107,10 +171,16 @@ class SqliteCache:
         row = self._db.execute("SELECT result FROM results WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        self._db.execute("UPDATE results SET used = ? WHERE key = ?", (self._tick(), key))
+        if len(self._touched) < self._MAX_TOUCHED or key in self._touched:
+            self._touched[key] = self._tick()
         return _decode(row[0])
 
     def put(self, key: str, result: RewardResult) -> None:
+        touched, self._touched = self._touched, {}
+        if touched:
+            self._db.executemany(
+                "UPDATE results SET used = ? WHERE key = ?", [(t, k) for k, t in touched.items()]
+            )
         cur = self._db.execute(
             "INSERT OR REPLACE INTO results (key, result, used) VALUES (?, ?, ?)",
             (key, _encode(result), self._tick()),
@@ -127,9 +197,15 @@ class SqliteCache:
         self._db.close()
 
 
-def make_cache(max_entries: int, path: Path | None) -> ResultCache | None:
+def make_cache(max_entries: int, path: Path | None, max_bytes: int = 0) -> ResultCache | None:
+    """The configured cache. A SQLite file that cannot be opened (a full disk, a
+    corrupt or foreign file) must not keep the service from starting: it is logged
+    and the cache is kept in memory instead."""
     if max_entries == 0:
         return None
     if path is not None:
-        return SqliteCache(path, max_entries)
-    return MemoryCache(max_entries)
+        try:
+            return SqliteCache(path, max_entries)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("result cache %s cannot be used (%r); caching in memory instead", path, exc)
+    return MemoryCache(max_entries, max_bytes)

@@ -1,13 +1,20 @@
 """Scores items: validation in the gateway, judging in killable worker processes.
 
-Every judged item runs in a pebble worker process under a hard deadline: past it the
-worker is killed and replaced, and the item is `timeout`. A worker that dies (OOM,
-a signal, a crash in native code) fails only its own item, as `error`. The gateway
-never runs verifier code of an item in its own process, so nothing an item does can
-stall the event loop.
+Every judged item runs in a worker process (service/pool.py) under a hard deadline:
+past it the worker is killed and replaced, and the item is `timeout`. A worker that
+dies (OOM, a signal, a crash in native code) costs at most its own item: the item is
+judged once more on a fresh worker, and only a second death makes it `error`, never
+a silent 0 and never two verdicts. A watchdog (service/watchdog.py) probes the pool
+and `healthy` turns false only when it cannot heal. The gateway never runs verifier
+code of an item in its own process, so nothing an item does can stall the event loop.
 
-Admission is bounded: `reserve` refuses a request whose items would push the number
-queued or running past `max_inflight` (HTTP 429), rather than queueing without end.
+Admission is bounded and fair (service/admission.py): a request whose items would
+push the number queued or running past `max_inflight` waits in a FIFO line for a
+bounded time, then gets 429, rather than queueing without end or being overtaken by
+smaller requests for ever.
+
+The cache is an optimisation: any failure of it (a full disk, a locked or corrupt
+database) is logged and counted by operation, and the item is judged as if uncached.
 """
 
 from __future__ import annotations
@@ -17,19 +24,20 @@ import logging
 import multiprocessing
 import time
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import CancelledError, TimeoutError
+from concurrent.futures import CancelledError
 from typing import Any
 
-from pebble import ProcessExpired, ProcessPool
 from pydantic import ValidationError
 
+from rewardgate.service.admission import Admission
 from rewardgate.service.cache import ResultCache, cache_key, make_cache
 from rewardgate.service.metrics import Metrics
+from rewardgate.service.pool import JobTimeout, PoolClosed, WorkerDied, WorkerPool
 from rewardgate.service.settings import Settings
+from rewardgate.service.watchdog import Watchdog
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, describe_validation_error
 from rewardgate.verifiers.errors import (
     InvalidRequest,
-    Overloaded,
     RewardgateError,
     VerifierTimeout,
 )
@@ -58,10 +66,6 @@ def _judge(name: str, response: str, reference: Any, options: dict[str, Any]) ->
     return verifier.judge(response, prepared.reference, prepared.options)
 
 
-def _ping() -> int:
-    return 1
-
-
 class Engine:
     def __init__(
         self,
@@ -72,8 +76,13 @@ class Engine:
         max_timeout_s: float = 600.0,
         max_inflight: int = 4096,
         retry_after_s: float = 1.0,
+        admission_wait_s: float = 0.0,
+        max_waiting_items: int | None = None,
         cache: ResultCache | None = None,
         metrics: Metrics | None = None,
+        watchdog_interval_s: float = 1.0,
+        probe_timeout_s: float = 5.0,
+        heal_timeout_s: float = 30.0,
     ) -> None:
         self.registry = registry
         self.workers = workers
@@ -83,9 +92,21 @@ class Engine:
         self.retry_after_s = retry_after_s
         self.cache = cache
         self.metrics = metrics or Metrics()
-        self.inflight = 0
+        self.admission = Admission(
+            max_inflight,
+            max_waiting_items=max_inflight if max_waiting_items is None else max_waiting_items,
+            wait_s=admission_wait_s,
+            retry_after_s=retry_after_s,
+            on_change=self._admission_changed,
+        )
         self._pending: dict[str, asyncio.Future[RewardResult | None]] = {}
-        self._pool: ProcessPool | None = None
+        self._pool: WorkerPool | None = None
+        self._watchdog: Watchdog | None = None
+        self._watchdog_options = {
+            "interval_s": watchdog_interval_s,
+            "probe_timeout_s": probe_timeout_s,
+            "heal_timeout_s": heal_timeout_s,
+        }
 
     @classmethod
     def from_settings(
@@ -98,7 +119,9 @@ class Engine:
             max_timeout_s=settings.max_timeout_s,
             max_inflight=settings.max_inflight,
             retry_after_s=settings.retry_after_s,
-            cache=make_cache(settings.cache_size, settings.cache_path),
+            admission_wait_s=settings.admission_wait_s,
+            max_waiting_items=settings.max_waiting_items,
+            cache=make_cache(settings.cache_size, settings.cache_path, settings.cache_max_bytes),
             metrics=metrics,
         )
 
@@ -115,53 +138,89 @@ class Engine:
                 # An optional dependency of one verifier (an extra not installed) must
                 # not keep the others from serving; its health check says what is missing.
                 log.warning("verifier %s not warmed up: %s", name, exc)
-        self._pool = ProcessPool(
-            max_workers=self.workers,
-            initializer=_worker_init,
-            initargs=(self.registry,),
+        pool = WorkerPool(
+            self.workers,
+            _worker_init,
+            (self.registry,),
             context=multiprocessing.get_context("fork"),
         )
-        for future in [self._pool.schedule(_ping) for _ in range(self.workers)]:
-            future.result(timeout=60)
+        pool.start()
+        self._pool = pool
+        self._watchdog = Watchdog(pool, **self._watchdog_options)
+        self._watchdog.start()
 
     def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
         if self._pool is not None:
-            self._pool.stop()
-            self._pool.join(timeout=10)
+            self._pool.close()
             self._pool = None
         if self.cache is not None:
-            self.cache.close()
+            try:
+                self.cache.close()
+            except Exception as exc:  # closing a broken cache is not an error
+                self._cache_failed("close", exc)
 
     @property
     def running(self) -> bool:
-        return self._pool is not None and self._pool.active
+        """The pool is started and has not been closed (it may be healing)."""
+        return self._pool is not None and not self._pool.closed
+
+    @property
+    def problem(self) -> str | None:
+        """Why the engine cannot serve and cannot heal by itself, or None."""
+        if self._pool is None or self._watchdog is None:
+            return "engine is not started"
+        return self._watchdog.problem
+
+    @property
+    def healthy(self) -> bool:
+        return self.problem is None
+
+    def pool_state(self) -> dict[str, Any]:
+        """What `/readyz` shows of the pool."""
+        pool, watchdog = self._pool, self._watchdog
+        if pool is None or watchdog is None:
+            return {"state": "stopped"}
+        problem = watchdog.problem
+        return {
+            "state": "ok" if problem is None else "failing",
+            "problem": problem,
+            "workers": pool.size,
+            "alive": pool.alive_workers,
+            "busy": pool.busy,
+            "queued": pool.queued,
+            "workers_started": pool.spawned,
+            "workers_lost": pool.deaths,
+            "failed_probes": watchdog.failed_probes,
+        }
 
     # -- admission -------------------------------------------------------------------
 
+    @property
+    def inflight(self) -> int:
+        return self.admission.inflight
+
     def reserve(self, n: int) -> None:
-        """Admit `n` items or raise `Overloaded`; each admitted item is released once."""
-        if self.inflight + n > self.max_inflight:
-            raise Overloaded(
-                f"{self.inflight} items in flight; {n} more would pass the limit of "
-                f"{self.max_inflight}",
-                retry_after=self.retry_after_s,
-            )
-        self.inflight += n
-        self.metrics.inflight.set(self.inflight)
+        """Admit `n` items now or raise `Overloaded`; each admitted item is released once."""
+        self.admission.try_acquire(n)
+
+    def _admission_changed(self, inflight: int, waiting: int) -> None:
+        self.metrics.inflight.set(inflight)
+        self.metrics.waiting.set(waiting)
 
     def _release(self) -> None:
-        self.inflight -= 1
-        self.metrics.inflight.set(self.inflight)
+        self.admission.release(1)
 
     # -- scoring ---------------------------------------------------------------------
 
-    def _admit(self, items: Sequence[Any]) -> list[asyncio.Task[tuple[int, RewardResult]]]:
-        """Reserve capacity (or raise `Overloaded`) and start every item now.
+    def _start(self, items: Sequence[Any]) -> list[asyncio.Task[tuple[int, RewardResult]]]:
+        """Start every admitted item now.
 
         Starting eagerly means an admitted item always runs to its end or is cancelled,
         so its reservation is released even if the caller never reads the results.
         """
-        self.reserve(len(items))
 
         async def indexed(index: int, item: Any) -> tuple[int, RewardResult]:
             return index, await self._score_admitted(item)
@@ -169,8 +228,12 @@ class Engine:
         return [asyncio.ensure_future(indexed(i, item)) for i, item in enumerate(items)]
 
     async def score(self, items: Sequence[Any]) -> list[RewardResult]:
-        """Score a batch in order; cancelling the caller cancels (and kills) its items."""
-        tasks = self._admit(items)
+        """Score a batch in order; cancelling the caller cancels (and kills) its items.
+
+        Waits in the admission line when the engine is full (`Overloaded` past it).
+        """
+        await self.admission.acquire(len(items))
+        tasks = self._start(items)
         try:
             return [result for _, result in await asyncio.gather(*tasks)]
         finally:
@@ -178,11 +241,18 @@ class Engine:
                 task.cancel()
 
     def stream(self, items: Sequence[Any]) -> AsyncIterator[tuple[int, RewardResult]]:
-        """Admit now (so overload is raised here), then yield `(index, result)` as done.
+        """Admit now or raise `Overloaded`, then yield `(index, result)` as done.
 
-        Closing the iterator early cancels the items still running.
+        Closing the iterator early cancels the items still running. `open_stream`
+        is the same with a wait in the admission line.
         """
-        return _as_completed(self._admit(items))
+        self.reserve(len(items))
+        return _as_completed(self._start(items))
+
+    async def open_stream(self, items: Sequence[Any]) -> AsyncIterator[tuple[int, RewardResult]]:
+        """Wait in the admission line (so overload is raised here), then stream."""
+        await self.admission.acquire(len(items))
+        return _as_completed(self._start(items))
 
     async def _score_admitted(self, raw: Any) -> RewardResult:
         start = time.perf_counter()
@@ -237,7 +307,11 @@ class Engine:
         instead of judging it again. Only `ok` verdicts are shared, as with the cache.
         """
         assert self.cache is not None
-        hit = self.cache.get(key)
+        try:
+            hit = self.cache.get(key)
+        except Exception as exc:  # the cache is an optimisation
+            self._cache_failed("get", exc)
+            hit = None
         if hit is None and key in self._pending:
             hit = await asyncio.shield(self._pending[key])
         return hit
@@ -252,12 +326,19 @@ class Engine:
         try:
             result = await self._judge(verifier, request, prepared)
             if result.status == "ok":
-                self.cache.put(key, result)
+                try:
+                    self.cache.put(key, result)
+                except Exception as exc:  # the cache is an optimisation
+                    self._cache_failed("put", exc)
             return result
         finally:
             if self._pending.get(key) is shared:
                 del self._pending[key]
             shared.set_result(result if result is not None and result.status == "ok" else None)
+
+    def _cache_failed(self, operation: str, exc: BaseException) -> None:
+        self.metrics.cache_errors.labels(operation).inc()
+        log.warning("result cache %s failed, scoring without it: %r", operation, exc)
 
     async def _judge(
         self, verifier: Verifier, request: RewardRequest, prepared: Prepared
@@ -281,29 +362,52 @@ class Engine:
         )
 
     async def _run(self, request: RewardRequest, budget_s: float) -> Verdict:
-        """Judge in a worker; translate pebble's outcomes into the error tree."""
-        if self._pool is None:
+        """Judge in a worker, once more if the worker dies; translate the outcomes."""
+        for attempt in (1, 2):
+            try:
+                return await self._attempt(request, budget_s)
+            except WorkerDied as exc:
+                self.metrics.worker_restarts.inc()
+                if attempt == 2:
+                    raise RewardgateError(
+                        f"the worker judging this item died twice (exit code {exc.exitcode})"
+                    ) from None
+                self.metrics.item_retries.inc()
+                log.warning(
+                    "worker died judging an item (exit code %s); judging it once more",
+                    exc.exitcode,
+                    extra={"item_id": request.id},
+                )
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, request: RewardRequest, budget_s: float) -> Verdict:
+        pool = self._pool
+        if pool is None:
             raise RewardgateError("engine is not started")
-        future = self._pool.schedule(
-            _judge,
-            args=(request.verifier, request.response, request.reference, request.options),
-            timeout=budget_s,
-        )
         try:
-            return await asyncio.wrap_future(future)
-        except TimeoutError:
+            job = pool.submit(
+                _judge,
+                (request.verifier, request.response, request.reference, request.options),
+                timeout=budget_s,
+            )
+        except PoolClosed:
+            raise RewardgateError("engine is shutting down") from None
+        try:
+            verdict: Verdict = await asyncio.wrap_future(job.future)
+            return verdict
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        except JobTimeout:
             self.metrics.worker_restarts.inc()
             raise VerifierTimeout(
                 f"verifier {request.verifier!r} ran past its {budget_s:g} s budget"
             ) from None
-        except ProcessExpired as exc:
-            self.metrics.worker_restarts.inc()
-            raise RewardgateError(
-                f"the worker judging this item died (exit code {exc.exitcode})"
-            ) from None
+        except PoolClosed:
+            raise RewardgateError("engine is shutting down") from None
         except CancelledError:
             raise asyncio.CancelledError() from None
-        except RewardgateError:
+        except (RewardgateError, WorkerDied):
             raise
         except Exception as exc:
             log.error(

@@ -49,6 +49,22 @@ class Metrics:
             "Items admitted and not finished (queued or running).",
             registry=self.registry,
         )
+        self.waiting = Gauge(
+            "rewardgate_admission_waiting",
+            "Items of requests waiting in the admission line.",
+            registry=self.registry,
+        )
+        self.cache_errors = Counter(
+            "rewardgate_cache_errors",
+            "Result-cache failures by operation; the items were scored without the cache.",
+            ["operation"],
+            registry=self.registry,
+        )
+        self.item_retries = Counter(
+            "rewardgate_item_retries",
+            "Items judged once more because their worker died.",
+            registry=self.registry,
+        )
         self.worker_restarts = Counter(
             "rewardgate_worker_restarts",
             "Worker processes killed for a deadline or found dead.",

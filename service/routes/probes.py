@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import JSONResponse, Response
 
 from rewardgate.service.engine import Engine
+from rewardgate.service.errors import error_response
 from rewardgate.service.metrics import Metrics
 
 __all__ = ["router"]
@@ -16,9 +17,20 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.get("/healthz", summary="The process is alive")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", summary="The process can serve, or can heal itself to serve")
+async def healthz(request: Request) -> Response:
+    """503 only when the engine cannot heal by itself, so an orchestrator restarts it.
+
+    A worker that died, a probe that failed once, a pool busy to the brim: the engine
+    heals or waits those out, and restarting the process would lose its in-flight
+    work, so they stay 200. Repeated failed liveness probes, or no worker startable
+    for a while, are beyond healing.
+    """
+    engine: Engine = request.app.state.engine
+    problem = engine.problem
+    if problem is not None:
+        return error_response(503, "unhealthy", problem)
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/readyz", summary="The worker pool is up; the state of every verifier's tools")
@@ -30,13 +42,15 @@ async def readyz(request: Request) -> JSONResponse:
     listed under `degraded` rather than taking the whole replica out of rotation.
     """
     engine: Engine = request.app.state.engine
-    checks: dict[str, Any] = {"workers": "ok" if engine.running else "worker pool is down"}
+    problem = engine.problem
+    ready = engine.running and problem is None
+    checks: dict[str, Any] = {"workers": "ok" if ready else problem or "worker pool is down"}
     for cls in engine.registry.classes():
         for tool, state in engine.registry.get(cls.name).health().items():
             checks[f"{cls.name}.{tool}"] = state
     degraded = sorted(name for name, state in checks.items() if state != "ok")
-    body = {"ready": engine.running, "degraded": degraded, "checks": checks}
-    return JSONResponse(body, status_code=200 if engine.running else 503)
+    body = {"ready": ready, "degraded": degraded, "checks": checks, "pool": engine.pool_state()}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics")

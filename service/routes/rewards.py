@@ -92,7 +92,7 @@ async def score(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     items = _items_of(await request.body(), request.app.state.settings)
     if NDJSON in request.headers.get("accept", ""):
-        stream = engine.stream(items)
+        stream = await engine.open_stream(items)
 
         async def lines() -> Any:
             async for index, result in stream:

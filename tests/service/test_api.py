@@ -98,7 +98,9 @@ def test_body_over_the_limit_is_413_by_length_and_by_stream(make_client) -> None
 def test_full_queue_answers_429_with_retry_after(make_client) -> None:
     import threading
 
-    client = make_client(max_inflight=2, max_items_per_request=2, retry_after_s=3)
+    client = make_client(
+        max_inflight=2, max_items_per_request=2, retry_after_s=3, admission_wait_s=0.2
+    )
     slow = {"verifier": "sleepy", "response": "", "reference": {"seconds": 1.5}}
     results: list[int] = []
     thread = threading.Thread(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import random
 import signal
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,7 +100,46 @@ def test_server_cap_bounds_the_budget_a_request_asks_for(verifier_engine) -> Non
     assert result.status == "timeout"
 
 
-def test_a_worker_killed_mid_item_fails_only_that_item(verifier_engine, tmp_path: Path) -> None:
+def _kill_each_start(pidfile: Path, times: int) -> Callable[[], Coroutine[Any, Any, list[int]]]:
+    """Kills the worker that wrote `pidfile`, `times` times (each new writer once)."""
+
+    async def killer() -> list[int]:
+        killed: list[int] = []
+        while len(killed) < times:
+            text = pidfile.read_text() if pidfile.exists() else ""
+            if text and int(text) not in killed:
+                killed.append(int(text))
+                os.kill(killed[-1], signal.SIGKILL)
+            await asyncio.sleep(0.01)
+        return killed
+
+    return killer
+
+
+def test_an_item_whose_worker_is_killed_is_judged_once_more(
+    verifier_engine, tmp_path: Path
+) -> None:
+    harness = verifier_engine(*PROBES, workers=2)
+    pidfile = tmp_path / "pid"
+    slow = {
+        "verifier": "sleepy",
+        "response": "",
+        "reference": {"seconds": 1, "pidfile": str(pidfile)},
+    }
+
+    async def scenario():
+        return await asyncio.gather(
+            harness.engine.score([slow, echo("42"), echo("1")]), _kill_each_start(pidfile, 1)()
+        )
+
+    results, [killed] = harness._loop.run_until_complete(scenario())
+    assert [(r.status, r.reward) for r in results] == [("ok", 1.0), ("ok", 1.0), ("ok", 0.0)]
+    assert results[0].details["pid"] != killed
+    assert harness.engine.metrics.item_retries._value.get() == 1
+    assert harness.score([echo("42")])[0].status == "ok"
+
+
+def test_an_item_whose_worker_dies_twice_is_an_error(verifier_engine, tmp_path: Path) -> None:
     harness = verifier_engine(*PROBES, workers=2)
     pidfile = tmp_path / "pid"
     slow = {
@@ -105,20 +148,126 @@ def test_a_worker_killed_mid_item_fails_only_that_item(verifier_engine, tmp_path
         "reference": {"seconds": 30, "pidfile": str(pidfile)},
     }
 
-    async def kill_when_started() -> None:
-        while not pidfile.exists() or not pidfile.read_text():
-            await asyncio.sleep(0.02)
-        os.kill(int(pidfile.read_text()), signal.SIGKILL)
-
     async def scenario():
         return await asyncio.gather(
-            harness.engine.score([slow, echo("42"), echo("1")]), kill_when_started()
+            harness.engine.score([slow, echo("42"), echo("1")]), _kill_each_start(pidfile, 2)()
         )
 
     results, _ = harness._loop.run_until_complete(scenario())
-    assert results[0].status == "error" and "died" in results[0].error
+    assert results[0].status == "error" and "died twice" in results[0].error
+    assert results[0].reward == Sleepy.lowest_reward
     assert [r.reward for r in results[1:]] == [1.0, 0.0]
     assert harness.score([echo("42")])[0].status == "ok"
+
+
+def _worker_pids(harness) -> list[int]:
+    return [slot.pid for slot in harness.engine._pool.slots]
+
+
+def test_workers_killed_while_idle_do_not_break_scoring(verifier_engine) -> None:
+    """Defect 1 of issue 17: pebble declared the pool broken when an idle worker died."""
+    harness = verifier_engine(*PROBES, workers=2)
+    assert harness.score([echo("42")])[0].status == "ok"
+    for pid in _worker_pids(harness):
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)
+    results = harness.score([echo("42", id=str(i)) for i in range(8)])
+    assert [(r.status, r.reward) for r in results] == [("ok", 1.0)] + [("ok", 1.0)] * 7
+    assert harness.engine.healthy
+    assert harness.engine.metrics.item_retries._value.get() == 0
+
+
+def test_kills_at_random_instants_under_load_lose_nothing(verifier_engine) -> None:
+    """Workers killed at every phase of a job (taking it, judging, answering)."""
+    harness = verifier_engine(*PROBES, workers=2, cache=None)
+    items = [echo(str(i % 7), answer="3", id=str(i)) for i in range(400)]
+    rng = random.Random(17)
+
+    async def killer(stop: asyncio.Event) -> int:
+        kills = 0
+        while not stop.is_set() and kills < 25:
+            await asyncio.sleep(rng.uniform(0.005, 0.05))
+            pid = rng.choice(_worker_pids(harness))
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    kills += 1
+        return kills
+
+    async def scenario():
+        stop = asyncio.Event()
+        kill_task = asyncio.ensure_future(killer(stop))
+        results = []
+        for start in range(0, len(items), 50):
+            results += await harness.engine.score(items[start : start + 50])
+        stop.set()
+        return results, await kill_task
+
+    results, kills = harness._loop.run_until_complete(scenario())
+    assert kills > 0
+    assert [r.id for r in results] == [str(i) for i in range(400)]
+    assert [(r.status, r.reward) for r in results] == [
+        ("ok", float(i % 7 == 3)) for i in range(400)
+    ]
+    assert harness.score([echo("42")])[0].status == "ok"
+
+
+def test_watchdog_replaces_a_stopped_idle_worker(verifier_engine) -> None:
+    harness = verifier_engine(*PROBES, workers=1, watchdog_interval_s=0.1, probe_timeout_s=0.5)
+    [stopped] = _worker_pids(harness)
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 10
+        while _worker_pids(harness) == [stopped] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _worker_pids(harness) != [stopped], "the stopped worker was not replaced"
+        [result] = harness.score([echo("42")])
+        assert (result.status, result.reward) == ("ok", 1.0)
+        assert result.details["pid"] != stopped
+        assert harness.engine.healthy
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stopped, signal.SIGCONT)
+
+
+class _NoFork:
+    """A multiprocessing context whose forks fail, as under a pid or memory limit."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def Pipe(self, duplex: bool = True) -> Any:  # multiprocessing's name
+        return self.real.Pipe(duplex)
+
+    def Process(self, **kwargs: Any) -> Any:
+        process = self.real.Process(**kwargs)
+
+        def start() -> None:
+            raise OSError(11, "Resource temporarily unavailable")
+
+        process.start = start
+        return process
+
+
+def test_engine_that_cannot_start_workers_reports_unhealthy_then_heals(verifier_engine) -> None:
+    harness = verifier_engine(
+        *PROBES, workers=1, watchdog_interval_s=0.1, probe_timeout_s=0.3, heal_timeout_s=0.5
+    )
+    pool = harness.engine._pool
+    real = pool.context
+    pool.context = _NoFork(real)
+    os.kill(_worker_pids(harness)[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while harness.engine.healthy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not harness.engine.healthy
+    assert "could be started" in harness.engine.problem or "probes" in harness.engine.problem
+    pool.context = real
+    deadline = time.monotonic() + 10
+    while not harness.engine.healthy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert harness.engine.healthy
+    assert harness.score([echo("42")])[0].reward == 1.0
 
 
 @pytest.mark.parametrize(
