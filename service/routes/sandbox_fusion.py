@@ -159,6 +159,8 @@ def run_code(body: RunCodeRequest, settings: Settings) -> RunCodeResponse:
 
     language = get_language(body.language)
     files = _decode_files(body.files)
+    memory = run_memory_mb(body.memory_limit_MB, settings.run_memory_cap_mb())
+    fetch = [_inside(name, "fetch_files") for name in body.fetch_files]
     configure("docker", image=settings.docker_image, pool_size=settings.docker_pool_size)
     backend = get_backend(settings.sandbox_backend)
     compile_limits = dataclasses.replace(
@@ -176,14 +178,12 @@ def run_code(body: RunCodeRequest, settings: Settings) -> RunCodeResponse:
             compile_result = _command(program.compile_result)
     if _failed(compile_result):
         return RunCodeResponse(status="Failed", compile_result=compile_result)
-    memory = run_memory_mb(body.memory_limit_MB, settings.run_memory_cap_mb())
     limits = Limits(
         wall_s=body.run_timeout,
         cpu_s=body.run_timeout,
         memory_mb=memory,
         output_bytes=OUTPUT_BYTES,
     )
-    fetch = [_inside(name, "fetch_files") for name in body.fetch_files]
     if fetch:
         limits = dataclasses.replace(limits, output_bytes=OUTPUT_BYTES + FETCH_BYTES * len(fetch))
         result = _run_and_fetch(program, body.stdin or "", limits, files, fetch)
