@@ -18,7 +18,7 @@ import pytest
 
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.math import MathVerifier
-from rewardgate.verifiers.math.parse import parse_gold
+from rewardgate.verifiers.math.parse import read_gold
 from rewardgate.verifiers.models import RewardRequest, RewardResult
 
 CASES_FILE = Path(__file__).resolve().parent.parent / "data" / "math" / "math_verify_cases.jsonl"
@@ -302,10 +302,10 @@ def test_numeric_gold_as_datasets_store_it(reference: Any, response: str, reward
 
 def test_gold_parsed_once_per_group() -> None:
     gold = "\\frac{17}{19}"
-    parse_gold.cache_clear()
+    read_gold.cache_clear()
     for k in range(16):
         score(f"Attempt {k}: \\boxed{{\\frac{{{17 + k % 2}}}{{19}}}}", gold)
-    info = parse_gold.cache_info()
+    info = read_gold.cache_info()
     assert (info.misses, info.hits) == (1, 15)
 
 

@@ -1,10 +1,16 @@
-"""Deciding equivalence of a parsed answer with the gold through math-verify's `verify`.
+"""Deciding whether a response's reading equals the gold's, whole against whole.
 
-Each (gold, answer) pair is compared on its own so `details` can name the pair that
-matched. Beyond math-verify we read a predicted inequality in one variable as the
-interval it describes when the gold is a set; math-verify does this only the other way
-round, and its general switch (`allow_set_relation_comp`) also lets a restated equation
-such as `x^2 = 1` match its roots {-1, 1}.
+Single answers go to math-verify's `verify`, one (gold, answer) pair at a time so
+`details` can name the pair that matched. Beyond math-verify we read a predicted
+inequality in one variable as the interval it describes when the gold is a set;
+math-verify does this only the other way round, and its general switch
+(`allow_set_relation_comp`) also lets a restated equation such as `x^2 = 1` match its
+roots {-1, 1}.
+
+A gold that is a bare list (`1, 3, 5, 15`, `b = -3, c = 0`, `2 \\pm \\sqrt{3}`) needs the
+whole list back: the same items, each equivalent, in any order unless `ordered`, written
+as a list, a tuple or a set; labels, where both sides wrote them, must agree. One item
+alone, one missing or one extra is not the answer.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rewardgate.verifiers.math.answers import Reading
     from rewardgate.verifiers.math.models import MathOptions
 
-__all__ = ["Match", "equivalent", "find_match"]
+__all__ = ["Match", "as_interval", "equivalent", "find_match"]
 
 Match = tuple[Any, Any, str]
 
@@ -37,17 +44,44 @@ def equivalent(gold: Any, answer: Any, options: MathOptions) -> bool:
     )
 
 
-def find_match(golds: Sequence[Any], answers: Sequence[Any], options: MathOptions) -> Match | None:
-    """The first (gold, answer, rule) pair found equivalent, or None."""
-    for gold in golds:
-        for answer in answers:
-            if equivalent(gold, answer, options):
-                return gold, answer, "equivalent"
-            if options.inequality_intervals:
-                interval = _as_interval(answer) if _is_set(gold) else None
-                if interval is not None and equivalent(gold, interval, options):
-                    return gold, answer, "inequality_as_interval"
+def find_match(gold: Reading, answers: Sequence[Reading], options: MathOptions) -> Match | None:
+    """The first (gold, answer, rule) found equivalent, whole against whole, or None."""
+    for answer in answers:
+        if gold.bare_list:
+            if answer.items is not None and _lists_match(gold, answer, options):
+                rule = "ordered_list" if options.ordered else "list"
+                return gold.value, answer.value, rule
+            continue
+        if equivalent(gold.value, answer.value, options):
+            return gold.value, answer.value, "equivalent"
+        if options.inequality_intervals and _is_set(gold.value):
+            interval = as_interval(answer.value)
+            if interval is not None and equivalent(gold.value, interval, options):
+                return gold.value, answer.value, "inequality_as_interval"
     return None
+
+
+def _lists_match(gold: Reading, answer: Reading, options: MathOptions) -> bool:
+    assert gold.items is not None and answer.items is not None
+    gold_labels = gold.labels or (None,) * len(gold.items)
+    answer_labels = answer.labels or (None,) * len(answer.items)
+    labelled = any(gold_labels) and any(answer_labels)
+
+    def same(i: int, j: int) -> bool:
+        if labelled and gold_labels[i] != answer_labels[j]:
+            return False
+        return equivalent(gold.items[i], answer.items[j], options)
+
+    if options.ordered:
+        return len(gold.items) == len(answer.items) and all(
+            same(i, i) for i in range(len(gold.items))
+        )
+    # As sets: every gold item is answered and every answered item is in the gold, so
+    # a missing or an extra item fails while a repeated one does not.
+    pairs = {(i, j) for i in range(len(gold.items)) for j in range(len(answer.items)) if same(i, j)}
+    return {i for i, _ in pairs} == set(range(len(gold.items))) and {j for _, j in pairs} == set(
+        range(len(answer.items))
+    )
 
 
 def _is_set(item: Any) -> bool:
@@ -56,7 +90,7 @@ def _is_set(item: Any) -> bool:
     return isinstance(item, Set)
 
 
-def _as_interval(item: Any) -> Any | None:
+def as_interval(item: Any) -> Any | None:
     """The set an inequality chain on one variable against constants describes, else None.
 
     Only `x > 2`, `x \\le 3`, `2 < x < 5`, `x \\ne 1` and the like: an inequality with

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rewardgate.verifiers.base import Verdict
-from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.math.answers import Reading, Unreadable, read_whole, unwrap
 from rewardgate.verifiers.math.choice import gold_letter, letters_in, stated_letters
 from rewardgate.verifiers.math.compare import find_match
 from rewardgate.verifiers.math.extract import (
@@ -26,13 +26,15 @@ from rewardgate.verifiers.math.extract import (
     nesting_depth,
     select_group,
 )
+from rewardgate.verifiers.math.numbers import Ambiguous
 from rewardgate.verifiers.math.parse import (
     Extraction,
     is_too_large,
     parse_answer,
-    parse_gold,
-    read_imaginary_unit,
+    read_gold,
+    with_imaginary_unit,
 )
+from rewardgate.verifiers.math.python_syntax import FUNCTIONS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -115,7 +117,7 @@ def _judge_choice(
 
 @dataclass(frozen=True)
 class _Located:
-    """Where the answer is: the text math-verify should read, and how to read it."""
+    """Where the answer is: a box group, the final-answer phrase after it, or free text."""
 
     source: str
     text: str
@@ -144,18 +146,17 @@ def _locate(
         parsed = parse_answer(tail, anchored)
         if parsed:
             return _Located("final_answer_phrase", tail, anchored, parsed=parsed)
-    candidate = _as_candidate(group.text, extraction)
-    return _Located(f"{options.boxed}_box", candidate, extraction, group)
+    return _Located(f"{options.boxed}_box", group.text, extraction, group)
 
 
 def _judge_expression(
     response: str, answer: str, groups: list[BoxGroup], options: MathOptions
 ) -> Verdict:
     extraction = Extraction.of(options)
-    gold = parse_gold(answer, extraction)
-    if not gold:
-        raise InvalidRequest(f"reference.answer: math-verify finds no answer in {answer!r}")
-    details: dict[str, Any] = {"gold_parsed": _shown(gold)}
+    gold = read_gold(answer, extraction, options.decimal_comma)
+    details: dict[str, Any] = {"gold_parsed": _shown([gold.value])}
+    if gold.rules:
+        details["gold_reading"] = list(gold.rules)
     located = _locate(response, groups, extraction, options)
     if isinstance(located, str):
         if groups:
@@ -169,25 +170,176 @@ def _judge_expression(
         refusal = _refusal(located.text, options, whole_text=True)
     if refusal:
         return _zero(refusal, details)
-    raw = located.parsed or parse_answer(located.text, located.extraction)
+    preds = _read_answer(located, options)
+    if isinstance(preds, str):
+        return _zero(preds, details)
     if located.group is None:
-        details["extracted"] = _shown([item for item in raw[-1:] if isinstance(item, str)])
-    if any(is_too_large(item) for item in raw):
+        details["extracted"] = _shown([preds[0].text])
+    if any(is_too_large(item) for pred in preds for item in pred.objects):
         return _zero("answer_too_large", details)
-    pred = read_imaginary_unit(raw, extraction)
-    details["pred_parsed"] = _shown(pred)
-    if not pred:
-        return _zero("no_answer", details)
+    if not gold.bare_list and not options.decimal_comma:
+        preds = [*preds, *_decimal_comma_readings(preds[0])]
+    preds = [with_imaginary_unit(pred, extraction) for pred in preds]
+    details["pred_parsed"] = _shown([pred.value for pred in preds])
+    if preds[0].rules:
+        details["pred_reading"] = list(preds[0].rules)
     others = [g for g in groups if g is not located.group and g.contents]
-    if options.reject_multiple_answers and not _all_agree(pred, others, extraction, options):
+    if options.reject_multiple_answers and not _all_agree(preds, others, extraction, options):
         return _zero("boxed_answers_disagree", details)
-    match = find_match(gold, pred, options)
+    match = find_match(gold, preds, options)
     if match is None:
         return _zero("not_equivalent", details)
     matched_gold, matched_pred, rule = match
     return Verdict(
         1.0, details={**details, "rule": rule, "matched": _shown([matched_gold, matched_pred])}
     )
+
+
+def _read_answer(located: _Located, options: MathOptions) -> list[Reading] | str:
+    """The response's answer read whole, or the rule that scores it 0.
+
+    A box's content, an `<answer>` tag's content or a response that is nothing but an
+    answer is read whole (`answers.read_whole`). Anything else is prose, where
+    math-verify finds the answer; what it finds must not be a piece of a larger
+    Python-style expression at the end of the text (`- 197784*x`), which is read whole
+    instead, or refused.
+    """
+    if located.group is not None:
+        return _whole(located.group.text, options, located.extraction)
+    text = located.text
+    if located.parsed is None:
+        tag = _last_answer_tag(text)
+        if tag is not None:
+            text = tag
+        if _is_bare(text, options):
+            whole = _whole(text, options, located.extraction)
+            if not isinstance(whole, str) or tag is not None:
+                return whole
+    raw = located.parsed or parse_answer(text, located.extraction)
+    if not raw:
+        return "no_answer"
+    span = _trailing_python(text)
+    if span is not None:
+        return _whole(span, options, located.extraction)
+    shown = next((item for item in reversed(raw) if isinstance(item, str)), str(raw[0]))
+    return [Reading(shown, raw[0], ("math_verify",), alternatives=raw[1:])]
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+
+
+def _decimal_comma_readings(pred: Reading) -> list[Reading]:
+    """`1000,99` against a gold that is one number: also read as a decimal comma.
+
+    By the number rules it is the list 1000, 99, which a one-number gold never equals;
+    but an answer that is one decimal written the European way names one number, so it
+    is no hedge to also read it so (named `decimal_comma` in `details`).
+    """
+    if not _DECIMAL_COMMA.fullmatch(pred.text):
+        return []
+    try:
+        value = read_whole(pred.text, decimal_comma=True).value
+    except Ambiguous:
+        return []  # `32,349`: a thousands separator, already read as one
+    return [Reading(pred.text, value, ("decimal_comma",))]
+
+
+def _whole(text: str, options: MathOptions, extraction: Extraction) -> list[Reading] | str:
+    """The text read whole; failing that, verbatim as math-verify normalises it.
+
+    An answer neither reader can convert (`\\frac{-1 \\pm \\sqrt{13}}{4}` inside a list)
+    still equals a gold written the same way, as math-verify compares such strings; a
+    conversion math-verify would make of a part of it is never used.
+    """
+    try:
+        return [read_whole(text, options.decimal_comma)]
+    except Ambiguous:
+        return "ambiguous_answer"
+    except Unreadable:
+        pass
+    parsed = parse_answer(_as_candidate(text, extraction), extraction)
+    verbatim = [item for item in parsed if isinstance(item, str) and _same_text(item, text)]
+    if verbatim:
+        return [Reading(verbatim[0], verbatim[0], ("verbatim",))]
+    return "unparsable_answer"
+
+
+def _same_text(one: str, other: str) -> bool:
+    return re.sub(r"\s+", "", one) == re.sub(r"\s+", "", other)
+
+
+def _as_candidate(text: str, extraction: Extraction) -> str:
+    """The answer as math-verify should see it: boxed for its LaTeX reader, else bare."""
+    return f"\\boxed{{{text}}}" if "latex" in extraction.targets else text
+
+
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+# Words that may stand in a bare answer: function and constant names, LaTeX-free units
+# of math. Any other word of two letters or more makes the text prose.
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_MATH_WORDS = FUNCTIONS | {"pi", "oo", "inf", "mid", "in", "or", "and", "text", "quad"}
+_UNIT_WORDS = frozenset(
+    [
+        "cm",
+        "mm",
+        "km",
+        "kg",
+        "mg",
+        "ml",
+        "sec",
+        "min",
+        "hr",
+        "hrs",
+        "hours",
+        "minutes",
+        "seconds",
+        "days",
+        "deg",
+        "degrees",
+        "dollars",
+        "cents",
+        "units",
+        "inches",
+        "feet",
+        "ft",
+        "miles",
+        "mph",
+        "liters",
+        "meters",
+        "grams",
+        "sq",
+        "square",
+        "percent",
+    ]
+)
+# A Python-style expression: operands joined by operators, at least one of them `*`.
+_PYTHON_SPAN = re.compile(
+    r"[-+(]*\s*[\w.]+\)*(?:\s*(?:\*\*|[-+*/^])\s*[-+(]*\s*[\w.]+(?:\([^()]*\))?\)*)+"
+)
+
+
+def _last_answer_tag(text: str) -> str | None:
+    tags = _ANSWER_TAG.findall(text)
+    return tags[-1] if tags else None
+
+
+def _is_bare(text: str, options: MathOptions) -> bool:
+    """Whether `text` is only an answer (no prose), short enough to read whole."""
+    if len(text) > options.max_answer_chars or "\n\n" in text.strip():
+        return False
+    words = _WORD.findall(unwrap(text))
+    return all(word in _MATH_WORDS or word.lower() in _UNIT_WORDS for word in words)
+
+
+def _trailing_python(text: str) -> str | None:
+    """The Python-style expression the text ends with, if its last math is one."""
+    spans = [m for m in _PYTHON_SPAN.finditer(text) if "*" in m.group()]
+    if not spans:
+        return None
+    last = spans[-1]
+    if re.search(r"\d", text[last.end() :]):
+        return None  # more math follows: math-verify's answer is not from this span
+    return last.group().strip()
 
 
 def _refusal(text: str, options: MathOptions, whole_text: bool = False) -> str | None:
@@ -199,21 +351,17 @@ def _refusal(text: str, options: MathOptions, whole_text: bool = False) -> str |
     return None
 
 
-def _as_candidate(text: str, extraction: Extraction) -> str:
-    """The box content as math-verify should see it: boxed for its LaTeX reader, else bare."""
-    return f"\\boxed{{{text}}}" if "latex" in extraction.targets else text
-
-
 def _all_agree(
-    pred: tuple[Any, ...], others: list[BoxGroup], extraction: Extraction, options: MathOptions
+    preds: list[Reading], others: list[BoxGroup], extraction: Extraction, options: MathOptions
 ) -> bool:
     """Whether every other boxed answer is equivalent to the one that counts."""
     for other in others:
         if _refusal(other.text, options):
             return False
-        raw = parse_answer(_as_candidate(other.text, extraction), extraction)
-        if any(is_too_large(item) for item in raw):
+        read = _whole(other.text, options, extraction)
+        if isinstance(read, str) or any(is_too_large(item) for item in read[0].objects):
             return False
-        if find_match(pred, read_imaginary_unit(raw, extraction), options) is None:
+        other_reading = with_imaginary_unit(read[0], extraction)
+        if not any(find_match(pred, [other_reading], options) for pred in preds):
             return False
     return True

@@ -82,6 +82,20 @@ class MathOptions(VerifierOptions):
             "inequality against a predicted interval)."
         ),
     )
+    ordered: bool = Field(
+        default=False,
+        description=(
+            "A gold that is a bare list (1, 3, 5) needs its items in the same order; off, "
+            "any order matches."
+        ),
+    )
+    decimal_comma: bool = Field(
+        default=False,
+        description=(
+            "Read a single comma between digits (1,5) as a decimal point; off, a comma "
+            "between numbers makes a list unless it groups digits in threes (7,425,000)."
+        ),
+    )
     imaginary_unit: bool = Field(
         default=True,
         description="Read a free symbol i as the imaginary unit, so e^{i\\pi} = -1.",

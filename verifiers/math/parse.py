@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from rewardgate.verifiers.math.answers import Reading
     from rewardgate.verifiers.math.models import ExtractionTarget, MathOptions
 
 __all__ = [
     "Extraction",
     "is_too_large",
     "parse_answer",
-    "parse_gold",
+    "read_gold",
     "read_imaginary_unit",
+    "with_imaginary_unit",
 ]
 
 # Numbers with more digits than this are refused: sympy computes them exactly.
@@ -105,16 +107,49 @@ def read_imaginary_unit(items: tuple[Any, ...], extraction: Extraction) -> tuple
 
 
 @lru_cache(maxsize=4096)
-def parse_gold(answer: str, extraction: Extraction) -> tuple[Any, ...]:
-    """The gold's reading, once per process for a GRPO group sharing it.
+def read_gold(answer: str, extraction: Extraction, decimal_comma: bool) -> Reading:
+    """The gold's reading, whole, once per process for a GRPO group sharing it.
 
-    A gold without math delimiters (`x > 2`, `\\sqrt{2}`) is boxed first: math-verify
-    would otherwise pick the last number out of it. Bare numbers stay as they are, since
-    math-verify's number reader knows `7,425,000` and the decimal comma in `1,22`.
+    A gold in a box is its (last) box's content. A gold the whole-answer reader cannot
+    read (prose around the math, an unusual LaTeX construct) is read by math-verify as
+    before, boxed first when it has no math delimiters, since math-verify would otherwise
+    pick the last number out of it; but never a Python-style gold math-verify would cut
+    into numbers, and never an ambiguous list of numbers: those are invalid requests.
     """
-    if not _DELIMITED.search(answer) and not _BARE_NUMBER.fullmatch(answer):
-        answer = f"\\boxed{{{answer}}}"
-    return read_imaginary_unit(parse_answer(answer, extraction), extraction)
+    from rewardgate.verifiers.errors import InvalidRequest
+    from rewardgate.verifiers.math.answers import Reading, Unreadable, read_whole, unwrap
+    from rewardgate.verifiers.math.extract import find_boxes, group_boxes
+    from rewardgate.verifiers.math.numbers import Ambiguous
+    from rewardgate.verifiers.math.python_syntax import looks_like_python
+
+    boxes = find_boxes(answer)
+    text = group_boxes(answer, boxes)[-1].text if boxes else answer
+    try:
+        reading = read_whole(text, decimal_comma)
+    except Ambiguous as exc:
+        raise InvalidRequest(
+            f"reference.answer is ambiguous: {exc}; write the list with spaces after its "
+            "commas, or set options.decimal_comma"
+        ) from None
+    except Unreadable as exc:
+        if looks_like_python(unwrap(text)):
+            raise InvalidRequest(f"reference.answer: cannot read {text!r}: {exc}") from None
+        if not _DELIMITED.search(answer) and not _BARE_NUMBER.fullmatch(answer):
+            answer = f"\\boxed{{{answer}}}"
+        parsed = parse_answer(answer, extraction)
+        if not parsed:
+            raise InvalidRequest(
+                f"reference.answer: math-verify finds no answer in {answer!r}"
+            ) from None
+        reading = Reading(answer, parsed[0], ("math_verify",), alternatives=parsed[1:])
+    return with_imaginary_unit(reading, extraction)
+
+
+def with_imaginary_unit(reading: Reading, extraction: Extraction) -> Reading:
+    """The reading with a free `i` read as sqrt(-1), when the option asks for it."""
+    if not extraction.imaginary_unit:
+        return reading
+    return reading.mapped(_with_imaginary_unit)
 
 
 def _with_imaginary_unit(item: Any) -> Any:
@@ -184,9 +219,14 @@ def _log10(magnitude: float) -> float:
 
 
 def _terms(limits: Sequence[tuple[Any, ...]]) -> float:
-    """Terms a finite sum or product would expand to (infinite ones are summed symbolically)."""
+    """Terms a sum or product with numeric bounds would expand to.
+
+    Infinite and symbolic bounds (`\\sum_{k=0}^{n-1}`) count as one term: sympy keeps
+    such sums symbolic instead of expanding them, so they bound no work.
+    """
     total = 1.0
     for limit in limits:
-        if len(limit) == 3 and limit[1].is_finite and limit[2].is_finite:
+        numeric = len(limit) == 3 and limit[1].is_number and limit[2].is_number
+        if numeric and limit[1].is_finite and limit[2].is_finite:
             total *= _magnitude(limit[2] - limit[1]) + 1
     return total
