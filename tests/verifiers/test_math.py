@@ -53,31 +53,38 @@ def case_id(index: int, case: dict[str, Any]) -> str:
 # --- 1. math-verify's equivalence cases -------------------------------------------------
 
 
+# The documented number rules (README, "Lists and numbers") differ from math-verify on
+# these: a comma between numbers makes a list unless it groups digits in threes, so the
+# gold `1,22` is the list 1, 22, and `0,111` (0.111 or the list 0, 111) is ambiguous,
+# an invalid request. A decimal comma in a response against a one-number gold is read.
+NUMBER_RULES = {("1,22", "1.22"), ("0,111", "0.111")}
+
+
 def test_math_verify_cases_agree_with_expected() -> None:
-    disagreements = []
-    for index, case in enumerate(CASES):
-        result = score(case["pred"], case["gold"], **case_options(case))
-        if result.reward != case["expected"]:
-            disagreements.append((case_id(index, case), case["gold"], case["pred"], result.details))
-    for disagreement in disagreements:
-        print("disagrees:", *disagreement)
+    """At least math-verify's own count (253 of 255 with default extraction)."""
+    agree = []
+    for case in CASES:
+        if (case["gold"], case["pred"]) in NUMBER_RULES:
+            continue
+        options = case_options(case)
+        if (case["gold"], case["pred"]) in LATEX_ONLY:
+            options["extraction"] = ["latex"]  # as math-verify's own test ran them
+        result = score(case["pred"], case["gold"], **options)
+        agree.append(result.ok and result.reward == case["expected"])
     assert len(CASES) == 255
-    assert len(CASES) - len(disagreements) >= 253
+    assert sum(agree) >= 253, [case for case, ok in zip(CASES, agree, strict=False) if not ok]
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            case,
-            id=case_id(index, case),
-            marks=[pytest.mark.xfail(strict=True, reason="LaTeX-only case in math-verify")]
-            if (case["gold"], case["pred"]) in LATEX_ONLY
-            else [],
-        )
-        for index, case in enumerate(CASES)
-    ],
-)
+def _suite_param(index: int, case: dict[str, Any]) -> Any:
+    marks = []
+    if (case["gold"], case["pred"]) in LATEX_ONLY:
+        marks.append(pytest.mark.xfail(strict=True, reason="LaTeX-only case in math-verify"))
+    if (case["gold"], case["pred"]) in NUMBER_RULES:
+        marks.append(pytest.mark.xfail(strict=True, reason="the documented number rules"))
+    return pytest.param(case, id=case_id(index, case), marks=marks)
+
+
+@pytest.mark.parametrize("case", [_suite_param(index, case) for index, case in enumerate(CASES)])
 def test_math_verify_case(case: dict[str, Any]) -> None:
     result = score(case["pred"], case["gold"], **case_options(case))
     assert result.ok
@@ -270,13 +277,23 @@ def test_details_show_extraction_and_both_parses() -> None:
     result = score("Thus $x = \\boxed{\\frac{6}{4}}$.", "1.5")
     assert result.reward == 1.0
     assert result.details == {
-        "gold_parsed": ["1.50000000000000", "1.5"],
+        "gold_parsed": ["1.50000000000000"],
         "answer_source": "last_box",
         "extracted": ["\\frac{6}{4}"],
-        "pred_parsed": ["3/2", "\\frac{6}{4}"],
+        "pred_parsed": ["3/2"],
         "rule": "equivalent",
         "matched": ["1.50000000000000", "3/2"],
     }
+
+
+def test_details_name_the_readings_rules() -> None:
+    result = score("\\boxed{7.5 \\times 10^{7}, 3}", "75000000, 3")
+    assert result.reward == 1.0
+    assert result.details["rule"] == "list"
+    assert result.details["gold_reading"] == ["list"]
+    assert result.details["pred_reading"] == ["list"]
+    python = score("\\boxed{\\sqrt{2}\\pi}", "sqrt(2)*pi")
+    assert python.reward == 1.0 and python.details["gold_reading"] == ["python_syntax"]
 
 
 def test_reference_accepts_bare_string_and_object() -> None:

@@ -16,6 +16,7 @@ alone, one missing or one extra is not the answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ def find_match(gold: Reading, answers: Sequence[Reading], options: MathOptions) 
     """The first (gold, answer, rule) found equivalent, whole against whole, or None."""
     for answer in answers:
         if gold.bare_list:
+            if answer.items is None and _is_finite_set(answer.value):
+                answer = replace(answer, items=tuple(answer.value.args))  # math-verify's set
             if answer.items is not None and _lists_match(gold, answer, options):
                 rule = "ordered_list" if options.ordered else "list"
                 return gold.value, answer.value, rule
@@ -82,6 +85,12 @@ def _lists_match(gold: Reading, answer: Reading, options: MathOptions) -> bool:
     return {i for i, _ in pairs} == set(range(len(gold.items))) and {j for _, j in pairs} == set(
         range(len(answer.items))
     )
+
+
+def _is_finite_set(item: Any) -> bool:
+    from sympy import FiniteSet
+
+    return isinstance(item, FiniteSet)
 
 
 def _is_set(item: Any) -> bool:
