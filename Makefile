@@ -1,8 +1,19 @@
 # The README's two commands: `make serve` and `make test`. Both install everything first.
+# `make check` is the developer's loop: lint, types and the fast tests, no installer.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup postgres docker-images serve test lint typecheck bench clean
+# pytest-xdist workers (one per core); PYTEST_WORKERS=0 runs the suite in one process.
+# loadgroup: tests that share something exclusive run on one worker (tests/markers.py).
+PYTEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+# The tests that need no service of the machine: markers from tests/markers.py.
+FAST := not docker and not postgres and not chromium and not cad and not ray
+
+RUFF_CHECK := $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+MYPY := $(VENV)/bin/mypy
+
+.PHONY: setup postgres docker-images serve test check lint typecheck bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -19,14 +30,21 @@ serve: setup
 	$(VENV)/bin/rewardgate serve
 
 lint: setup
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(RUFF_CHECK)
 
 typecheck: setup
-	$(VENV)/bin/mypy
+	$(MYPY)
 
 test: setup postgres docker-images lint typecheck
-	$(PY) -m pytest
+	$(PYTEST)
+
+# No `setup` prerequisite: it never runs the installer, so it takes minutes, not a
+# quarter of an hour. The venv must exist (`make setup` or `make test` made it once).
+check:
+	@test -x $(PY) || { echo "make check: no $(VENV) yet; run make setup once" >&2; exit 1; }
+	$(RUFF_CHECK)
+	$(MYPY)
+	$(PYTEST) -m "$(FAST)"
 
 bench: setup
 	$(PY) bench/math_throughput.py

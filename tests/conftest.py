@@ -19,11 +19,24 @@ from fastapi.testclient import TestClient
 from rewardgate.service.app import create_app, verifier_env
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.registry import Registry
+from tests import markers
 from tests.listener import Listener
 from tests.service.probes import PROBES
+from tests.timing import TimingSummary
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    markers.register(config)
+    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+        config.pluginmanager.register(TimingSummary(), "rewardgate-timing")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects and xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    markers.apply(items)
 
 
 @pytest.fixture(scope="module")

@@ -42,10 +42,15 @@ def server(live_server):
 def test_quick_start_serve_starts_the_service(tmp_path: Path) -> None:
     [quick] = blocks("sh", "make serve")
     assert "make test" in quick, "the quick start names both commands"
+    for target in ("serve", "test"):
+        plan = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
+        assert "scripts/setup.sh" in plan.stdout, f"make {target} installs everything first"
     port = free_port()
     env = {**os.environ, "REWARDGATE_PORT": str(port), "REWARDGATE_ASSET_DIR": str(tmp_path)}
+    # `-o setup`: the installer already ran (`make test` runs it first), and running it
+    # again from inside the suite reinstalls the venv under tests that are using it.
     process = subprocess.Popen(
-        ["make", "serve"],
+        ["make", "-o", "setup", "serve"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

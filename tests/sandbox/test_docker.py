@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,14 @@ IMAGE = os.environ.get("REWARDGATE_DOCKER_IMAGE", DEFAULT_IMAGE)
 
 
 @pytest.fixture
-def fresh() -> Iterator[DockerBackend]:
+def others() -> set[str]:
+    """This process's containers before the test's own backend starts: under xdist, a
+    worker that ran other docker tests first still has their warm pools."""
+    return set(my_containers())
+
+
+@pytest.fixture
+def fresh(others: set[str]) -> Iterator[DockerBackend]:
     """A backend of its own (its own pool), so a test can watch its containers."""
     backend = DockerBackend(image=IMAGE, pool_size=1, setup_timeout_s=3)
     assert backend.health()["docker_run"] == "ok", backend.health()
@@ -36,11 +43,12 @@ def fresh() -> Iterator[DockerBackend]:
     backend.close()
 
 
-def my_containers(pid: int | None = None) -> list[str]:
-    """Ids of the pool containers of process `pid` (this one by default)."""
+def my_containers(pid: int | None = None, besides: Collection[str] = ()) -> list[str]:
+    """Ids of the pool containers of process `pid` (this one by default), less `besides`."""
     owner = f"{socket.gethostname()}:{pid or os.getpid()}"
     client = docker.from_env()
-    return [c.id for c in client.containers.list(all=True, filters={"label": f"{LABEL}={owner}"})]
+    listed = client.containers.list(all=True, filters={"label": f"{LABEL}={owner}"})
+    return [c.id for c in listed if c.id not in besides]
 
 
 def wait_for(predicate: Any, timeout_s: float = 10.0) -> bool:
@@ -52,9 +60,9 @@ def wait_for(predicate: Any, timeout_s: float = 10.0) -> bool:
     return bool(predicate())
 
 
-def test_container_is_locked_down(fresh: DockerBackend) -> None:
+def test_container_is_locked_down(fresh: DockerBackend, others: set[str]) -> None:
     fresh.run(["true"], limits=Limits(memory_mb=200, processes=20))
-    [box] = my_containers()
+    [box] = my_containers(besides=others)
     attrs = docker.from_env().api.inspect_container(box)
     host = attrs["HostConfig"]
     assert host["NetworkMode"] == "none"
@@ -129,12 +137,12 @@ def test_a_mounted_build_output_runs_from_its_target(
         docker_backend.run(["true"], mounts=[Mount(shared_dir, "/data")])
 
 
-def test_a_clean_run_reuses_its_container(fresh: DockerBackend) -> None:
+def test_a_clean_run_reuses_its_container(fresh: DockerBackend, others: set[str]) -> None:
     fresh.run(["true"])
-    before = my_containers()
+    before = my_containers(besides=others)
     for _ in range(3):
         assert fresh.run(["python3", "-c", "print(1)"]).stdout == b"1\n"
-    assert my_containers() == before
+    assert my_containers(besides=others) == before
 
 
 def test_nothing_carries_over_between_runs(fresh: DockerBackend) -> None:
@@ -154,11 +162,13 @@ def test_nothing_carries_over_between_runs(fresh: DockerBackend) -> None:
     ],
     ids=["left-a-daemon", "left-a-shm-file", "timed-out", "killed-the-launcher"],
 )
-def test_a_dirty_run_recycles_its_container(fresh: DockerBackend, program: str) -> None:
+def test_a_dirty_run_recycles_its_container(
+    fresh: DockerBackend, others: set[str], program: str
+) -> None:
     fresh.run(["true"])
-    before = my_containers()
+    [before] = my_containers(besides=others)
     fresh.run(["python3", "-c", program], limits=Limits(wall_s=1))
-    assert wait_for(lambda: before[0] not in my_containers())
+    assert wait_for(lambda: before not in my_containers())
     assert_still_works(fresh)
 
 
