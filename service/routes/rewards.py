@@ -28,10 +28,23 @@ class RewardBatchResponse(BaseModel):
     results: list[RewardResult]
 
 
+# Each item should be a RewardRequest, but the batch takes any JSON value as an item
+# and answers a malformed one with its own `invalid` result (never a 400 for the batch),
+# so the document says both: the shape to send, and that anything is accepted.
 _BATCH_SCHEMA = {
     "type": "object",
     "required": ["items"],
-    "properties": {"items": {"type": "array", "items": RewardRequest.model_json_schema()}},
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    RewardRequest.model_json_schema(),
+                    {"description": "anything else: that item's result is `invalid`"},
+                ]
+            },
+        }
+    },
 }
 
 
