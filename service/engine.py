@@ -365,7 +365,7 @@ class Engine:
         """Judge in a worker, once more if the worker dies; translate the outcomes."""
         for attempt in (1, 2):
             try:
-                return await self._attempt(request, budget_s)
+                return await self._attempt(request, budget_s, retry=attempt > 1)
             except WorkerDied as exc:
                 self.metrics.worker_restarts.inc()
                 if attempt == 2:
@@ -380,7 +380,9 @@ class Engine:
                 )
         raise AssertionError("unreachable")
 
-    async def _attempt(self, request: RewardRequest, budget_s: float) -> Verdict:
+    async def _attempt(self, request: RewardRequest, budget_s: float, retry: bool) -> Verdict:
+        """One try in a worker. A retry goes ahead of the queue: it already waited its
+        turn, and running it at once makes a second unlucky death much rarer."""
         pool = self._pool
         if pool is None:
             raise RewardgateError("engine is not started")
@@ -389,6 +391,7 @@ class Engine:
                 _judge,
                 (request.verifier, request.response, request.reference, request.options),
                 timeout=budget_s,
+                urgent=retry,
             )
         except PoolClosed:
             raise RewardgateError("engine is shutting down") from None

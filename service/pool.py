@@ -355,9 +355,15 @@ class WorkerPool:
             slot.thread.start()
 
     def submit(
-        self, fn: Callable[..., Any], args: tuple[Any, ...] = (), timeout: float | None = None
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...] = (),
+        timeout: float | None = None,
+        *,
+        urgent: bool = False,
     ) -> Job:
-        return self._enqueue(Job(fn, args, timeout), urgent=False)
+        """Queue a job; `urgent` ones (a retry that already waited its turn) go first."""
+        return self._enqueue(Job(fn, args, timeout), urgent=urgent)
 
     def ping(self, timeout: float) -> Job:
         """A trivial job ahead of the queue: answers within `timeout` if a worker is free."""
