@@ -23,7 +23,7 @@ __all__ = ["MathOptions", "MathReference", "MathVerifier"]
 
 class MathVerifier(Verifier[MathReference, MathOptions]):
     name = "math"
-    version = "1"
+    version = "2"
     description = (
         "Final-answer equivalence for math (math-verify + sympy): the last \\boxed{} or a "
         "final-answer phrase against the gold; multiple-choice letters; inequalities as "

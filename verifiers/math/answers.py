@@ -210,7 +210,7 @@ def _single(text: str) -> tuple[Any, tuple[str, ...]]:
             if "*" in text and "\\" not in text:
                 raise Unreadable(f"Python syntax: {exc}") from None
     rules = ("degrees",) if _DEGREES.search(text) else ()
-    value = _latex(text)
+    value = _labelled_plus_minus(text, _latex(text))
     if _plus_minus(text, value):
         rules = (*rules, "plus_minus")
     return value, rules
@@ -220,6 +220,15 @@ def _plus_minus(text: str, value: Any) -> bool:
     from latex2sympy2_extended.sets import FiniteSet
 
     return isinstance(value, FiniteSet) and ("\\pm" in text or "\u00b1" in text)
+
+
+def _labelled_plus_minus(text: str, value: Any) -> Any:
+    """`x = \\pm 2` is the list -2, 2: the value of the equation's right side."""
+    from sympy import Eq, Symbol
+
+    if isinstance(value, Eq) and isinstance(value.lhs, Symbol) and _plus_minus(text, value.rhs):
+        return value.rhs
+    return value
 
 
 def _set_builder(variable: str, condition: str) -> Any:

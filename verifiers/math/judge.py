@@ -215,6 +215,11 @@ def _read_answer(located: _Located, options: MathOptions) -> list[Reading] | str
             whole = _whole(text, options, located.extraction)
             if not isinstance(whole, str) or tag is not None:
                 return whole
+        stated = _stated_answer(text)
+        if stated is not None and _is_bare(stated, options):
+            whole = _whole(stated, options, located.extraction)
+            if not isinstance(whole, str):
+                return whole
     raw = located.parsed or parse_answer(text, located.extraction)
     if not raw:
         return "no_answer"
@@ -225,7 +230,7 @@ def _read_answer(located: _Located, options: MathOptions) -> list[Reading] | str
     return [Reading(shown, raw[0], ("math_verify",), alternatives=raw[1:])]
 
 
-_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d*[1-9]")
 
 
 def _decimal_comma_readings(pred: Reading) -> list[Reading]:
@@ -233,7 +238,8 @@ def _decimal_comma_readings(pred: Reading) -> list[Reading]:
 
     By the number rules it is the list 1000, 99, which a one-number gold never equals;
     but an answer that is one decimal written the European way names one number, so it
-    is no hedge to also read it so (named `decimal_comma` in `details`).
+    is no hedge to also read it so (named `decimal_comma` in `details`). Digits ending
+    in 0 after the comma (`-3,0`, `2500,7500`) are how lists are written, not decimals.
     """
     if not _DECIMAL_COMMA.fullmatch(pred.text):
         return []
@@ -273,10 +279,13 @@ def _as_candidate(text: str, extraction: Extraction) -> str:
     return f"\\boxed{{{text}}}" if "latex" in extraction.targets else text
 
 
+_ANSWER_PHRASE = re.compile(
+    r"(?i)\banswer\s*(?:is\s*:?|:)\s*([^\n]+?)\s*(?:\.(?=\s)|\.?$)", re.MULTILINE
+)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 # Words that may stand in a bare answer: function and constant names, LaTeX-free units
 # of math. Any other word of two letters or more makes the text prose.
-_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_WORD = re.compile(r"(?<![\\A-Za-z0-9{}])[A-Za-z]{2,}(?![A-Za-z0-9{(^_])")
 _MATH_WORDS = FUNCTIONS | {"pi", "oo", "inf", "mid", "in", "or", "and", "text", "quad"}
 _UNIT_WORDS = frozenset(
     [
@@ -316,6 +325,12 @@ _UNIT_WORDS = frozenset(
 _PYTHON_SPAN = re.compile(
     r"[-+(]*\s*[\w.]+\)*(?:\s*(?:\*\*|[-+*/^])\s*[-+(]*\s*[\w.]+(?:\([^()]*\))?\)*)+"
 )
+
+
+def _stated_answer(text: str) -> str | None:
+    """What follows the last "answer is" / "answer:" to the end of its line, if any."""
+    phrases = list(_ANSWER_PHRASE.finditer(text))
+    return phrases[-1].group(1).strip() if phrases else None
 
 
 def _last_answer_tag(text: str) -> str | None:
