@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 import click
 
+from rewardgate.clients.retry import DEFAULT_RETRY_FOR_S
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.registry import Registry
 
@@ -180,6 +182,14 @@ def doctor(as_json: bool) -> None:
 @click.option("--server", help="Score through a running service at this URL (default: in-process).")
 @click.option("--api-key", envvar="REWARDGATE_API_KEY", help="Bearer token for --server.")
 @click.option(
+    "--retry-for",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_RETRY_FOR_S,
+    show_default=True,
+    help="With --server: seconds a request keeps retrying while the server is "
+    "unreachable, restarting or overloaded (429/502/503) before the run stops.",
+)
+@click.option(
     "--concurrency", default=4, show_default=True, help="Chunks of rows in flight at once."
 )
 @click.option("--chunk-size", default=256, show_default=True, help="Rows per request.")
@@ -196,6 +206,7 @@ def score(
     options_json: str,
     server: str | None,
     api_key: str | None,
+    retry_for: float,
     concurrency: int,
     chunk_size: int,
     resume: bool,
@@ -223,7 +234,16 @@ def score(
         raise click.ClickException(exc.message) from None
     try:
         summary = asyncio.run(
-            _score(input_path, sink, fields, total, server, api_key, concurrency, chunk_size, quiet)
+            _score(
+                input_path,
+                sink,
+                fields,
+                total,
+                _Remote(server, api_key, retry_for) if server else None,
+                concurrency,
+                chunk_size,
+                quiet,
+            )
         )
     except RewardgateError as exc:
         raise click.ClickException(exc.message) from None
@@ -232,13 +252,23 @@ def score(
     _print_summary(summary, output)
 
 
+@dataclass(frozen=True)
+class _Remote:
+    """Where `score --server` sends its rows, and how long it rides out a server that
+    is restarting or overloaded (backoff capped at 2 s, so a server that comes back
+    is used within seconds)."""
+
+    url: str
+    api_key: str | None
+    retry_for: float
+
+
 async def _score(
     source: Path,
     sink: Any,
     fields: Any,
     total: int,
-    server: str | None,
-    api_key: str | None,
+    server: _Remote | None,
     concurrency: int,
     chunk_size: int,
     quiet: bool,
@@ -255,7 +285,7 @@ async def _score(
         TimeRemainingColumn,
     )
 
-    from rewardgate.clients import AsyncLocalClient, AsyncRewardClient
+    from rewardgate.clients import AsyncLocalClient, AsyncRewardClient, Retry
     from rewardgate.service.batch import score_dataset
 
     progress = Progress(
@@ -273,7 +303,12 @@ async def _score(
         client: AsyncRewardClient | AsyncLocalClient
         if server:
             client = await stack.enter_async_context(
-                AsyncRewardClient(server, api_key=api_key, batch_size=chunk_size)
+                AsyncRewardClient(
+                    server.url,
+                    api_key=server.api_key,
+                    batch_size=chunk_size,
+                    retry=Retry(retry_for=server.retry_for, max_backoff_s=2.0),
+                )
             )
         else:
             client = await stack.enter_async_context(AsyncLocalClient(batch_size=chunk_size))
