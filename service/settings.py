@@ -80,18 +80,6 @@ class Settings(BaseSettings):
     admission_wait_s: float = Field(
         10.0,
         ge=0,
-        description="How long a request that does not fit waits in line, in order, before "
-        "429 (0: answer 429 at once).",
-    )
-    max_waiting_items: int | None = Field(
-        None,
-        ge=0,
-        description="Items that may wait in the admission line; past it 429 at once "
-        "(unset: `max_inflight`).",
-    )
-    admission_wait_s: float = Field(
-        10.0,
-        ge=0,
         description="How long a request that does not fit waits in the FIFO admission line "
         "before its 429 (0: refuse at once).",
     )
@@ -103,11 +91,6 @@ class Settings(BaseSettings):
     )
     cache_size: int = Field(
         100_000, ge=0, description="Results kept in the cache (0 turns caching off)."
-    )
-    cache_max_bytes: int = Field(
-        64 * 2**20,
-        ge=0,
-        description="Bytes the in-memory result cache may hold (0: bounded by count only).",
     )
     cache_path: Path | None = Field(
         None, description="SQLite file for an on-disk result cache; in memory when unset."
