@@ -147,7 +147,9 @@ async def _saturate(app, seconds: float, client) -> asyncio.Task:
 
 
 async def test_429_is_retried_after_the_servers_retry_after(make_app) -> None:
-    app = await make_app(max_inflight=1, max_items_per_request=1, retry_after_s=1)
+    app = await make_app(
+        max_inflight=1, max_items_per_request=1, retry_after_s=1, admission_wait_s=0
+    )
     async with in_process(app, retry=Retry(backoff_s=0.01, max_backoff_s=0.02)) as client:
         busy = await _saturate(app, 0.6, client)
         start = time.monotonic()
@@ -161,7 +163,7 @@ async def test_429_is_retried_after_the_servers_retry_after(make_app) -> None:
 
 
 async def test_exhausted_retries_carry_the_last_answer(make_app) -> None:
-    app = await make_app(max_inflight=1, max_items_per_request=1)
+    app = await make_app(max_inflight=1, max_items_per_request=1, admission_wait_s=0)
     retry = Retry(attempts=3, max_retry_after_s=0.05)
     async with in_process(app, retry=retry) as client:
         busy = await _saturate(app, 1.0, client)

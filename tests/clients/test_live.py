@@ -66,7 +66,10 @@ async def test_async_client_against_a_server_process(live_server) -> None:
 
 def test_sync_client_waits_out_429_and_raises_401_at_once(live_server) -> None:
     server = live_server(
-        max_inflight=1, max_items_per_request=1, api_keys="key-one-0123456789abcdef"
+        max_inflight=1,
+        max_items_per_request=1,
+        admission_wait_s=0,
+        api_keys="key-one-0123456789abcdef",
     )
     with RewardClient(server.url, api_key="wrong", retry=FAST) as client:
         with pytest.raises(Unauthorized) as caught:
