@@ -42,6 +42,9 @@ _UNICODE = {"\u2212": "-", "\u00b0": "^\\circ", "\u00d7": "\\times ", "\u00b7": 
 _DEGREES = re.compile(r"\\degree\b|\^\s*\{\s*\\circ\s*\}|\^\s*\\circ\b")
 _UNIT_START = re.compile(r"\s|\\(?:text|mathrm|mbox|,|;|:|!|\s)|~")
 _SPACING = re.compile(r"\\(?:quad|qquad|[,;:! ])")
+# sympy prints `\\operatorname{atan}`: the LaTeX reader knows `\\arctan`.
+_OPERATOR_NAME = re.compile(r"\\operatorname\s*\{\s*([A-Za-z]+)\s*\}")
+_OPERATORS = {"atan": "arctan", "asin": "arcsin", "acos": "arccos", "acot": "arccot"}
 _NEGATIVE_SPACE = re.compile(r"\\!\s*")
 _SEMICOLON = re.compile(r";")
 _WORD_JOIN = r"(?:\\(?:quad|qquad)\s*)*(?:\\text\s*\{\s*(?:and|or)\s*\}|\b(?:and|or)\b)"
@@ -95,6 +98,7 @@ class Reading:
 def unwrap(text: str) -> str:
     """The text without outer math delimiters, one enclosing box and a final period."""
     text = _NEGATIVE_SPACE.sub("", text.strip())
+    text = _OPERATOR_NAME.sub(lambda m: "\\" + _OPERATORS.get(m.group(1), m.group(1)), text)
     for char, replacement in _UNICODE.items():
         text = text.replace(char, replacement)
     changed = True

@@ -15,6 +15,7 @@ alone, one missing or one extra is not the answer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ def equivalent(gold: Any, answer: Any, options: MathOptions) -> bool:
     """math-verify's verdict on one pair, its own timeout off (the engine's deadline rules)."""
     from math_verify import verify
 
+    if _tiny_numbers_differ(gold, answer, options):
+        return False
     return bool(
         verify(
             gold,
@@ -43,6 +46,27 @@ def equivalent(gold: Any, answer: Any, options: MathOptions) -> bool:
             timeout_seconds=None,
         )
     )
+
+
+def _tiny_numbers_differ(gold: Any, answer: Any, options: MathOptions) -> bool:
+    """Whether a gold smaller than math-verify's rounding step differs from the answer.
+
+    math-verify rounds both numbers to `float_rounding` decimal places, which makes
+    every number below 5e-7 equal to every other: -5.5e-21 would pay -5.5e-22. Such a
+    gold is compared relatively instead, to `float_rounding - 2` significant digits.
+    """
+    from sympy import Number
+
+    if not (isinstance(gold, Number) and isinstance(answer, Number)):
+        return False
+    try:
+        gold_value, answer_value = float(gold), float(answer)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    if gold_value == 0 or abs(gold_value) >= 10.0**-options.float_rounding:
+        return False
+    tolerance = 10.0 ** -max(options.float_rounding - 2, 1)
+    return not math.isclose(gold_value, answer_value, rel_tol=tolerance)
 
 
 def find_match(gold: Reading, answers: Sequence[Reading], options: MathOptions) -> Match | None:
