@@ -95,16 +95,20 @@ def test_a_reference_larger_than_a_pipe_buffer() -> None:
     from rewardgate.sandbox import get_backend
     from rewardgate.verifiers.cad.run import reference_brep
 
-    holes = (
+    # A wavy disc through 300 spline points: ~95 KB of BREP in three faces, so the
+    # analysis stays quick (a plate with a hundred holes is as large and takes minutes).
+    wavy = (
+        "import math\n"
         "import cadquery as cq\n"
-        "points = [(x * 6 - 57, y * 6 - 57) for x in range(10) for y in range(10)]\n"
-        "result = cq.Workplane().box(125, 125, 4).faces('>Z').workplane()"
-        ".pushPoints(points).hole(3)\n"
+        "angles = [2 * math.pi * k / 300 for k in range(300)]\n"
+        "points = [(40 * math.cos(a) * (1 + 0.05 * math.sin(7 * a)),\n"
+        "           40 * math.sin(a) * (1 + 0.05 * math.sin(7 * a))) for a in angles]\n"
+        "result = cq.Workplane().spline(points, periodic=True).close().extrude(4)\n"
     )
     options = VERIFIER.Options.model_validate({})
     backend = get_backend("bwrap")
-    assert len(reference_brep(holes, options, VERIFIER.runtime, backend)) > 65536  # pipe: 64 KiB
-    assert score(fenced(holes), {"reference_code": holes}).reward == pytest.approx(1.0)
+    assert len(reference_brep(wavy, options, VERIFIER.runtime, backend)) > 65536  # pipe: 64 KiB
+    assert score(fenced(wavy), {"reference_code": wavy}).reward == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("name", HOLED)
