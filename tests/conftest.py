@@ -52,10 +52,13 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     """`make_client(workers=2, api_keys="k")`: the real app with the probe verifiers.
 
     `installed=True` adds every installed verifier (math, ...), as `rewardgate serve` has.
+    `start=False` leaves the app's lifespan out: no verifier warms up and no worker
+    starts, which is seconds saved per installed verifier for a test of routes that read
+    only the registry and settings (`GET /v1/verifiers`).
     """
     clients: list[TestClient] = []
 
-    def factory(installed: bool = False, **overrides: Any) -> TestClient:
+    def factory(installed: bool = False, start: bool = True, **overrides: Any) -> TestClient:
         overrides.setdefault("workers", 1)
         overrides.setdefault("asset_dir", tmp_path / "assets")
         settings = Settings(**overrides)
@@ -65,8 +68,9 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
         else:
             registry = Registry(PROBES, env=env)
         client = TestClient(create_app(settings, registry), raise_server_exceptions=False)
-        client.__enter__()
-        clients.append(client)
+        if start:
+            client.__enter__()
+            clients.append(client)
         return client
 
     yield factory

@@ -197,7 +197,8 @@ def test_request_id_is_echoed(make_client) -> None:
 
 
 def test_verifiers_lists_schemas_and_limits(make_client) -> None:
-    body = make_client(installed=True, max_items_per_request=77).get("/v1/verifiers").json()
+    client = make_client(installed=True, start=False, max_items_per_request=77)
+    body = client.get("/v1/verifiers").json()
     by_name = {v["name"]: v for v in body["verifiers"]}
     assert {"echo", "sleepy", "faulty", "math"} <= set(by_name)
     assert by_name["echo"]["reference_schema"]["required"] == ["answer"]
