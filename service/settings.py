@@ -68,7 +68,9 @@ class Settings(BaseSettings):
         600.0, gt=0, description="Upper bound on any per-item budget a request may ask for."
     )
     max_inflight: int = Field(
-        4096, ge=1, description="Items queued or running at once; past it requests get 429."
+        4096,
+        ge=1,
+        description="Items queued or running at once; past it requests wait in line, then 429.",
     )
     max_items_per_request: int = Field(
         1024, ge=1, description="Items one POST /v1/rewards may carry (more is 413)."
