@@ -213,12 +213,12 @@ def _read_answer(located: _Located, options: MathOptions) -> list[Reading] | str
             text = tag
         if _is_bare(text, options):
             whole = _whole(text, options, located.extraction)
-            if not isinstance(whole, str) or tag is not None:
+            if tag is not None or _converted(whole):
                 return whole
         stated = _stated_answer(text)
         if stated is not None and _is_bare(stated, options):
             whole = _whole(stated, options, located.extraction)
-            if not isinstance(whole, str):
+            if _converted(whole):
                 return whole
     raw = located.parsed or parse_answer(text, located.extraction)
     if not raw:
@@ -325,6 +325,11 @@ _UNIT_WORDS = frozenset(
 _PYTHON_SPAN = re.compile(
     r"[-+(]*\s*[\w.]+\)*(?:\s*(?:\*\*|[-+*/^])\s*[-+(]*\s*[\w.]+(?:\([^()]*\))?\)*)+"
 )
+
+
+def _converted(readings: list[Reading] | str) -> bool:
+    """Whether a whole reading converted the text (not a refusal, not verbatim)."""
+    return not isinstance(readings, str) and "verbatim" not in readings[0].rules
 
 
 def _stated_answer(text: str) -> str | None:
