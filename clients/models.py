@@ -29,6 +29,7 @@ class Limits(BaseModel):
     max_items_per_request: int
     max_body_bytes: int | None = None
     max_asset_bytes: int | None = None
+    max_run_memory_mb: int | None = None
 
 
 class Scored(NamedTuple):

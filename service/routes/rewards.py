@@ -151,5 +151,6 @@ async def verifiers(request: Request) -> dict[str, Any]:
             "max_items_per_request": settings.max_items_per_request,
             "max_body_bytes": settings.max_body_bytes,
             "max_asset_bytes": settings.max_asset_bytes,
+            "max_run_memory_mb": settings.run_memory_cap_mb(),
         },
     }

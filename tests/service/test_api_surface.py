@@ -101,6 +101,8 @@ def test_run_code_refuses_memory_over_the_cap(make_client) -> None:
     assert answer.status_code == 400
     message = answer.json()["error"]["message"]
     assert "memory_limit_MB" in message and "512" in message
+    # Clients can read the cap in force before sending anything.
+    assert client.get("/v1/verifiers").json()["limits"]["max_run_memory_mb"] == 512
 
 
 def test_run_code_without_a_limit_runs_under_the_cap(make_client) -> None:
