@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -94,43 +95,53 @@ class LiveServer:
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
-    """`live_server(workers=1)`: a real uvicorn process serving probes + installed verifiers."""
-    servers: list[LiveServer] = []
+@contextlib.contextmanager
+def serving(folder: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """A real uvicorn process serving probes + installed verifiers, stopped on exit.
 
-    def factory(**overrides: Any) -> LiveServer:
-        port = free_port()
-        overrides.setdefault("workers", 1)
-        overrides.setdefault("asset_dir", tmp_path / "assets")
-        log = tmp_path / f"server-{port}.log"
-        args = [f"{k}={v}" for k, v in overrides.items()]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.service.serve_probes", str(port), *args],
-            cwd=ROOT,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        server = LiveServer(f"http://127.0.0.1:{port}", process, log)
-        servers.append(server)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+    Its assets and log go under `folder`. Module-scoped fixtures use this directly, so
+    tests that only send requests share one server instead of each paying its start.
+    """
+    port = free_port()
+    overrides.setdefault("workers", 1)
+    overrides.setdefault("asset_dir", folder / "assets")
+    log = folder / f"server-{port}.log"
+    args = [f"{k}={v}" for k, v in overrides.items()]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.service.serve_probes", str(port), *args],
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+    try:
+        # Generous: every installed verifier warms up first, on a machine the other
+        # xdist workers keep busy.
+        deadline = time.monotonic() + 240
+        while True:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{server.logs()}")
             try:
                 if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
-                    return server
+                    break
             except httpx.TransportError:
                 pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server did not become ready:\n{server.logs()}")
             time.sleep(0.1)
-        raise RuntimeError(f"server did not become ready:\n{server.logs()}")
-
-    yield factory
-    for server in servers:
-        if server.process.poll() is None:
-            server.process.terminate()
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
             try:
-                server.process.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                server.process.kill()
+                process.kill()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """`live_server(workers=1)`: a real uvicorn process serving probes + installed verifiers."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **overrides: stack.enter_context(serving(tmp_path, **overrides))

@@ -10,12 +10,13 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, LiveServer, free_port, serving
 
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
@@ -34,9 +35,11 @@ def expected_prints(code: str) -> list[str]:
     return [m.group(1) for m in re.finditer(r"^print\(.*\)\s+# (.*)$", code, re.M)]
 
 
-@pytest.fixture
-def server(live_server):
-    return live_server(workers=2)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server for every example: each sends its own requests, as a reader's would."""
+    with serving(tmp_path_factory.mktemp("readme"), workers=2) as live:
+        yield live
 
 
 def test_quick_start_serve_starts_the_service(tmp_path: Path) -> None:
