@@ -159,3 +159,35 @@ class _SyncASGI(httpx.BaseTransport):
 
         status, headers, body = self.portal.call(send)
         return httpx.Response(status, headers=headers, content=body, request=request)
+
+
+@pytest.mark.slow
+def test_sync_client_waits_for_a_server_that_is_not_up_yet(tmp_path) -> None:
+    """Connection refused for longer than six quick tries last: the call still lands."""
+    import threading
+    import time
+
+    from tests.conftest import free_port
+    from tests.service.live import start_server, stop_server
+
+    port = free_port()
+    outcome: dict[str, Any] = {}
+
+    def call() -> None:
+        with RewardClient(f"http://127.0.0.1:{port}") as client:
+            try:
+                outcome["results"] = client.score_batch(ITEMS)
+            except Exception as exc:  # reported below, with what it was
+                outcome["error"] = exc
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    time.sleep(7.0)  # past the old budget of six tries (about 3-6 s of backoff)
+    assert thread.is_alive(), outcome
+    server = start_server(tmp_path, port=port)
+    try:
+        thread.join(timeout=120)
+    finally:
+        stop_server(server)
+    assert "error" not in outcome, outcome
+    assert [r.reward for r in outcome["results"]] == [0, 0, 0, 1, 0, 0]
