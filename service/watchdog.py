@@ -94,8 +94,13 @@ class Watchdog:
         try:
             job.future.result(timeout=self.probe_timeout_s + self.grace_s)
         except Exception as exc:  # a timeout or any failure of the job
+            started = job.future.running() or job.future.done()
             job.cancel()
             if self._stop.is_set() or self.pool.closed:
+                return
+            if not started and self.pool.busy >= self.pool.size:
+                # Every worker took a real job before the probe got one: busy, not broken
+                # (deadlines and `kill_overdue` bound how long that lasts).
                 return
             self.failed_probes += 1
             self.last_problem = f"{type(exc).__name__}: {exc}".rstrip(": ")

@@ -133,7 +133,7 @@ def test_sigterm_mid_load_finishes_in_flight_requests(tmp_path: Path) -> None:
     def client(n: int) -> None:
         items = known_items(f"term-{n}", 16, sleep_every=2)
         try:
-            response = httpx.post(f"{server.url}/v1/rewards", json={"items": items}, timeout=60)
+            response = httpx.post(f"{live.url}/v1/rewards", json={"items": items}, timeout=60)
         except httpx.TransportError as exc:  # refused once the listener closed: retriable
             outcomes.append(("transport", exc))
             return
@@ -143,19 +143,19 @@ def test_sigterm_mid_load_finishes_in_flight_requests(tmp_path: Path) -> None:
         else:
             outcomes.append((str(response.status_code), response.headers.get("retry-after")))
 
-    with serve(tmp_path, workers=WORKERS) as server:
+    with serve(tmp_path, workers=WORKERS) as live:
         threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
         for thread in threads[:8]:
             thread.start()
         deadline = time.monotonic() + 30
-        while metric(server, "rewardgate_queue_depth") < 8 and time.monotonic() < deadline:
+        while metric(live, "rewardgate_queue_depth") < 8 and time.monotonic() < deadline:
             time.sleep(0.05)
-        server.process.send_signal(signal.SIGTERM)
+        live.process.send_signal(signal.SIGTERM)
         for thread in threads[8:]:
             thread.start()
         for thread in threads:
             thread.join(timeout=90)
-        assert server.process.wait(timeout=60) in (0, -signal.SIGTERM)
+        assert live.process.wait(timeout=60) in (0, -signal.SIGTERM)
     kinds = [kind for kind, _ in outcomes]
     assert len(outcomes) == 12
     assert "ok" in kinds, outcomes
