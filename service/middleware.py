@@ -69,10 +69,11 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except asyncio.CancelledError:
-            # Only the server cancels a request's task: its graceful shutdown ran out of
-            # time. Say so in the envelope, retriable, instead of uvicorn's plain 500;
-            # the task ends here either way.
-            log.warning("request cut short by the server's shutdown")
+            # Under uvicorn only the server cancels a request's task: its graceful
+            # shutdown ran out of time. Say so in the envelope, retriable, instead of
+            # uvicorn's plain 500, then let the cancellation go on (an in-process caller
+            # that cancelled its own request must still see it cancelled).
+            log.warning("request cut short (the server's shutdown ran out of time)")
             if not started:
                 response = error_response(
                     503,
@@ -81,6 +82,7 @@ class RequestContextMiddleware:
                     {"Retry-After": "1", "Connection": "close"},
                 )
                 await response(scope, receive, send_with_id)
+            raise
         except Exception:
             # Anything the handlers did not translate: log it in full, tell the client
             # only the id to quote. Caught here, inside the id's context, not outermost.
