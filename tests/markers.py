@@ -93,6 +93,7 @@ def register(config: pytest.Config) -> None:
     """Declare the markers (the suite runs with --strict-markers)."""
     for name, resource in RESOURCES.items():
         config.addinivalue_line("markers", f"{name}: {resource.doc}")
+    config.addinivalue_line("markers", SLOW)
 
 
 def _fixture_params(item: pytest.Item) -> list[object]:
@@ -121,7 +122,14 @@ def _constants(function: Callable[..., object]) -> frozenset[str]:
 
 
 def needs(item: pytest.Item, resource: Resource) -> bool:
-    """Whether `item` needs `resource`, from its fixtures, parameters, name or module."""
+    """Whether `item` needs `resource`, from its fixtures, parameters, name or module.
+
+    A test module that names resources for other reasons (tests/test_markers.py) says
+    what it needs itself: `USES_RESOURCES = ()`.
+    """
+    declared = getattr(getattr(item, "module", None), "USES_RESOURCES", None)
+    if declared is not None:
+        return any(RESOURCES.get(name) is resource for name in declared)
     if any(fnmatchcase(_module(item), pattern) for pattern in resource.modules):
         return True
     if resource.fixtures & set(getattr(item, "fixturenames", ())):
