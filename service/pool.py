@@ -21,6 +21,7 @@ the liveness probe behind `/healthz`.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -29,6 +30,7 @@ import signal
 import threading
 import time
 import traceback
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
@@ -315,6 +317,20 @@ def _settle(job: Job, value: Any = None, exc: BaseException | None = None) -> No
             job.future.set_result(value)
 
 
+_POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_workers_at_exit() -> None:
+    """Workers ignore SIGTERM, so multiprocessing's own exit hook (terminate, then join)
+    would wait for ever on a pool nobody closed; close such pools first (atexit runs
+    this hook before multiprocessing's, which was registered earlier)."""
+    for pool in list(_POOLS):
+        if not pool.closed:
+            with contextlib.suppress(Exception):
+                pool.close()
+
+
 class WorkerPool:
     """`size` forked workers, each run by its own slot thread; jobs wait in the parent."""
 
@@ -344,6 +360,7 @@ class WorkerPool:
     def start(self) -> None:
         """Fork every worker now (raising if that fails), then start the slots."""
         self.slots = [_Slot(self, i) for i in range(self.size)]
+        _POOLS.add(self)
         try:
             for slot in self.slots:
                 slot.spawn()
