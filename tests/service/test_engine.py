@@ -237,6 +237,31 @@ def test_watchdog_replaces_a_stopped_idle_worker(verifier_engine) -> None:
             os.kill(stopped, signal.SIGCONT)
 
 
+def test_a_worker_stopped_while_a_large_job_is_written_to_it_is_killed(
+    verifier_engine, tmp_path: Path
+) -> None:
+    """The slot is blocked writing a job bigger than the pipe's buffer to a stopped
+    worker; the watchdog kills the worker past the job's deadline and the slot recovers."""
+    harness = verifier_engine(*PROBES, workers=1, watchdog_interval_s=0.1)
+    [stopped] = _worker_pids(harness)
+    os.kill(stopped, signal.SIGSTOP)
+    big = {
+        "verifier": "sleepy",
+        "response": "x" * (8 * 2**20),
+        "reference": {"seconds": 0},
+        "options": {"timeout_s": 0.5},
+    }
+    try:
+        [result] = harness.score([big])
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stopped, signal.SIGCONT)
+    assert result.status == "timeout"
+    assert not _alive(stopped)
+    [after] = harness.score([echo("42")])
+    assert (after.status, after.reward) == ("ok", 1.0)
+
+
 class _NoFork:
     """A multiprocessing context whose forks fail, as under a pid or memory limit."""
 

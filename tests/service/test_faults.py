@@ -214,3 +214,41 @@ def test_a_full_cache_disk_fails_no_item(tmp_path: Path, small_disk: Path) -> No
         filler.unlink()
         again = known_items("freed", 10)
         check_results(again, score(server.url, again, retry_for=0))
+
+
+def test_healthz_fails_only_while_the_engine_cannot_heal(make_client) -> None:
+    """A pool that cannot start a worker for `heal_timeout_s` is beyond healing: 503, so
+    an orchestrator restarts the process; once it can again, 200 without a restart."""
+    from tests.service.test_engine import _NoFork
+
+    client = make_client(workers=1)
+    engine = client.app.state.engine
+    engine._watchdog.interval_s = 0.1
+    engine._watchdog.heal_timeout_s = 0.5
+    assert client.get("/healthz").status_code == 200
+    pool = engine._pool
+    real = pool.context
+    pool.context = _NoFork(real)
+    try:
+        kill(pool.slots[0].pid)
+        deadline = time.monotonic() + 15
+        while client.get("/healthz").status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        unhealthy = client.get("/healthz")
+        assert unhealthy.status_code == 503
+        assert unhealthy.json()["error"]["code"] == "unhealthy"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["pool"]["state"] == "failing"
+    finally:
+        pool.context = real
+    deadline = time.monotonic() + 15
+    while client.get("/healthz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz").json()
+    assert ready["ready"] and ready["pool"]["alive"] == 1 and ready["pool"]["workers_lost"] >= 1
+    response = client.post(
+        "/v1/rewards",
+        json={"items": [{"verifier": "echo", "response": "1", "reference": {"answer": "1"}}]},
+    )
+    assert response.json()["results"][0]["reward"] == 1.0
