@@ -9,7 +9,13 @@ read-only at `/prog` in each run. A compile error is a result
 (`Program.compile_result`), never an exception.
 
 Ids follow SandboxFusion's (`python`, `cpp`, `nodejs`, `java`, `rust`, `go`) plus `c`,
-with common aliases. Java's class-name convention: the source is saved as `X.java` when
+with common aliases; `canonical_language` is the one table every endpoint reads, and
+names each of SandboxFusion's other ids (`go_test`, `junit`, `php`, `R`, `D_ut`, ...)
+as known here but without a toolchain, rather than as unknown. `SANDBOX_FUSION` holds
+SandboxFusion's own build and run commands for `/run_code` (C++ `-std=c++17` without
+`-O2`, Rust without an edition flag or `-O`, Java saved as `Main.java` and run with
+assertions on), so a program answers there as it does on SandboxFusion; the verifiers
+keep `LANGUAGES`' commands. Java's class-name convention: the source is saved as `X.java` when
 it declares `public class X` (else `Main.java`), and the jar runs the class that
 declares `main` (the last class opened before `static void main`, else `Main`). The
 JVM, Go and Node reserve far more address space than they use, so their runs must not
@@ -47,9 +53,12 @@ from rewardgate.verifiers.errors import InvalidRequest, SandboxError
 __all__ = [
     "COMPILE_LIMITS",
     "LANGUAGES",
+    "SANDBOX_FUSION",
+    "SANDBOX_FUSION_IDS",
     "Language",
     "Program",
     "Toolchain",
+    "canonical_language",
     "get_language",
 ]
 
@@ -82,6 +91,9 @@ class Language:
     build: str = ""
     # False where RLIMIT_AS breaks the runtime (JVM, Go, V8): cgroup memory only.
     address_space_limit: bool = True
+    # Java: name the file after its public class (else Main.java) and run the class
+    # that declares main; False: always Main.java and class Main, as SandboxFusion does.
+    name_by_class: bool = True
 
 
 LANGUAGES: dict[str, Language] = {
@@ -131,6 +143,41 @@ LANGUAGES: dict[str, Language] = {
         ),
     )
 }
+# SandboxFusion's language ids (sandbox/runners/types.py `Language`, and the runner
+# table's `js` and `ts`), case as it spells them: R and D_ut are capitalised there.
+SANDBOX_FUSION_IDS: tuple[str, ...] = (
+    "python", "cpp", "nodejs", "go", "go_test", "java", "php", "csharp", "bash",
+    "typescript", "sql", "rust", "cuda", "lua", "R", "perl", "D_ut", "ruby", "scala",
+    "julia", "pytest", "junit", "kotlin_script", "jest", "verilog", "python_gpu", "lean",
+    "swift", "racket", "js", "ts",
+)  # fmt: skip
+
+# SandboxFusion's commands (sandbox/runners/major.py) where they differ from ours.
+SANDBOX_FUSION: dict[str, Language] = {
+    "cpp": Language(
+        "cpp", LANGUAGES["cpp"].aliases, "main.cpp", (BINARY_PATH,), ("g++",), ("-std=c++17",),
+        ("-lpthread",),
+    ),
+    "java": Language(
+        "java",
+        (),
+        "Main.java",
+        ("java", "-XX:+UseSerialGC", "-ea", "-jar", BINARY_PATH),
+        ("javac",),
+        build=(
+            "mkdir -p .classes && javac -J-XX:+UseSerialGC -encoding UTF-8 -nowarn "
+            "-d .classes {src} && jar --create --file prog --main-class {main} "
+            "-C .classes ."
+        ),
+        address_space_limit=False,
+        name_by_class=False,
+    ),
+    "rust": Language(
+        "rust", LANGUAGES["rust"].aliases, "main.rs", (BINARY_PATH,), ("rustc",),
+        build="rustc -o prog {src}",
+    ),
+}  # fmt: skip
+
 _JAVA_PUBLIC = re.compile(r"^\s*public\s+(?:(?:final|abstract|strictfp)\s+)*class\s+(\w+)", re.M)
 _JAVA_CLASS = re.compile(r"\b(?:class|interface|enum|record)\s+(\w+)")
 _JAVA_MAIN = re.compile(r"\bstatic\s+(?:final\s+)?(?:public\s+)?void\s+main\s*\(")
@@ -146,14 +193,35 @@ def java_names(source: str) -> tuple[str, str]:
     return file_name, main_class
 
 
-def get_language(name: str) -> Language:
-    """The language called `name` or one of its aliases (case-insensitive)."""
+_ALIASES: dict[str, str] = {
+    name: lang.id for lang in LANGUAGES.values() for name in (lang.id, *lang.aliases)
+} | {"py3": "python"}
+_KNOWN = {name.lower(): name for name in SANDBOX_FUSION_IDS}
+
+
+def canonical_language(name: str) -> str:
+    """The id of the language called `name` or an alias (case-insensitive): one table
+    for `/v1/rewards`, `/run_code` and the clients. A SandboxFusion id this server has
+    no toolchain for, and an unknown name, raise `InvalidRequest` saying which it is."""
     key = name.strip().lower()
-    for lang in LANGUAGES.values():
-        if key == lang.id or key in lang.aliases:
-            return lang
-    names = ", ".join(sorted(n for lang in LANGUAGES.values() for n in (lang.id, *lang.aliases)))
-    raise InvalidRequest(f"unknown language {name!r}; available: {names}")
+    if key in _ALIASES:
+        return _ALIASES[key]
+    available = ", ".join(sorted(LANGUAGES))
+    if key in _KNOWN:
+        raise InvalidRequest(
+            f"language {_KNOWN[key]!r} (a SandboxFusion id) has no toolchain on this server; "
+            f"available: {available} (aliases: {', '.join(sorted(set(_ALIASES) - set(LANGUAGES)))})"
+        )
+    raise InvalidRequest(f"unknown language {name!r}; available: {available}")
+
+
+def get_language(name: str, commands: str = "rewardgate") -> Language:
+    """The language called `name` or one of its aliases (case-insensitive), with
+    rewardgate's build commands or (`commands="sandbox_fusion"`) SandboxFusion's."""
+    lang = LANGUAGES[canonical_language(name)]
+    if commands == "sandbox_fusion":
+        return SANDBOX_FUSION.get(lang.id, lang)
+    return lang
 
 
 @dataclass(frozen=True)
@@ -239,6 +307,8 @@ class Toolchain:
     def cache_key(self, language: Language, source: bytes) -> str:
         h = hashlib.sha256()
         parts = (language.id, *(language.compiler or ()), *language.flags, language.build, "\0")
+        if not language.name_by_class:  # same build, other file and main class
+            parts = (*parts, "Main.java")
         for part in parts:
             h.update(part.encode() + b"\0")
         h.update(source)
@@ -285,7 +355,7 @@ class Toolchain:
     def _compile(self, lang: Language, src: bytes) -> ExecResult:
         assert lang.compiler is not None
         source_name, main = lang.source_name, "Main"
-        if lang.id == "java":
+        if lang.id == "java" and lang.name_by_class:
             source_name, main = java_names(src.decode("utf-8", "replace"))
         if lang.build:
             script = lang.build.format(src=shlex.quote(source_name), main=shlex.quote(main))

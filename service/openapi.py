@@ -37,7 +37,9 @@ ERROR_RESPONSES: dict[int, str] = {
     413: "Body or batch over the server's limits",
     415: "Body is not application/json",
     429: "Overloaded; retry after `Retry-After` seconds",
+    501: "A SandboxFusion route rewardgate does not serve",
     503: "Not ready, or shutting down; retry after `Retry-After` seconds",
+    504: "The run could not start within its own time budget; retry",
     507: "The asset store is full",
 }
 _SCORING = (400, 401, 413, 415, 429, 503)
@@ -45,7 +47,7 @@ _SCORING = (400, 401, 413, 415, 429, 503)
 _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("/v1/rewards", "post"): _SCORING,
     ("/get_reward", "post"): _SCORING,
-    ("/run_code", "post"): _SCORING,
+    ("/run_code", "post"): (*_SCORING, 504),
     ("/v1/verifiers", "get"): (401, 503),
     ("/v1/assets", "post"): (400, 401, 413, 503, 507),
     ("/v1/assets/{sha256}", "get"): (400, 401, 404, 503),

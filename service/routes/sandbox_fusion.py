@@ -17,12 +17,18 @@ time limit, `TimeLimitExceeded` with no return code, `compile_result` only for c
 languages (a cached build reports a zero-second success) and no `run_result` after a
 failed build. `SandboxError` means the sandbox itself broke (the trainer scores -1, "no
 verdict"), never the program. Languages: python, cpp, c, java, nodejs (js), rust, go;
-another SandboxFusion language is a 400 naming the supported ones. `files` (base64)
-are placed in the work dir; `fetch_files` (paths in the work dir) come back base64 in
-`files` after the run, those that exist, each up to 8 MiB. The program runs on the
-server's default backend (`sandbox_backend`), at most `workers` at once; past four
-times that, 429. `memory_limit_MB` over the server's per-run cap (`max_run_memory_mb`,
-lowered to fit the memory budget) is a 400; -1 ("none") is 2048 MB or the cap if lower.
+another of SandboxFusion's ids is a 400 naming it as one without a toolchain here
+(`sandbox.languages.canonical_language`, the table every endpoint reads). Programs are
+built and run with SandboxFusion's own commands (`sandbox.languages.SANDBOX_FUSION`:
+C++ `-std=c++17` without `-O2`, Rust without an edition, Java as `Main.java` run with
+`-ea`), so a program answers as it would there. `files` (base64) are placed in the work
+dir; `fetch_files` (paths in the work dir) come back base64 in `files` after the run,
+those that exist, each up to 8 MiB. The program runs on the server's default backend
+(`sandbox_backend`), at most `workers` at once; the others wait in arrival order while
+they can still start in time for their client (`run_queue.RunQueue`: 504 past that,
+429 past `max_waiting_items` runs waiting). `memory_limit_MB` over the server's per-run
+cap (`max_run_memory_mb`, lowered to fit the memory budget) is a 400; -1 ("none") is
+2048 MB or the cap if lower.
 """
 
 from __future__ import annotations
@@ -37,12 +43,18 @@ import anyio
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from rewardgate.service.metrics import Metrics
+from rewardgate.service.routes import sandbox_fusion_unsupported
+from rewardgate.service.routes.run_queue import RunQueue
 from rewardgate.service.settings import Settings
-from rewardgate.verifiers.errors import InvalidRequest, Overloaded, SandboxError
+from rewardgate.verifiers.errors import InvalidRequest, SandboxError
 
 __all__ = ["CommandRunResult", "RunCodeRequest", "RunCodeResponse", "router", "run_memory_mb"]
 
 router = APIRouter()
+# SandboxFusion's other routes answer a clear 501 (served with this router, so the app
+# that serves /run_code serves them too).
+router.include_router(sandbox_fusion_unsupported.router)
 
 # SandboxFusion's memory_limit_MB of -1 means "no limit"; a sandbox always has one.
 DEFAULT_MEMORY_MB = 2048
@@ -59,14 +71,15 @@ for name in json.loads(sys.argv[1]):
         pass
 os.write(3, json.dumps(out).encode())
 """
-QUEUE_FACTOR = 4
 
 
 class RunCodeRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     code: str
-    language: str = Field(..., description="python, cpp, c, java, nodejs, rust or go.")
+    language: str = Field(
+        ..., description="python, cpp, c, java, nodejs, rust or go (or an alias: py3, c++, js)."
+    )
     stdin: str | None = None
     compile_timeout: float = Field(10, gt=0, le=600)
     run_timeout: float = Field(10, gt=0, le=600)
@@ -157,7 +170,7 @@ def run_code(body: RunCodeRequest, settings: Settings) -> RunCodeResponse:
     from rewardgate.sandbox import COMPILE_LIMITS, Limits, Toolchain, get_language
     from rewardgate.sandbox.registry import configure, get_backend
 
-    language = get_language(body.language)
+    language = get_language(body.language, commands="sandbox_fusion")
     files = _decode_files(body.files)
     memory = run_memory_mb(body.memory_limit_MB, settings.run_memory_cap_mb())
     fetch = [_inside(name, "fetch_files") for name in body.fetch_files]
@@ -231,21 +244,22 @@ def _fetched(channel: bytes | None, fetch: list[str]) -> dict[str, str]:
     return {k: v for k, v in data.items() if k in fetch and isinstance(v, str)}
 
 
-class _Gate:
-    """At most `workers` runs at once and `QUEUE_FACTOR` times that waiting or running."""
-
-    def __init__(self, workers: int) -> None:
-        self.limiter = anyio.CapacityLimiter(workers)
-        self.most = workers * QUEUE_FACTOR
-        self.inflight = 0
-
-
-def _gate(request: Request) -> _Gate:
-    gate = getattr(request.app.state, "run_code_gate", None)
-    if gate is None:
-        settings: Settings = request.app.state.settings
-        gate = request.app.state.run_code_gate = _Gate(settings.workers)
-    return gate
+def _queue(request: Request) -> tuple[RunQueue, anyio.CapacityLimiter]:
+    """This app's line of runs and the threads that execute them (made on first use,
+    its metrics in the app's registry)."""
+    state = request.app.state
+    queue = getattr(state, "run_code_queue", None)
+    if queue is None:
+        settings: Settings = state.settings
+        metrics: Metrics = state.metrics
+        queue = state.run_code_queue = RunQueue(
+            settings.workers,
+            max_waiting=settings.max_waiting_items,
+            registry=metrics.registry,
+            retry_after_s=settings.retry_after_s,
+        )
+        state.run_code_threads = anyio.CapacityLimiter(settings.workers)
+    return queue, state.run_code_threads
 
 
 @router.post(
@@ -254,14 +268,16 @@ def _gate(request: Request) -> _Gate:
     response_model=RunCodeResponse,
 )
 async def run_code_route(body: RunCodeRequest, request: Request) -> RunCodeResponse:
+    from rewardgate.sandbox import get_language
+
     settings: Settings = request.app.state.settings
-    gate = _gate(request)
-    if gate.inflight >= gate.most:
-        raise Overloaded(f"{gate.inflight} /run_code runs in flight", settings.retry_after_s)
-    gate.inflight += 1
+    get_language(body.language)  # an unknown language is a 400 at once, not after the line
+    queue, threads = _queue(request)
+
+    async def execute() -> RunCodeResponse:
+        return await anyio.to_thread.run_sync(run_code, body, settings, limiter=threads)
+
     try:
-        return await anyio.to_thread.run_sync(run_code, body, settings, limiter=gate.limiter)
+        return await queue.run(body.compile_timeout + body.run_timeout, execute)
     except SandboxError as exc:
         return RunCodeResponse(status="SandboxError", message=exc.message)
-    finally:
-        gate.inflight -= 1

@@ -42,18 +42,6 @@ __all__ = [
 
 # SandboxFusion's ids (and `c`); the aliases are the usual names of each.
 Language = Literal["python", "c", "cpp", "java", "nodejs", "rust", "go"]
-_ALIASES = {
-    "py": "python",
-    "python3": "python",
-    "py3": "python",
-    "c++": "cpp",
-    "cxx": "cpp",
-    "javascript": "nodejs",
-    "js": "nodejs",
-    "node": "nodejs",
-    "rs": "rust",
-    "golang": "go",
-}
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -69,9 +57,15 @@ class _Base(BaseModel):
     @field_validator("language", mode="before")
     @classmethod
     def _alias(cls, value: Any) -> Any:
+        # The one table of ids and aliases (sandbox/languages.py), shared with /run_code.
+        from rewardgate.sandbox.languages import canonical_language
+        from rewardgate.verifiers.errors import InvalidRequest
+
         if isinstance(value, str):
-            value = value.strip().lower()
-            return _ALIASES.get(value, value)
+            try:
+                return canonical_language(value)
+            except InvalidRequest as exc:
+                raise ValueError(exc.message) from None
         return value
 
 
