@@ -131,6 +131,7 @@ def judge(
         "normalize": options.normalize,
         "samples": options.samples,
         "seed": options.seed,
+        "chamfer_protocol": options.chamfer_protocol,
     }
     if why:
         details["why"] = why[-2000:]

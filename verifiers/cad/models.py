@@ -9,6 +9,11 @@ Presets carry over the papers' rewards:
   evaluation protocol as a reward: IoU of the unit-cube-normalised shapes, 0 when the
   code yields no valid solid (the papers count it in the invalidity ratio), Chamfer
   distance on 8192 points reported beside it.
+
+Both papers' presets measure the Chamfer distance by their code's protocol
+(`chamfer_protocol="papers"`: absolute tessellation tolerance, the two surfaces sampled
+independently); checked against cadrille's `evaluate.py` in
+tests/verifiers/cadrille_reference/.
 - `chamfer`: exp(-k * CD) on the same normalised Chamfer distance, for a dense signal
   where IoU is flat (thin parts). With the default k = 100, CD x 1000 = 1 pays 0.905,
   CD x 1000 = 6.9 pays 0.5; two samplings of one surface give CD x 1000 of about 0.1-0.3.
@@ -39,8 +44,20 @@ MAX_SCRIPT_CHARS = 200_000
 Metric = Literal["iou", "chamfer", "params"]
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "cadrille": {"metric": "iou", "scale": 10.0, "invalid_reward": -10.0},
-    "cad_recode": {"metric": "iou", "normalize": True, "samples": 8192, "invalid_reward": 0.0},
+    "cadrille": {
+        "metric": "iou",
+        "scale": 10.0,
+        "invalid_reward": -10.0,
+        "samples": 8192,
+        "chamfer_protocol": "papers",
+    },
+    "cad_recode": {
+        "metric": "iou",
+        "normalize": True,
+        "samples": 8192,
+        "invalid_reward": 0.0,
+        "chamfer_protocol": "papers",
+    },
     "chamfer": {"metric": "chamfer"},
 }
 
@@ -149,6 +166,13 @@ class CadOptions(VerifierOptions):
     )
     samples: int = Field(8192, ge=64, le=100_000, description="Surface points per shape (CD).")
     seed: int = Field(0, ge=0, description="Seed of the surface and Monte-Carlo sampling.")
+    chamfer_protocol: Literal["paired", "papers"] = Field(
+        "paired",
+        description="papers: cadrille's evaluate.py (absolute tessellation tolerance 0.001, "
+        "the two surfaces sampled independently; identical shapes score the sampling floor, "
+        "CD x 1000 ~0.1-0.3); paired: tolerance relative to the shape's size and one seed "
+        "for both sides (identical shapes score 0; lower noise, not the papers' number).",
+    )
     chamfer_k: float = Field(100.0, gt=0, description="k of the chamfer metric exp(-k * CD).")
     scale: float = Field(1.0, gt=0, description="Reward of a perfect score.")
     invalid_reward: float = Field(0.0, description="Reward when there is no valid solid.")

@@ -139,6 +139,7 @@ def execute(
         "normalize": options.normalize,
         "samples": options.samples,
         "seed": options.seed,
+        "chamfer_protocol": options.chamfer_protocol,
         "reference_format": reference[0] if reference else None,
     }
     wall = sandbox_s(options)

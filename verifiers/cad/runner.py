@@ -297,7 +297,8 @@ def read_reference(job: dict[str, Any]) -> dict[str, Any]:
         return {"props": geometry.mesh_properties(mesh), "mesh": mesh}
     shape = geometry.load(name, job["reference_format"])
     props = geometry.properties(shape)
-    return {"props": props, "mesh": geometry.tessellate(shape, max(props["bbox"])), "shape": shape}
+    mesh = geometry.tessellate(shape, max(props["bbox"]), job.get("chamfer_protocol") == "papers")
+    return {"props": props, "mesh": mesh, "shape": shape}
 
 
 def score(job: dict[str, Any], shape: Any, props: dict[str, Any]) -> None:
@@ -313,9 +314,17 @@ def score(job: dict[str, Any], shape: Any, props: dict[str, Any]) -> None:
         emit({"reference_error": "the reference is not a valid solid"})
         return
     try:  # the script's shape, however odd: a failure here is its verdict
-        mesh = geometry.tessellate(shape, max(props["bbox"]))
+        papers = job.get("chamfer_protocol") == "papers"
+        mesh = geometry.tessellate(shape, max(props["bbox"]), papers)
         cand = {"props": props, "mesh": mesh, "shape": shape}
-        metrics = geometry.compare(cand, ref, job["normalize"], job["samples"], job["seed"])
+        metrics = geometry.compare(
+            cand,
+            ref,
+            job["normalize"],
+            job["samples"],
+            job["seed"],
+            job.get("chamfer_protocol", "paired"),
+        )
     except Exception as exc:  # OCC raises its own Standard_Failure subclasses
         emit({"compare_error": f"{type(exc).__name__}: {exc}"[-TAIL:]})
         return
