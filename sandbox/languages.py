@@ -144,12 +144,13 @@ LANGUAGES: dict[str, Language] = {
     )
 }
 # SandboxFusion's language ids (sandbox/runners/types.py `Language`, and the runner
-# table's `js` and `ts`), case as it spells them: R and D_ut are capitalised there.
+# table's `js` and `ts`; its client package adds python2, gtest and react), case as it
+# spells them: R and D_ut are capitalised there.
 SANDBOX_FUSION_IDS: tuple[str, ...] = (
     "python", "cpp", "nodejs", "go", "go_test", "java", "php", "csharp", "bash",
     "typescript", "sql", "rust", "cuda", "lua", "R", "perl", "D_ut", "ruby", "scala",
     "julia", "pytest", "junit", "kotlin_script", "jest", "verilog", "python_gpu", "lean",
-    "swift", "racket", "js", "ts",
+    "swift", "racket", "js", "ts", "python2", "gtest", "react",
 )  # fmt: skip
 
 # SandboxFusion's commands (sandbox/runners/major.py) where they differ from ours.
