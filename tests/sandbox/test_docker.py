@@ -46,9 +46,10 @@ def fresh(others: set[str]) -> Iterator[DockerBackend]:
 def my_containers(pid: int | None = None, besides: Collection[str] = ()) -> list[str]:
     """Ids of the pool containers of process `pid` (this one by default), less `besides`."""
     owner = f"{socket.gethostname()}:{pid or os.getpid()}"
-    client = docker.from_env()
-    listed = client.containers.list(all=True, filters={"label": f"{LABEL}={owner}"})
-    return [c.id for c in listed if c.id not in besides]
+    # The low-level listing: the high-level one inspects each container after listing
+    # it, which fails on one that a pool removed in between.
+    listed = docker.from_env().api.containers(all=True, filters={"label": f"{LABEL}={owner}"})
+    return [c["Id"] for c in listed if c["Id"] not in besides]
 
 
 def wait_for(predicate: Any, timeout_s: float = 10.0) -> bool:
