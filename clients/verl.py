@@ -1,14 +1,24 @@
-"""verl's reward function: `compute_score` as verl's `custom_reward_function`.
+"""verl's reward function: `compute_score_async` for verl's reward loop.
 
     custom_reward_function.path=pkg://rewardgate.clients.verl
-    custom_reward_function.name=compute_score        # compute_score_async for the reward loop
+    custom_reward_function.name=compute_score_async   # compute_score: the sync twin
 
-verl's naive reward manager calls `compute_score(data_source=, solution_str=,
-ground_truth=, extra_info=)` once per response; its batch manager calls the same
-function with the plural keywords (`data_sources=, solution_strs=, ground_truths=,
-extra_infos=`) once per batch, and the batch goes to rewardgate as one request. Keywords
-in `custom_reward_function.reward_kwargs` arrive here too: `url`, `sources`,
-`fallback_reward`. Items are scored at `url` or `$REWARDGATE_URL`, else in-process.
+verl (0.8 and 0.9 tested) scores rollouts in its reward loop: the `naive`, `dapo`,
+`gdpo` and `rate_limited` managers await `compute_score_async(data_source=,
+solution_str=, ground_truth=, extra_info=)` once per response, all of a step's
+responses at once. Those concurrent per-item calls are coalesced
+(`rewardgate.clients.coalesce`): the items awaited together within a few milliseconds
+go to rewardgate as one request, each caller getting its own result or its own error,
+so the per-item path costs about what one batch request costs. `coalesce=False` sends
+each alone. The sync `compute_score` (one item, or a batch given the plural keywords
+`data_sources=, solution_strs=, ground_truths=, extra_infos=`, as the legacy `batch`
+manager passes them) sends one request per call: the `remote` manager calls it one item
+at a time per Ray actor, so there the number of actors is the number of requests in
+flight. The legacy `prime` manager calls the function positionally in a process pool
+and reads `float(result[0])` from anything not a number: name `compute_score_float`,
+which returns the score alone. Keywords in `custom_reward_function.reward_kwargs`
+arrive here too: `url`, `sources`, `fallback_reward`. Items are scored at `url` or
+`$REWARDGATE_URL`, else in-process.
 
 Which verifier judges an item: `extra_info["verifier"]` if set, else `data_source`
 looked up in `sources` (exact names first, then glob patterns such as `"aime*"`), then
@@ -32,6 +42,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from rewardgate.clients.base import make_item
+from rewardgate.clients.coalesce import DEFAULT_LINGER_S, DEFAULT_MAX_BATCH, coalescer_for
 from rewardgate.clients.connect import Scorer, Urls, shared_client
 from rewardgate.clients.rows import plain, row_options
 from rewardgate.verifiers.models import RewardResult
@@ -40,6 +51,7 @@ __all__ = [
     "DEFAULT_SOURCES",
     "compute_score",
     "compute_score_async",
+    "compute_score_float",
     "to_item",
     "to_score",
     "verifier_for",
@@ -160,13 +172,65 @@ def compute_score(
     )
 
 
-async def compute_score_async(*args: Any, **kwargs: Any) -> dict[str, Any] | list[dict[str, Any]]:
-    """`compute_score` for verl's reward loop, which awaits coroutine reward functions.
+async def compute_score_async(
+    data_source: str | None = None,
+    solution_str: str | None = None,
+    ground_truth: Any = None,
+    extra_info: Any = None,
+    *,
+    url: Urls = None,
+    sources: Mapping[str, str] | None = None,
+    fallback_reward: float | None = None,
+    client: Scorer | None = None,
+    coalesce: bool = True,
+    linger_s: float = DEFAULT_LINGER_S,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    **verl_kwargs: Any,
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """`compute_score` for verl's reward loop: one item, coalesced with the items
+    awaited alongside it on this event loop into batched requests (see the module).
 
-    The blocking call runs in a worker thread: the shared client is thread-safe and
-    outlives any one event loop.
+    The plural keywords, or `coalesce=False`, score as `compute_score` does, in a worker
+    thread. An error of the request that carried this item (the service unreachable
+    past the client's retries) is raised here, never turned into a reward.
     """
-    return await asyncio.to_thread(compute_score, *args, **kwargs)
+    if not coalesce or "solution_strs" in verl_kwargs:
+        return await asyncio.to_thread(
+            compute_score,
+            data_source,
+            solution_str,
+            ground_truth,
+            extra_info,
+            url=url,
+            sources=sources,
+            fallback_reward=fallback_reward,
+            client=client,
+            **verl_kwargs,
+        )
+    if data_source is None or solution_str is None:
+        raise TypeError("compute_score_async needs data_source and solution_str")
+    item = to_item(
+        data_source, solution_str, ground_truth, extra_info, sources=sources,
+        fallback_reward=fallback_reward,
+    )  # fmt: skip
+    scorer = client if client is not None else shared_client(url)
+    result = await coalescer_for(scorer, linger_s=linger_s, max_batch=max_batch).score(item)
+    return to_score(result)
+
+
+def compute_score_float(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any = None,
+    extra_info: Any = None,
+    **kwargs: Any,
+) -> float:
+    """The score alone, for callers that want a number: verl's legacy `prime` manager
+    calls its function positionally, `(data_source, solution_str, ground_truth,
+    extra_info)`, and reads `float(result[0])` from anything else."""
+    answer = compute_score(data_source, solution_str, ground_truth, extra_info, **kwargs)
+    assert isinstance(answer, dict)
+    return float(answer["score"])
 
 
 def _score_all(
