@@ -199,33 +199,53 @@ def _read_answer(located: _Located, options: MathOptions) -> list[Reading] | str
     """The response's answer read whole, or the rule that scores it 0.
 
     A box's content, an `<answer>` tag's content or a response that is nothing but an
-    answer is read whole (`answers.read_whole`). Anything else is prose, where
-    math-verify finds the answer; what it finds must not be a piece of a larger
-    Python-style expression at the end of the text (`- 197784*x`), which is read whole
-    instead, or refused.
+    answer is read whole (`answers.read_whole`); a box holding boxes counts its last
+    one. Anything else is prose, where math-verify finds the answer; what it finds must
+    not be a piece of a larger Python-style expression at the end of the text
+    (`- 197784*x`), which is read whole instead, or refused.
     """
-    if located.group is not None:
-        return _whole(located.group.text, options, located.extraction)
-    text = located.text
-    if located.parsed is None:
-        tag = _last_answer_tag(text)
-        if tag is not None:
-            text = tag
-        if _is_bare(text, options):
-            whole = _whole(text, options, located.extraction)
-            if tag is not None or _converted(whole):
-                return whole
-        stated = _stated_answer(text)
-        if stated is not None and _is_bare(stated, options):
-            whole = _whole(stated, options, located.extraction)
-            if _converted(whole):
-                return whole
-    raw = located.parsed or parse_answer(text, located.extraction)
+    extraction = located.extraction
+    if located.parsed is not None:
+        return _from_math_verify(located.text, located.parsed, options, extraction)
+    if located.group is None:
+        return _read_prose(located.text, options, extraction)
+    text = located.group.text
+    for _ in range(MAX_NESTING):
+        inner = find_boxes(text)
+        if not inner:
+            break
+        text = group_boxes(text, inner)[-1].text
+    if _is_bare(text, options):
+        return _whole(text, options, extraction)
+    # A box that holds a sentence (`\\boxed{We find that $x < 3$.}`) is read as prose.
+    return _read_prose(text, options, replace(extraction, boxed_match_priority=-1))
+
+
+def _read_prose(text: str, options: MathOptions, extraction: Extraction) -> list[Reading] | str:
+    tag = _last_answer_tag(text)
+    if tag is not None:
+        text = tag
+    if _is_bare(text, options):
+        whole = _whole(text, options, extraction)
+        if tag is not None or _converted(whole):
+            return whole
+    stated = _stated_answer(text)
+    if stated is not None and _is_bare(stated, options):
+        whole = _whole(stated, options, extraction)
+        if _converted(whole):
+            return whole
+    return _from_math_verify(text, parse_answer(text, extraction), options, extraction)
+
+
+def _from_math_verify(
+    text: str, raw: tuple[Any, ...], options: MathOptions, extraction: Extraction
+) -> list[Reading] | str:
+    """math-verify's answer in prose, unless it is a piece of a trailing Python expression."""
     if not raw:
         return "no_answer"
     span = _trailing_python(text)
     if span is not None:
-        return _whole(span, options, located.extraction)
+        return _whole(span, options, extraction)
     shown = next((item for item in reversed(raw) if isinstance(item, str)), str(raw[0]))
     return [Reading(shown, raw[0], ("math_verify",), alternatives=raw[1:])]
 
