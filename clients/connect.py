@@ -11,6 +11,8 @@ per call. A forked child makes its own: a pool or engine does not survive a fork
 from __future__ import annotations
 
 import atexit
+import concurrent.futures.thread
+import multiprocessing
 import os
 import threading
 from collections.abc import Sequence
@@ -50,10 +52,23 @@ def service_urls(url: Urls = None) -> list[str]:
 
 def connect(url: Urls = None, **client_kwargs: Any) -> Scorer:
     """A new client: `RewardClient(urls, **client_kwargs)` when there is a URL, else
-    `LocalClient(**client_kwargs)`. The caller closes it."""
+    `LocalClient(**client_kwargs)`. The caller closes it.
+
+    In-process scoring needs worker processes, which a daemonic process cannot start
+    (TRL's async trainer runs its rollout worker as one: `spawn`, `daemon=True`); there
+    it refuses at once, naming the alternative, rather than failing on the first item.
+    """
     urls = service_urls(url)
     if urls:
         return RewardClient(urls, **client_kwargs)
+    if multiprocessing.current_process().daemon:
+        raise RuntimeError(
+            "rewardgate cannot score in-process here: this is a daemonic process "
+            f"({multiprocessing.current_process().name}; TRL's async trainer starts its "
+            "rollout worker with daemon=True), which may not start the worker processes "
+            "that keep each item's deadline. Run `rewardgate serve` and pass url= (or set "
+            f"${URL_ENV}) to score through the service."
+        )
     return LocalClient(**client_kwargs)
 
 
@@ -66,9 +81,27 @@ def shared_client(url: Urls = None, **client_kwargs: Any) -> Scorer:
         if client is None:
             client = _shared[key] = connect(url, **client_kwargs)
             if not _registered:
-                atexit.register(close_shared)
+                _register_exit()
                 _registered = True
     return client
+
+
+def _register_exit() -> None:
+    """Close the shared clients at exit while thread pools still take work.
+
+    Closing the in-process engine hands work to a thread; `concurrent.futures` refuses
+    new work once its own exit hook ran, which is before `atexit`'s. So the hook goes
+    where that one is (threading's exit hooks, run last-registered first), after
+    importing `concurrent.futures.thread` so that its hook is registered before ours.
+    """
+    assert concurrent.futures.thread  # imported above for its exit hook's place
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is None:
+            raise RuntimeError("no threading exit hooks")
+        register(close_shared)
+    except RuntimeError:  # already shutting down, or another interpreter
+        atexit.register(close_shared)
 
 
 def close_shared() -> None:

@@ -11,7 +11,11 @@ options are `options`, or the per-row column `options_field`. Completions are pl
 strings or conversations (a list of messages), whose last assistant message is scored.
 
 TRL awaits a coroutine function (`inspect.iscoroutinefunction`) on its own event loop,
-side by side with other async reward functions: `async_reward_func` makes one. TRL
+side by side with other async reward functions: `async_reward_func` makes one, which
+pickles, as TRL's async trainer requires. That trainer runs its rollout worker in a
+daemonic process, which cannot start the in-process engine's worker processes: there
+the functions need a service URL (`url=` or `$REWARDGATE_URL`), and without one they
+refuse on their first call, saying so. TRL
 logs each reward under the function's `__name__`, here `<verifier>_reward` unless
 `name=` is given. A non-ok result (no verdict) gives the fallback reward, or `None`
 with `abstain=True`, which TRL leaves out of that completion's sum of rewards.
@@ -23,6 +27,7 @@ the client's (`api_key=`, `timeout=`, `batch_size=`, ... or `settings=` in-proce
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,7 +35,7 @@ from rewardgate.clients.base import make_item
 from rewardgate.clients.connect import Scorer, Urls, shared_client
 from rewardgate.clients.rows import plain, row_options
 
-__all__ = ["RewardFunc", "async_reward_func", "completion_text", "reward_func"]
+__all__ = ["RewardFunc", "async_reward_func", "completion_text", "reward_func", "score_async"]
 
 Rewards = list[float | None]
 
@@ -153,18 +158,25 @@ def async_reward_func(
 ) -> Callable[..., Awaitable[Rewards]]:
     """The coroutine twin of `reward_func`, for TRL's async reward functions.
 
-    The batch is scored by the same shared, thread-safe client in a worker thread, so
-    it keeps one connection pool (or engine) whatever event loop TRL awaits it on.
+    It is `functools.partial(score_async, RewardFunc(...))` named like the function
+    (`__name__`): `inspect.iscoroutinefunction` sees through the partial, as TRL checks,
+    and it pickles (TRL's async trainer ships reward functions to a spawned process and
+    refuses unpicklable ones at start). The batch is scored by the shared, thread-safe
+    client in a worker thread, so it keeps one connection pool (or engine) whatever
+    event loop TRL awaits it on.
     """
     func = RewardFunc(verifier, reference_field, **kwargs)
-
-    async def score(
-        prompts: Sequence[Any] | None = None,
-        completions: Sequence[Any] | None = None,
-        **columns: Any,
-    ) -> Rewards:
-        return await asyncio.to_thread(func, prompts, completions, **columns)
-
-    score.__name__ = score.__qualname__ = func.__name__
+    score = functools.partial(score_async, func)
+    score.__name__ = score.__qualname__ = func.__name__  # type: ignore[attr-defined]
     score.__doc__ = f"TRL async reward function: {verifier} verdicts on the completions."
     return score
+
+
+async def score_async(
+    func: RewardFunc,
+    prompts: Sequence[Any] | None = None,
+    completions: Sequence[Any] | None = None,
+    **columns: Any,
+) -> Rewards:
+    """`func`'s rewards, computed in a worker thread (what `async_reward_func` awaits)."""
+    return await asyncio.to_thread(func, prompts, completions, **columns)
