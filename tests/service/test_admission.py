@@ -24,9 +24,10 @@ def test_a_large_batch_is_not_overtaken_by_small_ones(verifier_engine) -> None:
     order: list[str] = []
 
     async def batch(name: str, items: list[dict[str, object]]) -> None:
-        results = await harness.engine.score(items)
-        assert all(r.status == "ok" for r in results)
+        stream = await harness.engine.open_stream(items)  # returns once admitted
         order.append(name)
+        results = [result async for _, result in stream]
+        assert len(results) == len(items) and all(r.status == "ok" for r in results)
 
     async def scenario() -> None:
         busy = asyncio.ensure_future(batch("busy", [sleepy(0.3)] * 4))
