@@ -303,3 +303,21 @@ KEPT = [
 )
 def test_kept_readings(gold: str, answer: str, reward: float) -> None:
     assert score(f"\\boxed{{{answer}}}", gold).reward == reward
+
+
+# --- boxes that hold more than an answer ---------------------------------------------------
+
+BOX_PROSE = [
+    ("\\boxed{We find that $x \\lt 3$.}", "x < 3", 1.0),
+    ("\\boxed{Answer $ 9 $}", "9", 1.0),
+    ("\\boxed{Thus $x-p=\\boxed{2-2p}$.}", "2-2p", 1.0),
+    ("\\boxed{Thus $x-p=\\boxed{2-2p}$.}", "2-p", 0.0),
+    ("\\boxed{The product is -111888*x**9 + 211261*x**8 - 5000*x**2 - 197784*x}", POLY, 0.0),
+    ("\\boxed{The product is -111888*x**9 + 211260*x**8 - 5000*x**2 - 197784*x}", POLY, 1.0),
+]
+
+
+@pytest.mark.parametrize(("response", "gold", "reward"), BOX_PROSE)
+def test_box_holding_prose_or_boxes(response: str, gold: str, reward: float) -> None:
+    result = score(response, gold)
+    assert result.ok and result.reward == reward, result.details

@@ -358,6 +358,9 @@ def _stated_answer(text: str) -> str | None:
     return phrases[-1].group(1).strip() if phrases else None
 
 
+_LEADING_WORDS = re.compile(r"^(?:[A-Za-z]{2,}\s+)+")
+
+
 def _last_answer_tag(text: str) -> str | None:
     tags = _ANSWER_TAG.findall(text)
     return tags[-1] if tags else None
@@ -379,7 +382,7 @@ def _trailing_python(text: str) -> str | None:
     last = spans[-1]
     if re.search(r"\d", text[last.end() :]):
         return None  # more math follows: math-verify's answer is not from this span
-    return last.group().strip()
+    return _LEADING_WORDS.sub("", last.group().strip())  # `is -3*x`: the operand is prose
 
 
 def _refusal(text: str, options: MathOptions, whole_text: bool = False) -> str | None:
