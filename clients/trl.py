@@ -27,7 +27,6 @@ the client's (`api_key=`, `timeout=`, `batch_size=`, ... or `settings=` in-proce
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,7 +34,7 @@ from rewardgate.clients.base import make_item
 from rewardgate.clients.connect import Scorer, Urls, shared_client
 from rewardgate.clients.rows import plain, row_options
 
-__all__ = ["RewardFunc", "async_reward_func", "completion_text", "reward_func", "score_async"]
+__all__ = ["AsyncRewardFunc", "RewardFunc", "async_reward_func", "completion_text", "reward_func"]
 
 Rewards = list[float | None]
 
@@ -156,27 +155,51 @@ def reward_func(verifier: str, reference_field: str = "solution", **kwargs: Any)
 def async_reward_func(
     verifier: str, reference_field: str = "solution", **kwargs: Any
 ) -> Callable[..., Awaitable[Rewards]]:
-    """The coroutine twin of `reward_func`, for TRL's async reward functions.
+    """The coroutine twin of `reward_func`, for TRL's async reward functions: an
+    `AsyncRewardFunc`, which pickles (TRL's async trainer refuses unpicklable reward
+    functions at start) and which `inspect.iscoroutinefunction` takes for a coroutine
+    function, as TRL checks."""
+    return AsyncRewardFunc(RewardFunc(verifier, reference_field, **kwargs))
 
-    It is `functools.partial(score_async, RewardFunc(...))` named like the function
-    (`__name__`): `inspect.iscoroutinefunction` sees through the partial, as TRL checks,
-    and it pickles (TRL's async trainer ships reward functions to a spawned process and
-    refuses unpicklable ones at start). The batch is scored by the shared, thread-safe
+
+async def _signature(
+    prompts: Sequence[Any] | None = None, completions: Sequence[Any] | None = None, **columns: Any
+) -> Rewards:
+    """The signature (and coroutine flag) `AsyncRewardFunc` shows to `inspect`."""
+    raise NotImplementedError
+
+
+class AsyncRewardFunc:
+    """A picklable coroutine reward function wrapping a `RewardFunc`.
+
+    TRL awaits a reward function when `inspect.iscoroutinefunction` says it is one, logs
+    it under its `__name__` (after unwrapping `functools.partial`, so a partial would be
+    logged under the wrapped function's name), and its async trainer pickles it. A
+    closure cannot pickle; this object can (only its `RewardFunc` is pickled), and it
+    looks like a coroutine function to `inspect` the way the standard library reads one
+    (a `__code__` with the coroutine flag, `__name__`, `__defaults__`,
+    `__kwdefaults__`, `__annotations__`). The batch is scored by the shared, thread-safe
     client in a worker thread, so it keeps one connection pool (or engine) whatever
     event loop TRL awaits it on.
     """
-    func = RewardFunc(verifier, reference_field, **kwargs)
-    score = functools.partial(score_async, func)
-    score.__name__ = score.__qualname__ = func.__name__  # type: ignore[attr-defined]
-    score.__doc__ = f"TRL async reward function: {verifier} verdicts on the completions."
-    return score
 
+    __code__ = _signature.__code__
+    __defaults__ = _signature.__defaults__
+    __kwdefaults__ = _signature.__kwdefaults__
+    __annotations__ = _signature.__annotations__
 
-async def score_async(
-    func: RewardFunc,
-    prompts: Sequence[Any] | None = None,
-    completions: Sequence[Any] | None = None,
-    **columns: Any,
-) -> Rewards:
-    """`func`'s rewards, computed in a worker thread (what `async_reward_func` awaits)."""
-    return await asyncio.to_thread(func, prompts, completions, **columns)
+    def __init__(self, func: RewardFunc) -> None:
+        self.func = func
+        self.__name__ = self.__qualname__ = func.__name__
+        self.__doc__ = f"TRL async reward function: {func.verifier} verdicts on the completions."
+
+    async def __call__(
+        self,
+        prompts: Sequence[Any] | None = None,
+        completions: Sequence[Any] | None = None,
+        **columns: Any,
+    ) -> Rewards:
+        return await asyncio.to_thread(self.func, prompts, completions, **columns)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AsyncRewardFunc, (self.func,))
