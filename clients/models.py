@@ -18,6 +18,9 @@ class VerifierInfo(BaseModel):
 
     name: str
     version: str
+    # The verdict fingerprint (version, source digest, judging tools); None from an
+    # older server.
+    fingerprint: str | None = None
     description: str = ""
     reference_schema: dict[str, Any] = Field(default_factory=dict)
     options_schema: dict[str, Any] = Field(default_factory=dict)

@@ -132,3 +132,8 @@ class Backend(Protocol):
     def health(self) -> dict[str, str]:
         """Each capability this backend needs: name -> "ok" or what is wrong and the fix."""
         ...
+
+    def identity(self) -> str:
+        """What programs run on here beyond the host's packages, for verdict fingerprints:
+        docker's image id; "host" for bwrap, whose toolchains are the host's own."""
+        ...

@@ -135,6 +135,9 @@ class BwrapBackend:
 
     # -- start-up probe -------------------------------------------------------------
 
+    def identity(self) -> str:
+        return "host"
+
     def health(self) -> dict[str, str]:
         if self._health is not None:
             return dict(self._health)

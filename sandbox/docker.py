@@ -224,6 +224,15 @@ class DockerBackend:
                 raise SandboxError(f"cannot reach the Docker daemon: {exc}") from exc
         return self._client.api
 
+    def identity(self) -> str:
+        """The sandbox image's id: a rebuilt image is another judge."""
+        try:
+            return str(self._api().inspect_image(self.image)["Id"])
+        except SandboxError:
+            raise
+        except Exception as exc:
+            raise SandboxError(f"cannot inspect image {self.image}: {exc}") from exc
+
     def health(self) -> dict[str, str]:
         if self._health is not None:
             return dict(self._health)

@@ -40,7 +40,7 @@ _TRANSPORT_FIELDS = {"id", "elapsed_ms", "cached"}
 
 def cache_key(
     verifier: str,
-    version: str,
+    fingerprint: str,
     response: str,
     reference: dict[str, Any],
     options: dict[str, Any],
@@ -54,7 +54,7 @@ def cache_key(
     """
     options = {k: v for k, v in options.items() if k != "timeout_s"}
     payload = orjson.dumps(
-        [verifier, version, response, reference, options, fingerprints],
+        [verifier, fingerprint, response, reference, options, fingerprints],
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(payload).hexdigest()

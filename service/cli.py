@@ -88,16 +88,30 @@ def verifiers(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    classes = Registry.from_entry_points().classes()
+    registry = Registry.from_entry_points()
+    classes = registry.classes()
+    fingerprints = registry.fingerprints()
     if as_json:
         rows = [
-            {"name": c.name, "version": c.version, "description": c.description} for c in classes
+            {
+                "name": c.name,
+                "version": c.version,
+                "fingerprint": fingerprints[c.name],
+                "description": c.description,
+            }
+            for c in classes
         ]
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("name", "version", "reference fields", "description")
+    table = Table("name", "version", "fingerprint", "reference fields", "description")
     for cls in classes:
-        table.add_row(cls.name, cls.version, _reference_fields(cls.Reference), cls.description)
+        table.add_row(
+            cls.name,
+            cls.version,
+            fingerprints[cls.name],
+            _reference_fields(cls.Reference),
+            cls.description,
+        )
     Console().print(table)
 
 

@@ -287,15 +287,16 @@ class Engine:
             verifier = self.registry.get(request.verifier)
             prepared = verifier.prepare(request.reference, request.options)
             lowest = verifier.lowest_reward_for(prepared.options)
-            key = self._cache_key(verifier, request, prepared.reference, prepared.options)
+            fingerprint = verifier.fingerprint_for(prepared.reference, prepared.options)
+            key = self._cache_key(verifier, request, prepared, fingerprint)
             if key is None:
-                return await self._judge(verifier, request, prepared)
+                return await self._judge(verifier, request, prepared, fingerprint)
             hit = await self._lookup(key)
             if hit is not None:
                 self.metrics.cache_hits.inc()
                 return hit.model_copy(update={"id": request.id, "cached": True})
             self.metrics.cache_misses.inc()
-            return await self._judge_and_share(key, verifier, request, prepared)
+            return await self._judge_and_share(key, verifier, request, prepared, fingerprint)
         except RewardgateError as exc:
             fallback = request.fallback_reward
             return _failure(request.id, request.verifier, fallback, exc, verifier, lowest)
@@ -317,14 +318,19 @@ class Engine:
         return hit
 
     async def _judge_and_share(
-        self, key: str, verifier: Verifier, request: RewardRequest, prepared: Prepared
+        self,
+        key: str,
+        verifier: Verifier,
+        request: RewardRequest,
+        prepared: Prepared,
+        fingerprint: str,
     ) -> RewardResult:
         assert self.cache is not None
         shared: asyncio.Future[RewardResult | None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(key, shared)
         result: RewardResult | None = None
         try:
-            result = await self._judge(verifier, request, prepared)
+            result = await self._judge(verifier, request, prepared, fingerprint)
             if result.status == "ok":
                 try:
                     self.cache.put(key, result)
@@ -341,20 +347,23 @@ class Engine:
         log.warning("result cache %s failed, scoring without it: %r", operation, exc)
 
     async def _judge(
-        self, verifier: Verifier, request: RewardRequest, prepared: Prepared
+        self, verifier: Verifier, request: RewardRequest, prepared: Prepared, fingerprint: str
     ) -> RewardResult:
         budget = verifier.budget_s(prepared.reference, prepared.options, self.timeout_s)
         budget = min(budget, self.max_timeout_s)
-        return verifier.result(await self._run(request, budget), request.id)
+        return verifier.result(await self._run(request, budget), request.id, fingerprint)
 
     def _cache_key(
-        self, verifier: Verifier, request: RewardRequest, reference: Any, options: Any
+        self, verifier: Verifier, request: RewardRequest, prepared: Prepared, fingerprint: str
     ) -> str | None:
+        """The cache key, keyed on the verdict fingerprint (version, sources, tools), so
+        an upgraded verifier or judging tool never serves an old verdict."""
+        reference, options = prepared.reference, prepared.options
         if self.cache is None or not verifier.cacheable_for(reference, options):
             return None
         return cache_key(
             verifier.name,
-            verifier.version,
+            fingerprint,
             request.response,
             reference.model_dump(mode="json"),
             options.model_dump(mode="json"),

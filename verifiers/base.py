@@ -119,6 +119,12 @@ class Verifier(ABC, Generic[RefT, OptT]):
     Options: ClassVar[type[VerifierOptions]] = VerifierOptions
     lowest_reward: ClassVar[float] = 0.0
     cacheable: ClassVar[bool] = True
+    # What else a verdict depends on (see `fingerprint`): modules whose files it runs
+    # besides its own package (the sandbox for code runs), the Python distributions
+    # and Debian packages that judge.
+    source_modules: ClassVar[tuple[str, ...]] = ()
+    judging_packages: ClassVar[tuple[str, ...]] = ()
+    judging_debian_packages: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, env: VerifierEnv | None = None) -> None:
         self.env = env or VerifierEnv()
@@ -162,6 +168,50 @@ class Verifier(ABC, Generic[RefT, OptT]):
         """Fingerprints of the named files a verdict on `reference` reads (cache key part)."""
         return []
 
+    def fingerprint_for(self, reference: RefT, options: OptT) -> str:
+        """The verdict fingerprint of this item: the verifier's, for the backend it runs on.
+
+        The cache keys on it and results carry it; see `rewardgate.verifiers.fingerprint`.
+        Verifiers whose verdicts depend on the request's sandbox backend pass it on;
+        a composite combines its children's.
+        """
+        return self.fingerprint(None)
+
+    def default_backend(self) -> str | None:
+        """The sandbox backend an item that names none runs on (None: no sandbox)."""
+        return None
+
+    def fingerprint(self, backend: str | None = None) -> str:
+        """Version, source digest and judging tools' versions, memoised per backend."""
+        cache: dict[str | None, str] = self.__dict__.setdefault("_fingerprints", {})
+        if backend not in cache:
+            from rewardgate.verifiers.fingerprint import digest
+
+            cache[backend] = digest(self.fingerprint_parts(backend))
+        return cache[backend]
+
+    def fingerprint_parts(self, backend: str | None) -> dict[str, Any]:
+        """What `fingerprint` digests; override `judging_tools` rather than this."""
+        from rewardgate.verifiers.fingerprint import (
+            debian_versions,
+            package_versions,
+            source_digest,
+        )
+
+        modules = (_own_package(type(self).__module__), *self.source_modules)
+        return {
+            "verifier": self.name,
+            "version": self.version,
+            "sources": {module: source_digest(module) for module in modules},
+            "packages": package_versions(self.judging_packages),
+            "debian": debian_versions(self.judging_debian_packages),
+            "tools": self.judging_tools(backend),
+        }
+
+    def judging_tools(self, backend: str | None) -> dict[str, str]:
+        """Versions of tools that are neither Python nor Debian packages (an image id)."""
+        return {}
+
     def warmup(self) -> None:
         """Pay one-off costs (imports, parser caches) in the gateway before workers fork.
 
@@ -181,16 +231,29 @@ class Verifier(ABC, Generic[RefT, OptT]):
         """Prepare and judge in this process, with no deadline (embedding and tests)."""
         prepared = self.prepare(request.reference, request.options)
         verdict = self.judge(request.response, prepared.reference, prepared.options)
-        return self.result(verdict, request.id)
+        fingerprint = self.fingerprint_for(prepared.reference, prepared.options)
+        return self.result(verdict, request.id, fingerprint)
 
-    def result(self, verdict: Verdict, item_id: str | None) -> RewardResult:
-        """The `ok` result carrying `verdict`, stamped with this verifier's name and version."""
+    def result(
+        self, verdict: Verdict, item_id: str | None, fingerprint: str | None = None
+    ) -> RewardResult:
+        """The `ok` result carrying `verdict`, stamped with this verifier's name, version
+        and the verdict fingerprint of the item."""
         return RewardResult(
             id=item_id,
             verifier=self.name,
             version=self.version,
+            fingerprint=fingerprint,
             reward=verdict.reward,
             status="ok",
             steps=verdict.steps,
             details=verdict.details,
         )
+
+
+def _own_package(module: str) -> str:
+    """A built-in verifier's whole domain package (`rewardgate.verifiers.math`), else its module."""
+    parts = module.split(".")
+    if parts[:2] == ["rewardgate", "verifiers"] and len(parts) > 3:
+        return ".".join(parts[:3])
+    return module

@@ -53,6 +53,9 @@ class RewardResult(BaseModel):
     id: str | None = None
     verifier: str
     version: str | None = None
+    # The verdict fingerprint (version, source digest, judging tools' versions) of the
+    # judge that gave an `ok` verdict; see rewardgate.verifiers.fingerprint.
+    fingerprint: str | None = None
     reward: float
     status: Status
     steps: list[StepReward] | None = None

@@ -90,5 +90,12 @@ class Registry:
             instance = self._instances[name] = cls(self.env)
         return instance
 
+    def fingerprints(self) -> dict[str, str]:
+        """Each verifier's verdict fingerprint on its default sandbox backend."""
+        return {
+            name: verifier.fingerprint(verifier.default_backend())
+            for name, verifier in ((name, self.get(name)) for name in self.names())
+        }
+
     def classes(self) -> list[type[Verifier]]:
         return [self._classes[n] for n in self.names()]

@@ -18,7 +18,28 @@ from rewardgate.verifiers.errors import InvalidRequest
 if TYPE_CHECKING:
     from rewardgate.sandbox.api import Backend
 
-__all__ = ["backend_name", "chosen_backend", "configure_docker", "sandbox_backend"]
+__all__ = [
+    "SANDBOX_TOOLCHAINS",
+    "backend_identity",
+    "backend_name",
+    "chosen_backend",
+    "configure_docker",
+    "sandbox_backend",
+]
+
+# The Debian packages whose programs a bwrap sandbox runs from the host's read-only
+# /usr: what judges a run there (the docker backend's is its image, `backend_identity`).
+SANDBOX_TOOLCHAINS = (
+    "bubblewrap",
+    "libc6",
+    "python3.11-minimal",
+    "gcc-12",
+    "g++-12",
+    "openjdk-17-jdk-headless",
+    "nodejs",
+    "rustc",
+    "golang-1.19-go",
+)
 
 OptionsT = TypeVar("OptionsT", bound=VerifierOptions)
 
@@ -59,3 +80,20 @@ def sandbox_backend(name: str, env: VerifierEnv) -> Backend:
 
     configure_docker(env)
     return get_backend(name)
+
+
+def backend_identity(name: str | None, env: VerifierEnv) -> dict[str, str]:
+    """What judges a run on backend `name` beyond the host's packages: docker's image id.
+
+    Part of a verdict fingerprint, so a rebuilt sandbox image (a new compiler in it)
+    misses the cache. An image the daemon cannot show is named as such, which differs
+    from any id, and is reported by `health()`.
+    """
+    if name != "docker":
+        return {}
+    from rewardgate.verifiers.errors import RewardgateError
+
+    try:
+        return {"docker_image": sandbox_backend(name, env).identity()}
+    except RewardgateError as exc:
+        return {"docker_image": f"unavailable: {exc}"}

@@ -136,11 +136,14 @@ async def score(request: Request) -> Response:
 async def verifiers(request: Request) -> dict[str, Any]:
     engine: Engine = request.app.state.engine
     settings: Settings = request.app.state.settings
+    # The first fingerprint of a verifier asks dpkg or docker: off the event loop.
+    fingerprints = await asyncio.to_thread(engine.registry.fingerprints)
     return {
         "verifiers": [
             {
                 "name": cls.name,
                 "version": cls.version,
+                "fingerprint": fingerprints[cls.name],
                 "description": cls.description,
                 "reference_schema": cls.Reference.model_json_schema(),
                 "options_schema": cls.Options.model_json_schema(),

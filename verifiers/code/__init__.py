@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.code.models import CodeOptions, CodeReference
+from rewardgate.verifiers.sandboxed import SANDBOX_TOOLCHAINS, backend_identity, backend_name
 
 __all__ = ["CodeOptions", "CodeReference", "CodeVerifier"]
 
@@ -35,6 +36,17 @@ class CodeVerifier(Verifier[CodeReference, CodeOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = CodeReference
     Options: ClassVar[type[VerifierOptions]] = CodeOptions
+    source_modules = ("rewardgate.sandbox",)
+    judging_debian_packages = SANDBOX_TOOLCHAINS
+
+    def fingerprint_for(self, reference: CodeReference, options: CodeOptions) -> str:
+        return self.fingerprint(backend_name(options, self.env))
+
+    def default_backend(self) -> str | None:
+        return backend_name(CodeOptions(), self.env)
+
+    def judging_tools(self, backend: str | None) -> dict[str, str]:
+        return backend_identity(backend, self.env)
 
     def prepare(self, reference: Any, options: dict[str, Any] | None) -> Prepared[Any, Any]:
         """Options that name no sandbox backend get the server's default one; `memory_mb`

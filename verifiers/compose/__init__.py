@@ -154,6 +154,22 @@ class ComposeVerifier(Verifier[ComposeReference, ComposeSpec]):
             for child in self._children(reference.root, options, 0)
         )
 
+    def fingerprint_for(self, reference: ComposeReference, options: ComposeSpec) -> str:
+        """The composite's own fingerprint and its children's: any of them judging anew
+        changes the composite's verdict."""
+        from rewardgate.verifiers.fingerprint import combine
+
+        children = self._children(reference.root, options, 0)
+        return combine(
+            [
+                self.fingerprint(None),
+                *(
+                    child.verifier.fingerprint_for(child.prepared.reference, child.prepared.options)
+                    for child in children
+                ),
+            ]
+        )
+
     def fingerprints(self, reference: ComposeReference) -> list[str]:
         """Every child's fingerprints: a composite's verdict reads what its children read."""
         if reference._spec is None:

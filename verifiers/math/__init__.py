@@ -18,7 +18,9 @@ from rewardgate.verifiers.base import Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.math.judge import judge
 from rewardgate.verifiers.math.models import MathOptions, MathReference
 
-__all__ = ["MathOptions", "MathReference", "MathVerifier"]
+__all__ = ["JUDGING_PACKAGES", "MathOptions", "MathReference", "MathVerifier"]
+
+JUDGING_PACKAGES = ("math-verify", "sympy", "latex2sympy2_extended", "antlr4-python3-runtime")
 
 
 class MathVerifier(Verifier[MathReference, MathOptions]):
@@ -31,6 +33,7 @@ class MathVerifier(Verifier[MathReference, MathOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = MathReference
     Options: ClassVar[type[VerifierOptions]] = MathOptions
+    judging_packages = JUDGING_PACKAGES
 
     def judge(self, response: str, reference: MathReference, options: MathOptions) -> Verdict:
         return judge(response, reference.answer, options)

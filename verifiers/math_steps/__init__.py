@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from rewardgate.verifiers.base import Verdict, Verifier, VerifierOptions
+from rewardgate.verifiers.math import JUDGING_PACKAGES
 from rewardgate.verifiers.math.models import MathOptions, MathReference
 from rewardgate.verifiers.models import StepReward
 from rewardgate.verifiers.shaping.steps import StepTransform, returns_to_go, transform
@@ -81,6 +82,8 @@ class MathStepsVerifier(Verifier[MathReference, MathStepsOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = MathReference
     Options: ClassVar[type[VerifierOptions]] = MathStepsOptions
+    source_modules = ("rewardgate.verifiers.math",)
+    judging_packages = JUDGING_PACKAGES
 
     def judge(self, response: str, reference: MathReference, options: MathStepsOptions) -> Verdict:
         from rewardgate.verifiers.math.judge import judge as judge_answer

@@ -115,6 +115,7 @@ class LengthVerifier(Verifier[LengthReference, LengthOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = LengthReference
     Options: ClassVar[type[VerifierOptions]] = LengthOptions
+    judging_packages = ("tokenizers",)
     lowest_reward = -1.0
 
     def prepare(

@@ -145,6 +145,7 @@ class StringVerifier(Verifier[StringReference, StringOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = StringReference
     Options: ClassVar[type[VerifierOptions]] = StringOptions
+    judging_packages = ("rapidfuzz",)
 
     def prepare(
         self, reference: Any, options: dict[str, Any] | None

@@ -33,6 +33,13 @@ class SqlVerifier(Verifier[SqlReference, SqlOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = SqlReference
     Options: ClassVar[type[VerifierOptions]] = SqlOptions
+    judging_packages = ("sqlglot", "duckdb", "psycopg")
+
+    def judging_tools(self, backend: str | None) -> dict[str, str]:
+        """The SQLite library Python links (not a distribution of its own)."""
+        import sqlite3
+
+        return {"sqlite": sqlite3.sqlite_version}
 
     def prepare(
         self, reference: object, options: dict[str, object] | None

@@ -39,6 +39,8 @@ class SvgVerifier(Verifier[SvgReference, SvgOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = SvgReference
     Options: ClassVar[type[VerifierOptions]] = SvgOptions
+    source_modules = ("rewardgate.verifiers.image",)
+    judging_packages = ("cairosvg", "defusedxml", "numpy", "pillow", "scikit-image", "scipy")
     lowest_reward = 0.0
 
     @property
