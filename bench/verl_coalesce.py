@@ -133,16 +133,26 @@ async def one_batch(url: str, batch: list[dict[str, Any]]) -> list[float]:
     return [took] * len(batch)  # every item's answer arrives with the batch's
 
 
-def measure(step: Step, url: str, size: int, steps: int) -> tuple[float, float, float]:
-    latencies: list[float] = []
-    asyncio.run(step(url, rows(size)))  # warm: connections, the shared client
-    start = time.perf_counter()
+def measure(
+    modes: dict[str, Step], url: str, size: int, steps: int
+) -> dict[str, tuple[float, float, float]]:
+    """Each mode once per step, in turn, so that a machine busy with other work slows
+    them alike; (items/s, p50, p99) per mode."""
+    latencies: dict[str, list[float]] = {name: [] for name in modes}
+    seconds = dict.fromkeys(modes, 0.0)
+    for step in modes.values():
+        asyncio.run(step(url, rows(size)))  # warm: connections, the shared client
     for _ in range(steps):
-        latencies += asyncio.run(step(url, rows(size)))
-    seconds = time.perf_counter() - start
-    latencies.sort()
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return size * steps / seconds, statistics.median(latencies), p99
+        for name, step in modes.items():
+            start = time.perf_counter()
+            latencies[name] += asyncio.run(step(url, rows(size)))
+            seconds[name] += time.perf_counter() - start
+    out = {}
+    for name, values in latencies.items():
+        values.sort()
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+        out[name] = (size * steps / seconds[name], statistics.median(values), p99)
+    return out
 
 
 def main() -> None:
@@ -153,10 +163,8 @@ def main() -> None:
     args = parser.parse_args()
     process, url = start_server(args.workers)
     try:
-        results = {
-            name: measure(step, url, args.batch, args.steps)
-            for name, step in (("batch", one_batch), ("coalesced", coalesced), ("alone", alone))
-        }
+        modes: dict[str, Step] = {"batch": one_batch, "coalesced": coalesced, "alone": alone}
+        results = measure(modes, url, args.batch, args.steps)
     finally:
         process.terminate()
         process.wait(timeout=30)
