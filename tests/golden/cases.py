@@ -1,0 +1,118 @@
+"""The requests whose verdicts are pinned in tests/golden/<verifier>.json.
+
+A few per verifier, each a different path through it (right, wrong, unparsable,
+invalid), cheap enough to replay on every test run. Add a case here, then regenerate
+the file (see `tests/golden/golden.py`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+ICON = (DATA / "svg" / "simple-icons" / "alacritty.svg").read_text()
+
+PYTHON_ADD = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+CPP_ADD = "```cpp\nint add(int a, int b) { return a + b; }\n```"
+
+CASES: dict[str, list[dict[str, Any]]] = {
+    "math": [
+        {"response": "\\boxed{\\frac{1}{2}}", "reference": "0.5"},
+        {"response": "The answer is 41.", "reference": "42"},
+        {"response": "\\boxed{x > 2}", "reference": "(2, \\infty)"},
+        {"response": "\\boxed{1, 3, 5}", "reference": "5, 3, 1"},
+        {"response": "\\boxed{15}", "reference": "1, 3, 5, 15"},
+        {"response": "\\boxed{-3x^2 + 1}", "reference": "-3*x**2 + 1"},
+        {"response": "\\boxed{-3x^2 + 2}", "reference": "-3*x**2 + 1"},
+        {"response": "\\boxed{B}", "reference": "B"},
+        {"response": "\\boxed{7,425,000}", "reference": "7425000"},
+        {"response": "\\boxed{1}", "reference": "0,500"},
+    ],
+    "math_steps": [
+        {"response": "Step 1: $2+2=4$.\nStep 2: so the answer is \\boxed{4}.", "reference": "4"},
+        {"response": "Step 1: $2+2=5$.\nStep 2: so the answer is \\boxed{5}.", "reference": "4"},
+    ],
+    "code": [
+        {
+            "response": PYTHON_ADD,
+            "reference": {"tests": [{"stdin": "1 2", "expected_stdout": "3"}]},
+            "options": {"backend": "bwrap"},
+        },
+        {
+            "response": PYTHON_ADD.replace("a + b", "a - b"),
+            "reference": {"tests": [{"stdin": "1 2", "expected_stdout": "3"}]},
+            "options": {"backend": "bwrap"},
+        },
+        {
+            "response": CPP_ADD,
+            "reference": {"language": "cpp", "asserts": ["assert(add(1, 2) == 3);"]},
+            "options": {"backend": "bwrap"},
+        },
+        {
+            "response": "```cpp\nint add(int a, int b) { return a + b }\n```",
+            "reference": {"language": "cpp", "asserts": ["assert(add(1, 2) == 3);"]},
+            "options": {"backend": "bwrap"},
+        },
+        {
+            "response": "def add(a, b):\n    return a + b",
+            "reference": {"asserts": ["assert add(1, 2) == 3"]},
+            "options": {"backend": "bwrap"},
+        },
+    ],
+    "sql": [
+        {
+            "response": "SELECT COUNT(*) FROM Artist",
+            "reference": {"gold_sql": "SELECT COUNT(*) FROM Artist", "db": "chinook.sqlite"},
+        },
+        {
+            "response": "SELECT COUNT(*) FROM Album",
+            "reference": {"gold_sql": "SELECT COUNT(*) FROM Artist", "db": "chinook.sqlite"},
+        },
+        {
+            "response": "DROP TABLE Artist",
+            "reference": {"gold_sql": "SELECT COUNT(*) FROM Artist", "db": "chinook.sqlite"},
+        },
+    ],
+    "svg": [
+        {"response": ICON, "reference": {"target_svg": ICON}},
+        {
+            "response": '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24">'
+            '<rect width="24" height="24"/></svg>',
+            "reference": {"target_svg": ICON},
+        },
+    ],
+    "compose": [
+        {
+            "response": "<think>ok</think> \\boxed{4}",
+            "reference": "4",
+            "options": {
+                "children": [
+                    {"name": "answer", "verifier": "math", "weight": 0.9},
+                    {
+                        "name": "form",
+                        "verifier": "format",
+                        "weight": 0.1,
+                        "options": {"pattern": "^<think>.*</think>"},
+                    },
+                ]
+            },
+        },
+    ],
+    "format": [
+        {"response": "<think>x</think> y", "options": {"pattern": "^<think>.*</think>"}},
+        {"response": "y", "options": {"pattern": "^<think>.*</think>"}},
+    ],
+    "length": [
+        {"response": "word " * 50, "options": {"unit": "words", "max_len": 60, "buffer": 20}},
+        {"response": "word " * 10, "options": {"unit": "words", "max_len": 60, "buffer": 20}},
+    ],
+    "repetition": [
+        {"response": "the same line\n" * 20},
+        {"response": "one two three four five six seven eight nine ten"},
+    ],
+    "string": [
+        {"response": "Paris", "reference": "paris"},
+        {"response": "Lyon", "reference": "paris"},
+    ],
+}
