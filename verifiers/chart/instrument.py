@@ -25,6 +25,8 @@ chart2code/utils/evaluator/):
   drew, read when the figure is saved (ChartMimic's `update_drawed_colors`), as
   `#RRGGBB` (alpha dropped) or a colormap's name where a colormap paints it; the
   pairs (type, colour) are de-duplicated. Filtering and matching happen on the host.
+  Beside it, `cm_colors`: ChartMimic's own log (`chartmimic.py`: grouped by the
+  function that logged the colour, one entry per function and colour at call time).
 
 Only calls on the saved figure's axes count (ChartMimic counts every figure's).
 The script's `savefig` and `show` write no file: the harness renders that figure as it
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     # At run time colours.py shares this namespace (runner.py loads both into one).
+    from rewardgate.verifiers.chart.chartmimic import ColourLog, install_chartmimic
     from rewardgate.verifiers.chart.colours import SHAPE_TYPES, colours_of
 
 MAX_TEXTS = 5000
@@ -77,6 +80,7 @@ class Recorder:
         self.recording = False
         self.savefig: Any = None  # matplotlib's own, for the harness
         self.captured: dict[str, Any] | None = None  # the result to send
+        self.cm = ColourLog()  # ChartMimic's own colour log (chartmimic.py)
 
     def capture(self, figure: Any) -> None:
         """Render `figure` now and keep the result (a failure too): never raises."""
@@ -114,6 +118,7 @@ class Recorder:
 
         wrapper.__name__ = getattr(func, "__name__", key)
         wrapper.__doc__ = getattr(func, "__doc__", None)
+        wrapper.__wrapped_original__ = func  # type: ignore[attr-defined]  # chartmimic.py
         return wrapper
 
     def silence(self, func: Any) -> Any:
@@ -157,6 +162,7 @@ def install(recorder: Recorder) -> None:
     )
     # A colorbar paints itself with pcolormesh: part of the colorbar, not a chart.
     Colorbar._draw_all = recorder.silence(Colorbar._draw_all)
+    install_chartmimic(recorder.cm)  # over these wrappers: its flag is its own
 
     draw_text = RendererAgg.draw_text
 
@@ -284,6 +290,7 @@ def record_of(recorder: Recorder, figure: Any) -> dict[str, Any]:
         "layout": layout_of(figure),
         "types": types,
         "colors": sorted([k, c] for k, c in colours),
+        "cm_colors": recorder.cm.colours(),
     }
 
 

@@ -37,13 +37,28 @@ def texts(record: ChartRecord, tick_labels: str) -> list[str]:
     return [text for text, kind in record.texts if kind in kinds]
 
 
-def structure_scores(pred: ChartRecord, target: ChartRecord, tick_labels: str) -> dict[str, F1]:
-    """ChartMimic's four low-level scores of `pred` against `target`."""
+def structure_scores(
+    pred: ChartRecord,
+    target: ChartRecord,
+    tick_labels: str,
+    color_reading: str = "chart_type",
+    empty_sides: str = "agree",
+) -> dict[str, F1]:
+    """ChartMimic's four low-level scores of `pred` against `target`.
+
+    `color_reading`: `chart_type` (rewardgate's colour record) or `chartmimic`
+    (ChartMimic's own log); `empty_sides`: `agree` or `zero` (see ChartOptions).
+    """
+    agree = empty_sides == "agree"
+    chartmimic = color_reading == "chartmimic"
+    pred_colors, target_colors = (
+        (pred.cm_colors, target.cm_colors) if chartmimic else (pred.colors, target.colors)
+    )
     return {
-        "text": text_f1(texts(pred, tick_labels), texts(target, tick_labels)),
-        "layout": layout_f1(pred.layout, target.layout),
-        "type": type_f1(pred.types, target.types),
-        "color": color_f1(pred.colors, target.colors),
+        "text": text_f1(texts(pred, tick_labels), texts(target, tick_labels), agree),
+        "layout": layout_f1(pred.layout, target.layout, agree),
+        "type": type_f1(pred.types, target.types, agree),
+        "color": color_f1(pred_colors, target_colors, agree),
     }
 
 
@@ -66,24 +81,31 @@ def judge(
     except ValueError as exc:  # the script's process sent an image we cannot decode
         details.update(reason="protocol", message=str(exc))
         return Verdict(LOWEST, details=details)
-    pixels = compare(canvas, target.canvas, options.preset, options.pixel_weights)
+    pixels = compare(canvas, target.canvas, options.pixel_preset, options.pixel_weights)
     terms: dict[str, float] = {"pixels": pixels.reward}
     details["pixels"] = pixels.details()
     if target.record is not None:
-        scores = structure_scores(outcome.record, target.record, options.tick_labels)
+        scores = structure_scores(
+            outcome.record,
+            target.record,
+            options.tick_labels,
+            options.color_reading,
+            options.empty_sides,
+        )
         terms.update({name: score.f1 for name, score in scores.items()})
         details["structure"] = {name: score.as_dict() for name, score in scores.items()}
-        details["drawn"] = _drawn(outcome.record, options.tick_labels)
+        details["drawn"] = _drawn(outcome.record, options.tick_labels, options.color_reading)
     weights = {t: w for t, w in options.active_weights().items() if t in terms}
     details.update(reason="scored", terms=terms, weights=weights)
     return Verdict(mix(terms, weights, LOWEST), details=details)
 
 
-def _drawn(record: ChartRecord, tick_labels: str) -> dict[str, Any]:
+def _drawn(record: ChartRecord, tick_labels: str, color_reading: str) -> dict[str, Any]:
     """What the candidate drew, for a reader of `details` (texts capped)."""
+    colors = record.cm_colors if color_reading == "chartmimic" else record.colors
     return {
         "texts": texts(record, tick_labels)[:MAX_SHOWN_TEXTS],
         "layout": [list(cell) for cell in record.layout],
         "types": dict(record.types),
-        "colors": [list(pair) for pair in record.colors[:MAX_SHOWN_TEXTS]],
+        "colors": [list(pair) for pair in colors[:MAX_SHOWN_TEXTS]],
     }

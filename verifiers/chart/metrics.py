@@ -19,9 +19,12 @@ chart2code/utils/evaluator/, as `code4evaluation.py` runs them):
   ten colours, ChartMimic first drops each colour within similarity 0.7 of one kept
   before it; here in sorted order, so the result does not depend on set order.
 
-One deliberate difference: ChartMimic scores 0 when either side is empty, also when
-both are (identical code drawing no text would score 0); here two empty sides agree
-(F1 = 1), one empty side scores 0.
+Two empty sides: ChartMimic scores 0 when either side is empty, also when both are
+(identical code drawing no text would score 0); by default here two empty sides agree
+(F1 = 1), one empty side scores 0. `empty_agree=False` is ChartMimic's rule (the
+`chartmimic` preset). Colours may be `#RRGGBBAA` in ChartMimic's colour log (a script's
+own string kept as given): they count as distinct entries and compare by `#RRGGBB`, as
+ChartMimic's `hex_to_rgb` reads them.
 """
 
 from __future__ import annotations
@@ -56,9 +59,9 @@ class F1:
     f1: float
 
     @classmethod
-    def of(cls, matched: float, predicted: int, target: int) -> F1:
+    def of(cls, matched: float, predicted: int, target: int, empty_agree: bool = True) -> F1:
         if predicted == 0 and target == 0:
-            return cls(1.0, 1.0, 1.0)
+            return cls(1.0, 1.0, 1.0) if empty_agree else cls(0.0, 0.0, 0.0)
         if predicted == 0 or target == 0:
             return cls(0.0, 0.0, 0.0)
         precision, recall = matched / predicted, matched / target
@@ -69,23 +72,31 @@ class F1:
         return {"precision": self.precision, "recall": self.recall, "f1": self.f1}
 
 
-def _multiset_f1(predicted: Sequence[Hashable], target: Sequence[Hashable]) -> F1:
+def _multiset_f1(
+    predicted: Sequence[Hashable], target: Sequence[Hashable], empty_agree: bool = True
+) -> F1:
     """Each target item matches an equal predicted item at most once."""
     matched = sum((Counter(predicted) & Counter(target)).values())
-    return F1.of(matched, len(predicted), len(target))
+    return F1.of(matched, len(predicted), len(target), empty_agree)
 
 
-def text_f1(predicted: Sequence[str], target: Sequence[str]) -> F1:
-    return _multiset_f1(predicted, target)
+def text_f1(predicted: Sequence[str], target: Sequence[str], empty_agree: bool = True) -> F1:
+    return _multiset_f1(predicted, target, empty_agree)
 
 
-def layout_f1(predicted: Sequence[tuple[int, ...]], target: Sequence[tuple[int, ...]]) -> F1:
-    return _multiset_f1(predicted, target)
+def layout_f1(
+    predicted: Sequence[tuple[int, ...]],
+    target: Sequence[tuple[int, ...]],
+    empty_agree: bool = True,
+) -> F1:
+    return _multiset_f1(predicted, target, empty_agree)
 
 
-def type_f1(predicted: Mapping[str, int], target: Mapping[str, int]) -> F1:
+def type_f1(
+    predicted: Mapping[str, int], target: Mapping[str, int], empty_agree: bool = True
+) -> F1:
     matched = sum(min(n, target[t]) for t, n in predicted.items() if t in target)
-    return F1.of(matched, sum(predicted.values()), sum(target.values()))
+    return F1.of(matched, sum(predicted.values()), sum(target.values()), empty_agree)
 
 
 def _lab(colors: Sequence[str]) -> NDArray[np.float64]:
@@ -94,11 +105,12 @@ def _lab(colors: Sequence[str]) -> NDArray[np.float64]:
     from skimage.color import rgb2lab
 
     rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in colors], dtype=float)
+    # (a #RRGGBBAA colour reads as its #RRGGBB, as ChartMimic's hex_to_rgb reads it)
     return np.asarray(rgb2lab(rgb.reshape(-1, 1, 3) / 255.0).reshape(-1, 3), dtype=np.float64)
 
 
 def _is_hex(color: str) -> bool:
-    return len(color) == 7 and color.startswith("#")
+    return len(color) in (7, 9) and color.startswith("#")
 
 
 def similarity_matrix(predicted: Sequence[str], target: Sequence[str]) -> NDArray[np.float64]:
@@ -156,8 +168,13 @@ def _grouped(colors: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return groups
 
 
-def color_f1(predicted: Sequence[tuple[str, str]], target: Sequence[tuple[str, str]]) -> F1:
-    """`(chart type, colour)` pairs, each side de-duplicated."""
+def color_f1(
+    predicted: Sequence[tuple[str, str]],
+    target: Sequence[tuple[str, str]],
+    empty_agree: bool = True,
+) -> F1:
+    """`(group, colour)` pairs, each side de-duplicated; the group is the chart type
+    (rewardgate's reading) or the logging function (ChartMimic's, `cm_colors`)."""
     pred, gold = sorted(set(predicted)), sorted(set(target))
     if len(pred) > FILTER_ABOVE:
         pred = filter_colors(pred)
@@ -168,4 +185,4 @@ def color_f1(predicted: Sequence[tuple[str, str]], target: Sequence[tuple[str, s
         _best_total(pred_groups.get(g, []), gold_groups.get(g, []))
         for g in sorted(pred_groups.keys() | gold_groups.keys())
     )
-    return F1.of(total, len(pred), len(gold))
+    return F1.of(total, len(pred), len(gold), empty_agree)

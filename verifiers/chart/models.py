@@ -11,6 +11,12 @@ The reward is a weighted mean of five terms, each in [0, 1]:
 
 Default weights are all 1: the mean of the pixel score and ChartMimic's four scores.
 A `target_png` has no structure to compare, so only `pixels` can be weighted with one.
+
+Preset `chartmimic` reproduces ChartMimic's code (`code4evaluation.py`'s text, layout,
+type and colour evaluators; checked against it in tests/verifiers/chartmimic_reference/):
+its four scores weigh 1 each and the pixels 0, tick labels are left out of the text
+score, colours are read from ChartMimic's own log (`color_reading="chartmimic"`) and
+two empty sides score 0. Options the request sets win over the preset's.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from rewardgate.verifiers.base import VerifierOptions
 from rewardgate.verifiers.image.presets import PIXEL_TERMS
 
 __all__ = [
+    "CHARTMIMIC",
     "DEFAULT_WEIGHTS",
     "MAX_SCRIPT_CHARS",
     "STRUCTURE_TERMS",
@@ -37,6 +44,12 @@ Term = Literal["pixels", "text", "layout", "type", "color"]
 TERMS: tuple[Term, ...] = ("pixels", "text", "layout", "type", "color")
 STRUCTURE_TERMS: tuple[Term, ...] = ("text", "layout", "type", "color")
 DEFAULT_WEIGHTS: dict[Term, float] = dict.fromkeys(TERMS, 1.0)
+CHARTMIMIC: dict[str, object] = {
+    "weights": {"pixels": 0.0, "text": 1.0, "layout": 1.0, "type": 1.0, "color": 1.0},
+    "tick_labels": "none",
+    "color_reading": "chartmimic",
+    "empty_sides": "zero",
+}
 
 
 class ChartReference(BaseModel):
@@ -72,8 +85,25 @@ class ChartOptions(VerifierOptions):
         default_factory=lambda: dict(DEFAULT_WEIGHTS),
         description="Weight of each term: pixels, text, layout, type, color (missing = 0).",
     )
-    preset: Literal["default", "starvector"] = Field(
-        "default", description="Pixel metric mix of the `pixels` term (image presets)."
+    preset: Literal["default", "starvector", "chartmimic"] = Field(
+        "default",
+        description="`default` / `starvector`: the pixel metric mix of the `pixels` term "
+        "(image presets). `chartmimic`: ChartMimic's four scores exactly (weights "
+        "text/layout/type/color 1, pixels 0; tick_labels none; color_reading chartmimic; "
+        "empty_sides zero; the default pixel mix if pixels are weighted).",
+    )
+    color_reading: Literal["chart_type", "chartmimic"] = Field(
+        "chart_type",
+        description="How the colour score groups colours. `chart_type` (rewardgate's): by "
+        "the chart type the script called, every artist's final colour, the saved figure "
+        "only. `chartmimic`: by the matplotlib function that logged the colour (barh "
+        "under bar, an errorbar's line with plot lines), one entry per function and "
+        "colour at call time (recoloured artists collapse), every figure.",
+    )
+    empty_sides: Literal["agree", "zero"] = Field(
+        "agree",
+        description="Two empty sides of a structure score (no texts, no colours...): "
+        "`agree` scores 1, `zero` scores 0 (ChartMimic's rule).",
     )
     pixel_weights: dict[str, float] | None = Field(
         None, description=f"Custom pixel metric weights instead of the preset's: {PIXEL_TERMS}."
@@ -95,6 +125,19 @@ class ChartOptions(VerifierOptions):
     )
     memory_mb: int = Field(1024, ge=128, le=16384, description="Memory for the script.")
     backend: str = Field("bwrap", description="Sandbox backend.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: object) -> object:
+        """The `chartmimic` preset fills the options the request leaves unset."""
+        if isinstance(data, dict) and data.get("preset") == "chartmimic":
+            return {**CHARTMIMIC, **data}
+        return data
+
+    @property
+    def pixel_preset(self) -> str:
+        """The image preset of the `pixels` term (`chartmimic` names none: the default)."""
+        return "default" if self.preset == "chartmimic" else self.preset
 
     @model_validator(mode="after")
     def _check(self) -> ChartOptions:

@@ -43,6 +43,8 @@ class ChartRecord:
     layout: tuple[tuple[int, ...], ...] = ()
     types: dict[str, int] = field(default_factory=dict)
     colors: tuple[tuple[str, str], ...] = ()
+    # ChartMimic's own colour log: (logging function, colour), see chartmimic.py
+    cm_colors: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Outcome:
 
 @functools.cache
 def _entry() -> PythonEntry:
-    names = ("runner.py", "startup.py", "colours.py", "instrument.py")
+    names = ("runner.py", "startup.py", "colours.py", "chartmimic.py", "instrument.py")
     files = {name: (HERE / name).read_text(encoding="utf-8") for name in names}
     return PythonEntry("runner.py", files)
 
@@ -198,12 +200,18 @@ def parse_record(raw: Any) -> ChartRecord:
         if len(pair) != 2:
             raise ValueError("a colour entry is not a pair")
         colors.append((_str(pair[0]), _color(pair[1])))
-    return ChartRecord(tuple(texts), tuple(layout), counts, tuple(colors))
+    cm_colors = []
+    for item in _list(raw.get("cm_colors", []), MAX_ITEMS):
+        pair = _list(item, 2)
+        if len(pair) != 2:
+            raise ValueError("a colour entry is not a pair")
+        cm_colors.append((_str(pair[0]), _color(pair[1], (7, 9))))
+    return ChartRecord(tuple(texts), tuple(layout), counts, tuple(colors), tuple(cm_colors))
 
 
-def _color(value: Any) -> str:
-    """`#RRGGBB` (upper case) or a colormap's name."""
+def _color(value: Any, lengths: tuple[int, ...] = (7,)) -> str:
+    """`#RRGGBB` (upper case; `#RRGGBBAA` too where `lengths` allows) or a colormap's name."""
     text = _str(value)
-    if text.startswith("#") and (len(text) != 7 or any(c not in HEX for c in text[1:])):
+    if text.startswith("#") and (len(text) not in lengths or any(c not in HEX for c in text[1:])):
         raise ValueError(f"not a #RRGGBB colour: {text!r}")
     return text

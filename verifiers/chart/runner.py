@@ -1,7 +1,7 @@
 """Trusted in-sandbox chart runner: runs a plotting script in a child, reports its figure.
 
-Shipped as text into the sandbox work dir with `startup.py`, `colours.py` and
-`instrument.py` (loaded into one namespace, `SHIPPED`) and run as
+Shipped as text into the sandbox work dir with `startup.py`, `colours.py`,
+`chartmimic.py` and `instrument.py` (loaded into one namespace, `SHIPPED`) and run as
 `python3 -I runner.py`, or as `main()` in a fork of a zygote that ran `preload()`
 (matplotlib already imported, so a run skips its import). It must not import
 rewardgate. One run:
@@ -41,7 +41,7 @@ SCRIPT = "chart.py"
 MAX_RESULT_BYTES = 48 << 20
 # The shipped modules, loaded into one namespace before any script runs (the work dir
 # is writable by the script; nothing is read from it later).
-SHIPPED = ("startup.py", "colours.py", "instrument.py")
+SHIPPED = ("startup.py", "colours.py", "chartmimic.py", "instrument.py")
 INSTRUMENT: dict[str, Any] = {}
 
 

@@ -1,0 +1,1 @@
+"""ChartMimic's evaluators (github ChartMimic/ChartMimic, Apache-2.0), for comparison tests."""
