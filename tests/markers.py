@@ -77,6 +77,10 @@ RESOURCES: dict[str, Resource] = {
 }
 
 SLOW = "slow: takes more than a few seconds (still runs in CI)"
+# `slow` is also what a test costs, not only what it needs: a real server process warms
+# every installed verifier up first (tests/conftest.py `serving`), the compose gateway
+# starts two images. `make check` keeps these; `-m "not slow"` leaves them out.
+SLOW_WHEN = Resource(SLOW, fixtures=frozenset({"live_server", "server", "gateway"}))
 
 # Tests that must not run at the same time as each other, by xdist group: each group
 # runs on one worker, in collection order. (Most resources are shared safely: the
@@ -168,6 +172,8 @@ def apply(items: list[pytest.Item]) -> None:
         for name, resource in RESOURCES.items():
             if needs(item, resource):
                 item.add_marker(name)
+        if item.get_closest_marker("slow") is None and needs(item, SLOW_WHEN):
+            item.add_marker("slow")
         timed = [name for name in TIMED if item.get_closest_marker(name) is not None]
         item.user_properties.append((TIMED_PROPERTY, ",".join(timed)))
         group = group_of(item)
