@@ -115,4 +115,22 @@ CASES: dict[str, list[dict[str, Any]]] = {
         {"response": "Paris", "reference": "paris"},
         {"response": "Lyon", "reference": "paris"},
     ],
+    "qa": [
+        {
+            "response": "<answer>The City of Light!</answer>",
+            "reference": ["Paris", "city of light"],
+        },
+        {
+            "response": "<answer>Paris, France</answer>",
+            "reference": "Paris",
+            "options": {"metric": "f1"},
+        },
+        {"response": "no tags at all", "reference": "Paris"},
+        {
+            "response": "<think>a</think>x<answer>Paris</answer>",
+            "reference": {"target": ["Paris"]},
+            "options": {"preset": "search_r1_format"},
+        },
+        {"response": "<answer>Paris</answer>", "reference": []},
+    ],
 }
