@@ -133,4 +133,11 @@ CASES: dict[str, list[dict[str, Any]]] = {
         },
         {"response": "<answer>Paris</answer>", "reference": []},
     ],
+    "preference": [
+        {"response": "<answer>[[A]]</answer>", "reference": "A"},
+        {"response": "<answer>[[A]] or [[B]]</answer>", "reference": "A"},
+        {"response": "<answer>[[3, 8]]</answer>", "reference": {"preferred": "model_b"}},
+        {"response": "<answer>[[B]]</answer>", "reference": "A", "options": {"preset": "rm_r1"}},
+        {"response": "[[A]]", "reference": "Z"},
+    ],
 }
