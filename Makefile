@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 # loadgroup: tests that share something exclusive run on one worker (tests/markers.py).
 PYTEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
-# The tests that need no service of the machine: markers from tests/markers.py.
-FAST := not docker and not postgres and not chromium and not cad and not ray
+# The tests that need no service of the machine and start no server process: markers
+# from tests/markers.py (`make test` runs them all).
+FAST := not docker and not postgres and not chromium and not cad and not ray and not slow
 
 RUFF_CHECK := $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 MYPY := $(VENV)/bin/mypy
