@@ -176,13 +176,14 @@ def doctor(as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.argument("input_location", metavar="INPUT")
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    "output_location",
     required=True,
-    help="Output file (.jsonl or .parquet): the input rows plus reward, status, reward_details.",
+    help="Output file (.jsonl or .parquet): the input rows plus reward, status, reward_details; "
+    "with --engine ray also an object-store prefix (s3://bucket/prefix: part files + manifest).",
 )
 @click.option("--verifier", help="Verifier for every row (default: the row's `verifier` field).")
 @click.option("--response-field", default="response", show_default=True)
@@ -210,9 +211,39 @@ def doctor(as_json: bool) -> None:
 @click.option("--resume", is_flag=True, help="Continue an interrupted run of the same output.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process (or --server); ray: copies of the engine on a Ray cluster "
+    "(pip install 'rewardgate[ray]'); INPUT may then be an object-store URI too.",
+)
+@click.option(
+    "--ray-address",
+    envvar="RAY_ADDRESS",
+    help="Ray cluster (host:port); default: the job's cluster, else a local one is started.",
+)
+@click.option(
+    "--ray-actors", type=click.IntRange(min=1), help="Scoring actors (default: fill the CPUs)."
+)
+@click.option(
+    "--ray-workers-per-actor",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Engine worker processes per actor; the actor reserves as many CPUs.",
+)
+@click.option(
+    "--ray-resource",
+    "ray_resources",
+    multiple=True,
+    metavar="NAME=AMOUNT",
+    help="A custom Ray resource each actor needs (e.g. reward=1 keeps actors off GPU nodes).",
+)
 def score(
-    input_path: Path,
-    output: Path,
+    input_location: str,
+    output_location: str,
     verifier: str | None,
     response_field: str,
     reference_field: str,
@@ -226,6 +257,11 @@ def score(
     resume: bool,
     force: bool,
     quiet: bool,
+    engine: str,
+    ray_address: str | None,
+    ray_actors: int | None,
+    ray_workers_per_actor: int,
+    ray_resources: tuple[str, ...],
 ) -> None:
     """Score every row of INPUT (JSONL or Parquet) and write OUTPUT incrementally."""
     import asyncio
@@ -241,6 +277,29 @@ def score(
     if not isinstance(options, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--options")
     fields = FieldMap(verifier, response_field, reference_field, options, reference_json)
+    if engine == "ray":
+        if server:
+            raise click.BadParameter("--server and --engine ray exclude each other")
+        from rewardgate.service.ray_engine import run_ray
+
+        summary = run_ray(
+            input_location,
+            output_location,
+            fields,
+            ray_address=ray_address,
+            actors=ray_actors,
+            workers_per_actor=ray_workers_per_actor,
+            resources=ray_resources,
+            chunk_size=chunk_size,
+            resume=resume,
+            force=force,
+            quiet=quiet,
+        )
+        _print_summary(summary, output_location)
+        return
+    input_path, output = Path(input_location), Path(output_location)
+    if not input_path.exists():
+        raise click.BadParameter(f"{input_path} does not exist", param_hint="INPUT")
     try:
         total = count_rows(input_path)
         sink = ResultSink(output, input_path, resume=resume, force=force)
@@ -348,7 +407,7 @@ async def _score(
         )
 
 
-def _print_summary(summary: Any, output: Path) -> None:
+def _print_summary(summary: Any, output: Path | str) -> None:
     from rich.console import Console
 
     mean = "n/a" if summary.mean_reward is None else f"{summary.mean_reward:.4f}"

@@ -1,0 +1,344 @@
+"""`rewardgate score --engine ray`: Ray Data on a real local cluster against the local engine.
+
+One cluster for the module (Ray is heavy on two cores): a head on 127.0.0.2 (loopback;
+127.0.0.1 would be rewritten to the external address), dashboard off, stopped at the end
+by killing the processes it started, never `ray stop` (which stops every cluster on the
+machine). Each run is the real CLI in a subprocess, the driver of its own Ray job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytest.importorskip("ray.data", reason="needs the ray extra: pip install 'rewardgate[ray]'")
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+HEAD_IP = "127.0.0.2"
+CLI = [sys.executable, "-m", "rewardgate.service.cli"]
+RAY = str(Path(sys.executable).with_name("ray"))
+# moto accepts any credentials; the cluster's workers read these from their environment.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def cluster_pids(temp_dir: str) -> list[int]:
+    """The processes of the cluster whose session lives under `temp_dir`, and theirs."""
+    tree = _children()
+    roots = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    found = [pid for pid in roots if temp_dir in _cmdline(pid)]
+    pids, todo = set(found), list(found)
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            if child not in pids:
+                pids.add(child)
+                todo.append(child)
+    return sorted(pids)
+
+
+def scoring_actor_pids(temp_dir: str) -> list[int]:
+    """Scoring actors (raylet's children running `Scorer`), not the workers they fork."""
+    tree = _children()
+    raylets = [p for p in cluster_pids(temp_dir) if "/raylet/raylet" in _cmdline(p)]
+    return [
+        child
+        for raylet in raylets
+        for child in tree.get(raylet, [])
+        if "Scorer" in _cmdline(child) or "MapWorker" in _cmdline(child)
+    ]
+
+
+class Cluster:
+    def __init__(self, address: str, temp_dir: str) -> None:
+        self.address = address
+        self.temp_dir = temp_dir
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Cluster]:
+    temp_dir = tempfile.mkdtemp(prefix="rgray-", dir="/tmp")  # short: socket paths
+    port = free_port(HEAD_IP)
+    env = {**os.environ, **AWS_ENV, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run(
+        [
+            RAY,
+            "start",
+            "--head",
+            "--node-ip-address",
+            HEAD_IP,
+            "--port",
+            str(port),
+            "--include-dashboard=false",
+            "--dashboard-port",
+            str(free_port("127.0.0.1")),
+            "--temp-dir",
+            temp_dir,
+            # Logical CPUs: two scoring actors of one worker each plus the read tasks.
+            "--num-cpus",
+            "4",
+            "--disable-usage-stats",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=180,
+    )
+    try:
+        yield Cluster(f"{HEAD_IP}:{port}", temp_dir)
+    finally:
+        for pid in cluster_pids(temp_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def string_rows(n: int) -> list[dict[str, object]]:
+    """Cheap verdicts of every kind: matches, misses, a similarity, an invalid row."""
+    rows: list[dict[str, object]] = []
+    for i in range(n):
+        row: dict[str, object] = {
+            "row": i,
+            "response": f"answer {i % 11}",
+            "reference": f"answer {i % 7}",
+            "meta": {"split": "train", "tags": [i % 2]},
+        }
+        if i % 5 == 0:
+            row["options"] = {"operation": "fuzzy"}
+        if i % 997 == 0:
+            del row["response"]  # its own `invalid` result
+        rows.append(row)
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def comparable(row: dict[str, object]) -> dict[str, object]:
+    """A row without what differs between any two runs: time taken, cache hits."""
+    details = dict(row["reward_details"])  # type: ignore[call-overload]
+    del details["elapsed_ms"], details["cached"]
+    return {**row, "reward_details": details}
+
+
+def read_jsonl(data: bytes) -> list[dict[str, object]]:
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def ray_args(cluster: Cluster, source: str, output: str, *extra: str) -> list[str]:
+    return [
+        *CLI,
+        "score",
+        source,
+        "-o",
+        output,
+        "--verifier",
+        "string",
+        "--engine",
+        "ray",
+        "--ray-address",
+        cluster.address,
+        "--ray-workers-per-actor",
+        "1",
+        "--ray-actors",
+        "2",
+        "--quiet",
+        *extra,
+    ]
+
+
+def run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=400, **kwargs)  # type: ignore[call-overload]
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result  # type: ignore[no-any-return]
+
+
+def wait_for_rows(path: Path, at_least: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= at_least:
+            return
+        assert process.poll() is None, "the run ended before the rows were written"
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached {at_least} rows")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, object]]]:
+    """20,000 rows and the local engine's output for them (the reference)."""
+    folder = tmp_path_factory.mktemp("ray-data")
+    source, local_out = folder / "in.jsonl", folder / "local.jsonl"
+    write_jsonl(source, string_rows(20_000))
+    run([*CLI, "score", str(source), "-o", str(local_out), "--verifier", "string", "--quiet"])
+    return source, [comparable(r) for r in read_jsonl(local_out.read_bytes())]
+
+
+def test_ray_output_is_the_local_engines_output(
+    ray_cluster: Cluster, dataset: tuple[Path, list[dict[str, object]]], tmp_path: Path
+) -> None:
+    source, expected = dataset
+    output = tmp_path / "ray.jsonl"
+    result = run(ray_args(ray_cluster, str(source), str(output)))
+    got = [comparable(r) for r in read_jsonl(output.read_bytes())]
+    assert len(got) == len(expected) == 20_000
+    assert got == expected
+    statuses = {r["status"] for r in got}
+    assert statuses == {"ok", "invalid"}, "both kinds of verdict went through"
+    assert "scored 20000 rows" in result.stderr
+
+
+def test_killed_scoring_actor_loses_nothing(
+    ray_cluster: Cluster, dataset: tuple[Path, list[dict[str, object]]], tmp_path: Path
+) -> None:
+    source, expected = dataset
+    output = tmp_path / "ray.jsonl"
+    process = subprocess.Popen(
+        ray_args(ray_cluster, str(source), str(output), "--chunk-size", "200"),
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_rows(output, 1, process)
+        actors = scoring_actor_pids(ray_cluster.temp_dir)
+        assert actors, "no scoring actor found to kill"
+        os.kill(actors[0], signal.SIGKILL)
+        killed_at = output.read_bytes().count(b"\n")
+        _, stderr = process.communicate(timeout=400)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr.decode()[-3000:]
+    assert killed_at < len(expected), "the kill must land midway"
+    assert [comparable(r) for r in read_jsonl(output.read_bytes())] == expected
+
+
+def test_sigkilled_driver_then_resume_gives_each_row_once_in_order(
+    ray_cluster: Cluster, dataset: tuple[Path, list[dict[str, object]]], tmp_path: Path
+) -> None:
+    source, expected = dataset
+    output = tmp_path / "ray.jsonl"
+    args = ray_args(ray_cluster, str(source), str(output), "--chunk-size", "200")
+    process = subprocess.Popen(args, cwd=ROOT, stderr=subprocess.PIPE)
+    wait_for_rows(output, 1000, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    written_before = output.read_bytes().count(b"\n")
+    assert 1000 <= written_before < len(expected), "the kill must land midway"
+
+    refused = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert refused.returncode != 0 and "--resume" in refused.stderr
+
+    resumed = run([*args, "--resume"])
+    assert f"after {written_before} rows from an earlier run" in resumed.stderr
+    got = [comparable(r) for r in read_jsonl(output.read_bytes())]
+    assert [r["row"] for r in got] == list(range(len(expected)))
+    assert got == expected
+
+
+@pytest.fixture
+def s3(tmp_path: Path) -> Iterator[str]:
+    """A moto S3 server on loopback; yields the query string pyarrow's URIs need."""
+    import pyarrow.fs as pafs
+
+    port = free_port("127.0.0.1")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            assert time.monotonic() < deadline and server.poll() is None, "moto did not start"
+            time.sleep(0.1)
+        fs = pafs.S3FileSystem(
+            access_key="testing",
+            secret_key="testing",
+            endpoint_override=f"127.0.0.1:{port}",
+            scheme="http",
+            region="us-east-1",
+        )
+        fs.create_dir("rewards")
+        yield f"endpoint_override=127.0.0.1%3A{port}&scheme=http&region=us-east-1"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_object_store_input_and_output(
+    ray_cluster: Cluster, s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    rows = string_rows(3000)
+    local_source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), local_source)
+    local_out = tmp_path / "local.jsonl"
+    run([*CLI, "score", str(local_source), "-o", str(local_out), "--verifier", "string"])
+    expected = [comparable(r) for r in read_jsonl(local_out.read_bytes())]
+
+    fs, _ = pafs.FileSystem.from_uri(f"s3://rewards/in.parquet?{s3}")
+    with fs.open_output_stream("rewards/in.parquet") as f:
+        f.write(local_source.read_bytes())
+    run(
+        ray_args(ray_cluster, f"s3://rewards/in.parquet?{s3}", f"s3://rewards/scored?{s3}"),
+        env={**os.environ, **AWS_ENV},
+    )
+    with fs.open_input_stream("rewards/scored/manifest.json") as f:
+        manifest = json.loads(f.read())
+    assert manifest["rows"] == 3000 and manifest["format"] == "jsonl"
+    data = b""
+    first = 0
+    for part in manifest["parts"]:
+        assert part["first_row"] == first
+        with fs.open_input_stream(f"rewards/scored/{part['path']}") as f:
+            chunk = f.read()
+        assert chunk.count(b"\n") == part["rows"]
+        data += chunk
+        first += part["rows"]
+    assert [comparable(r) for r in read_jsonl(data)] == expected
