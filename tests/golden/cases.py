@@ -140,4 +140,19 @@ CASES: dict[str, list[dict[str, Any]]] = {
         {"response": "<answer>[[B]]</answer>", "reference": "A", "options": {"preset": "rm_r1"}},
         {"response": "[[A]]", "reference": "Z"},
     ],
+    "grounding": [
+        {"response": "<answer>[0, 0, 5, 10]</answer>", "reference": [0, 0, 10, 10]},
+        {
+            "response": "<answer>[[0, 0, 10, 10], [50, 50, 60, 60]]</answer>",
+            "reference": {"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]]},
+            "options": {"task": "detection"},
+        },
+        {"response": "<answer>[NaN, 0, 1, 1]</answer>", "reference": [0, 0, 10, 10]},
+        {
+            "response": "<answer>3 dogs</answer>",
+            "reference": {"count": 3},
+            "options": {"task": "count"},
+        },
+        {"response": "[1, 2, 3, 4]", "reference": {"boxes": [[0, 0, 1]]}},
+    ],
 }
