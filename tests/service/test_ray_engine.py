@@ -298,6 +298,7 @@ def s3(tmp_path: Path) -> Iterator[str]:
             endpoint_override=f"127.0.0.1:{port}",
             scheme="http",
             region="us-east-1",
+            allow_bucket_creation=True,
         )
         fs.create_dir("rewards")
         yield f"endpoint_override=127.0.0.1%3A{port}&scheme=http&region=us-east-1"
