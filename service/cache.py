@@ -20,11 +20,16 @@ import sqlite3
 import sys
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from rewardgate.verifiers.models import RewardResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rewardgate.service.redis_cache import RedisOptions
 
 __all__ = ["MemoryCache", "ResultCache", "SqliteCache", "cache_key", "make_cache"]
 
@@ -197,15 +202,29 @@ class SqliteCache:
         self._db.close()
 
 
-def make_cache(max_entries: int, path: Path | None, max_bytes: int = 0) -> ResultCache | None:
+def make_cache(
+    max_entries: int,
+    path: Path | None,
+    max_bytes: int = 0,
+    redis: RedisOptions | None = None,
+    on_redis_error: Callable[[str], None] | None = None,
+) -> ResultCache | None:
     """The configured cache. A SQLite file that cannot be opened (a full disk, a
     corrupt or foreign file) must not keep the service from starting: it is logged
-    and the cache is kept in memory instead."""
+    and the cache is kept in memory instead. With `redis`, that cache is the first
+    level of a `SharedCache` (see `redis_cache.py`)."""
     if max_entries == 0:
         return None
+    local: ResultCache | None = None
     if path is not None:
         try:
-            return SqliteCache(path, max_entries)
+            local = SqliteCache(path, max_entries)
         except (sqlite3.Error, OSError) as exc:
             log.error("result cache %s cannot be used (%r); caching in memory instead", path, exc)
-    return MemoryCache(max_entries, max_bytes)
+    if local is None:
+        local = MemoryCache(max_entries, max_bytes)
+    if redis is None:
+        return local
+    from rewardgate.service.redis_cache import SharedCache
+
+    return SharedCache(local, redis, on_redis_error)

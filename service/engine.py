@@ -32,7 +32,8 @@ from pydantic import ValidationError
 from rewardgate.service.admission import Admission
 from rewardgate.service.cache import ResultCache, cache_key, make_cache
 from rewardgate.service.metrics import Metrics
-from rewardgate.service.pool import JobTimeout, PoolClosed, WorkerDied, WorkerPool
+from rewardgate.service.pool import Job, JobTimeout, PoolClosed, WorkerDied, WorkerPool
+from rewardgate.service.redis_cache import redis_options
 from rewardgate.service.settings import Settings
 from rewardgate.service.watchdog import Watchdog
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, describe_validation_error
@@ -100,6 +101,8 @@ class Engine:
             on_change=self._admission_changed,
         )
         self._pending: dict[str, asyncio.Future[RewardResult | None]] = {}
+        self._judging: dict[str, set[Job]] = {}
+        self.metrics.watch_verifiers(self._verifier_load)
         self._pool: WorkerPool | None = None
         self._watchdog: Watchdog | None = None
         self._watchdog_options = {
@@ -112,6 +115,7 @@ class Engine:
     def from_settings(
         cls, settings: Settings, registry: Registry, metrics: Metrics | None = None
     ) -> Engine:
+        metrics = metrics or Metrics()
         return cls(
             registry,
             workers=settings.workers,
@@ -121,7 +125,13 @@ class Engine:
             retry_after_s=settings.retry_after_s,
             admission_wait_s=settings.admission_wait_s,
             max_waiting_items=settings.max_waiting_items,
-            cache=make_cache(settings.cache_size, settings.cache_path, settings.cache_max_bytes),
+            cache=make_cache(
+                settings.cache_size,
+                settings.cache_path,
+                settings.cache_max_bytes,
+                redis_options(settings),
+                lambda operation: metrics.shared_cache_errors.labels(operation).inc(),
+            ),
             metrics=metrics,
         )
 
@@ -309,7 +319,9 @@ class Engine:
         """
         assert self.cache is not None
         try:
-            hit = self.cache.get(key)
+            # A shared cache asks its second level (Redis) in one batch per request.
+            aget = getattr(self.cache, "aget", None)
+            hit = await aget(key) if aget is not None else self.cache.get(key)
         except Exception as exc:  # the cache is an optimisation
             self._cache_failed("get", exc)
             hit = None
@@ -341,6 +353,13 @@ class Engine:
             if self._pending.get(key) is shared:
                 del self._pending[key]
             shared.set_result(result if result is not None and result.status == "ok" else None)
+
+    def _verifier_load(self) -> dict[str, tuple[int, int]]:
+        """`{verifier: (in flight, queued)}` of the jobs in the worker pool now."""
+        return {
+            name: (len(jobs), sum(1 for job in jobs if not job.future.running()))
+            for name, jobs in list(self._judging.items())
+        }
 
     def _cache_failed(self, operation: str, exc: BaseException) -> None:
         self.metrics.cache_errors.labels(operation).inc()
@@ -404,6 +423,8 @@ class Engine:
             )
         except PoolClosed:
             raise RewardgateError("engine is shutting down") from None
+        judging = self._judging.setdefault(request.verifier, set())
+        judging.add(job)
         try:
             verdict: Verdict = await asyncio.wrap_future(job.future)
             return verdict
@@ -432,6 +453,8 @@ class Engine:
             raise RewardgateError(
                 f"verifier {request.verifier!r} failed: {type(exc).__name__}: {exc}"
             ) from None
+        finally:
+            judging.discard(job)
 
 
 async def _as_completed(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 __all__ = ["Metrics"]
 
@@ -71,5 +75,44 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.shared_cache_errors = Counter(
+            "rewardgate_shared_cache_errors",
+            "Shared (Redis) cache failures by operation; those items were scored without "
+            "the shared cache, and Redis is skipped for redis_retry_s after each.",
+            ["operation"],
+            registry=self.registry,
+        )
+
+    def watch_verifiers(self, read: Callable[[], Mapping[str, tuple[int, int]]]) -> None:
+        """Expose in-flight and queued items per verifier, read at each scrape.
+
+        `read` answers `{verifier: (in_flight, queued)}`: items handed to the worker
+        pool and not finished, and those of them no worker has started yet. An
+        autoscaler scales a verifier's pool of replicas on these.
+        """
+        self.registry.register(_VerifierLoad(read))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _VerifierLoad(Collector):
+    def __init__(self, read: Callable[[], Mapping[str, tuple[int, int]]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        inflight = GaugeMetricFamily(
+            "rewardgate_verifier_inflight",
+            "Items being judged (queued for a worker or running) by verifier.",
+            labels=["verifier"],
+        )
+        queued = GaugeMetricFamily(
+            "rewardgate_verifier_queued",
+            "Items waiting for a free worker by verifier.",
+            labels=["verifier"],
+        )
+        for name, (running, waiting) in sorted(self._read().items()):
+            inflight.add_metric([name], running)
+            queued.add_metric([name], waiting)
+        yield inflight
+        yield queued

@@ -97,6 +97,40 @@ class Settings(BaseSettings):
     cache_path: Path | None = Field(
         None, description="SQLite file for an on-disk result cache; in memory when unset."
     )
+    redis_url: str | None = Field(
+        None,
+        description="Redis shared by the replicas as the result cache's second level "
+        "(`redis://host:6379/0`, or `rediss://` for TLS); unset: no shared cache.",
+    )
+    redis_password: str | None = Field(
+        None, description="Password (AUTH) for Redis, when not in redis_url."
+    )
+    redis_username: str | None = Field(None, description="ACL user name for Redis.")
+    redis_tls_ca_file: Path | None = Field(
+        None, description="CA bundle to check the Redis server's certificate (TLS)."
+    )
+    redis_tls_cert_file: Path | None = Field(
+        None, description="Client certificate for Redis TLS (mutual TLS)."
+    )
+    redis_tls_key_file: Path | None = Field(
+        None, description="Key of the client certificate for Redis TLS."
+    )
+    redis_ttl_s: int = Field(
+        7 * 24 * 3600, ge=1, description="How long a verdict stays in the shared Redis cache."
+    )
+    redis_timeout_s: float = Field(
+        0.5,
+        gt=0,
+        description="Connect and reply timeout for Redis; past it the item is a cache miss.",
+    )
+    redis_retry_s: float = Field(
+        5.0,
+        gt=0,
+        description="After a Redis failure, how long the shared cache is skipped before retrying.",
+    )
+    redis_prefix: str = Field(
+        "rewardgate:verdict:", description="Prefix of the shared cache's Redis keys."
+    )
     asset_dir: Path = Field(
         _DEFAULT_HOME / "assets", description="Folder of the content-addressed asset store."
     )
