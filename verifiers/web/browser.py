@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from rewardgate.verifiers.errors import VerifierError
 from rewardgate.verifiers.web.blocks import EXTRACT_JS, MAX_BLOCKS, MAX_TEXT_CHARS
 from rewardgate.verifiers.web.containment import find_chromium, jail_argv, write_launcher
+from rewardgate.verifiers.web.d2c_blocks import OFFSET, RECOLOUR_JS, TEXT_TAGS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
@@ -93,13 +94,18 @@ DEADLINE_SLACK_S = 2.0
 
 @dataclass(frozen=True)
 class Capture:
-    """A rendered page: its PNG, the captured size in px and its raw text blocks."""
+    """A rendered page: its PNG, the captured size in px and its raw text blocks.
+
+    `recoloured`: with `design2code`, the two recoloured screenshots and the text tree
+    Design2Code's block extraction reads (`d2c_blocks`).
+    """
 
     png: bytes
     width: int
     height: int
     blocks: list[dict[str, Any]]
     truncated: bool
+    recoloured: tuple[bytes, bytes, dict[str, Any]] | None = None
 
 
 class RenderFailed(Exception):
@@ -138,9 +144,14 @@ class BrowserManager:
 
     # -- the caller's side -------------------------------------------------------------
 
-    def render(self, html: str, viewport: tuple[int, int], timeout_s: float) -> Capture:
-        """Load, read and capture `html`; raises `RenderFailed` or `VerifierError`."""
-        future = self._executor.submit(self._render, html, viewport, timeout_s)
+    def render(
+        self, html: str, viewport: tuple[int, int], timeout_s: float, design2code: bool = False
+    ) -> Capture:
+        """Load, read and capture `html`; raises `RenderFailed` or `VerifierError`.
+
+        `design2code`: also capture the page recoloured as Design2Code recolours it.
+        """
+        future = self._executor.submit(self._render, html, viewport, timeout_s, design2code)
         try:
             return future.result(timeout=timeout_s + DEADLINE_SLACK_S)
         except FutureTimeout:
@@ -180,21 +191,25 @@ class BrowserManager:
 
     # -- the browser thread --------------------------------------------------------------
 
-    def _render(self, html: str, viewport: tuple[int, int], timeout_s: float) -> Capture:
+    def _render(
+        self, html: str, viewport: tuple[int, int], timeout_s: float, design2code: bool = False
+    ) -> Capture:
         self._deadline_passed.clear()
         try:
-            return self._render_once(html, viewport, timeout_s)
+            return self._render_once(html, viewport, timeout_s, design2code)
         except _BrowserDied:
             if self._deadline_passed.is_set():
                 raise _timed_out(timeout_s) from None
         try:
-            return self._render_once(html, viewport, timeout_s)
+            return self._render_once(html, viewport, timeout_s, design2code)
         except _BrowserDied as exc:
             raise RenderFailed(
                 "browser_crashed", f"the browser died rendering the page twice: {exc}"
             ) from None
 
-    def _render_once(self, html: str, viewport: tuple[int, int], timeout_s: float) -> Capture:
+    def _render_once(
+        self, html: str, viewport: tuple[int, int], timeout_s: float, design2code: bool = False
+    ) -> Capture:
         from playwright.sync_api import Error, TimeoutError
 
         browser = self._ensure_browser()
@@ -227,14 +242,33 @@ class BrowserManager:
             if url != "about:blank":
                 raise RenderFailed("navigated", f"the page navigated away to {url[:100]!r}")
             width, height = int(data["width"]), int(data["height"])
-            png = page.screenshot(
-                type="png",
-                full_page=True,
-                clip={"x": 0, "y": 0, "width": width, "height": height},
-                animations="disabled",
-                caret="hide",
-            )
-            return Capture(png, width, height, list(data["blocks"]), bool(data["truncated"]))
+            clip: Any = {"x": 0, "y": 0, "width": width, "height": height}
+
+            def shot() -> bytes:
+                return page.screenshot(
+                    type="png", full_page=True, clip=clip, animations="disabled", caret="hide"
+                )
+
+            png = shot()
+            recoloured = None
+            if design2code:
+                shots, tree = [], None
+                for offset in (0, OFFSET):
+                    found = page.evaluate(
+                        RECOLOUR_JS,
+                        {
+                            "offset": offset,
+                            "tags": list(TEXT_TAGS),
+                            "tree": offset == 0,
+                            "maxNodes": 4 * MAX_BLOCKS,
+                            "maxChars": MAX_TEXT_CHARS,
+                        },
+                    )
+                    tree = tree or found
+                    shots.append(shot())
+                recoloured = (shots[0], shots[1], tree or {"elements": [], "nodes": []})
+            blocks, truncated = list(data["blocks"]), bool(data["truncated"])
+            return Capture(png, width, height, blocks, truncated, recoloured)
         except TimeoutError:
             self._kill()
             raise _timed_out(timeout_s) from None

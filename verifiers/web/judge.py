@@ -83,7 +83,12 @@ def _target(
     viewport = (options.viewport_width, options.viewport_height)
     try:
         page = rendered_target(
-            reference.target_html, viewport, options.size, options.render_timeout_s, chromium
+            reference.target_html,
+            viewport,
+            options.size,
+            options.render_timeout_s,
+            chromium,
+            options.block_reading,
         )
     except RenderFailed as exc:
         raise InvalidRequest(f"reference.target_html: {exc.reason}: {exc.message}") from None
@@ -109,13 +114,15 @@ def judge(
     weights = options.active_weights(target_blocks is not None)
     viewport = (options.viewport_width, options.viewport_height)
     try:
-        page = render_page(html, viewport, options.size, options.render_timeout_s, chromium)
+        page = render_page(
+            html, viewport, options.size, options.render_timeout_s, chromium, options.block_reading
+        )
     except RenderFailed as exc:
         return Verdict(LOWEST, details={**details, "reason": exc.reason, "message": exc.message})
     details["page"] = {"width": page.width, "height": page.height, "truncated": page.truncated}
     terms: dict[str, float] = {}
     if target_blocks is not None and any(t in weights for t in STRUCTURE_TERMS):
-        scored = block_scores(page.blocks, target_blocks)
+        scored = block_scores(page.blocks, target_blocks, options.block_reading)
         terms.update({t: v for t, v in scored.terms().items() if t in weights})
         details["blocks"] = scored.details()
     image_weights = {t: w for t, w in weights.items() if t not in STRUCTURE_TERMS}

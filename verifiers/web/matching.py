@@ -20,6 +20,9 @@ number of characters"). The reference code computes it with difflib's Ratcliff/O
 short strings, never above it); rapidfuzz computes the exact one in C for a whole matrix
 at once, which keeps the merge search affordable.
 
+Under the `design2code` block reading the similarity is difflib's `ratio()` itself
+(`similarity="difflib"`), so the preset gives the reference code's numbers.
+
 One shortcut, exact: when every matched cost is already -1 (each matched pair
 identical), no merge can pass `difference_of_means`, so the search stops.
 """
@@ -54,20 +57,29 @@ MERGE_GAIN = 0.05
 MIN_TEXT_SIMILARITY = 0.5
 
 
-def text_similarity(a: str, b: str) -> float:
-    """`2 * LCS / (|a| + |b|)` of two texts; 1.0 for two empty ones."""
+def text_similarity(a: str, b: str, similarity: str = "indel") -> float:
+    """`2 * LCS / (|a| + |b|)` of two texts (1.0 for two empty ones), or with
+    `similarity="difflib"` Design2Code's `SequenceMatcher(None, a, b).ratio()`."""
+    if similarity == "difflib":
+        from difflib import SequenceMatcher
+
+        return float(SequenceMatcher(None, a, b).ratio())
     from rapidfuzz.distance import Indel
 
     return float(Indel.normalized_similarity(a, b))
 
 
-def _similarities(a: Sequence[str], b: Sequence[str]) -> NDArray[np.float64]:
+def _similarities(
+    a: Sequence[str], b: Sequence[str], similarity: str = "indel"
+) -> NDArray[np.float64]:
     import numpy as np
     from rapidfuzz.distance import Indel
     from rapidfuzz.process import cdist
 
     if not a or not b:
         return np.zeros((len(a), len(b)))
+    if similarity == "difflib":
+        return np.array([[text_similarity(x, y, similarity) for y in b] for x in a])
     return np.asarray(cdist(a, b, scorer=Indel.normalized_similarity, dtype=np.float64))
 
 
@@ -141,7 +153,11 @@ def _merge_by_list(blocks: list[Block], merges: list[tuple[int, int, float]]) ->
 
 
 def _improving_merges(
-    blocks: list[Block], others: list[Block], sims: NDArray[np.float64], transpose: bool
+    blocks: list[Block],
+    others: list[Block],
+    sims: NDArray[np.float64],
+    transpose: bool,
+    similarity: str = "indel",
 ) -> list[tuple[int, int, float]]:
     """Neighbour merges of `blocks` that improve the matching against `others`."""
     import numpy as np
@@ -157,7 +173,7 @@ def _improving_merges(
     for i in range(len(blocks) - 1):
         merged = merge_blocks(blocks[i], blocks[i + 1])
         candidate = np.delete(sims, i + 1, axis=0)
-        candidate[i] = _similarities([merged.text], other_texts)[0]
+        candidate[i] = _similarities([merged.text], other_texts, similarity)[0]
         _, updated = _matching(oriented(candidate))
         gain = difference_of_means(current, updated)
         if gain > MERGE_GAIN:
@@ -167,25 +183,25 @@ def _improving_merges(
 
 
 def find_possible_merge(
-    pred: list[Block], target: list[Block]
+    pred: list[Block], target: list[Block], similarity: str = "indel"
 ) -> tuple[list[Block], list[Block], list[tuple[int, int]]]:
     """Both pages' blocks after Design2Code's merge search, and the final matching."""
     while True:
         changed = False
         if len(pred) >= 2:
-            sims = _similarities([b.text for b in pred], [b.text for b in target])
-            merges = _improving_merges(pred, target, sims, transpose=False)
+            sims = _similarities([b.text for b in pred], [b.text for b in target], similarity)
+            merges = _improving_merges(pred, target, sims, False, similarity)
             if merges:
                 pred = _merge_by_list(pred, merges)
                 changed = True
         if len(target) >= 2:
-            sims = _similarities([b.text for b in target], [b.text for b in pred])
-            merges = _improving_merges(target, pred, sims, transpose=True)
+            sims = _similarities([b.text for b in target], [b.text for b in pred], similarity)
+            merges = _improving_merges(target, pred, sims, True, similarity)
             if merges:
                 target = _merge_by_list(target, merges)
                 changed = True
         if not changed:
             break
-    sims = _similarities([b.text for b in pred], [b.text for b in target])
+    sims = _similarities([b.text for b in pred], [b.text for b in target], similarity)
     matching, _ = _matching(sims, CONSECUTIVE_BONUS, WINDOW_SIZE)
     return pred, target, matching

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rewardgate.verifiers.base import VerifierOptions
@@ -47,6 +49,15 @@ class WebOptions(VerifierOptions):
         "color (HTML targets only), mse, ssim, l2, l2_canny, l2_sobel and configured "
         "perceptual metrics (clip, dreamsim, ...).",
     )
+    blocks: Literal["dom", "design2code"] | None = Field(
+        None,
+        description="How text blocks are read. `dom`: one block per DOM text node, its "
+        "layout box and computed colour (rewardgate's). `design2code`: Design2Code's own "
+        "extraction (its text tags recoloured, tight glyph boxes from the screenshots, "
+        "inline markup inside its parent's block) and scoring (difflib text similarity, "
+        "two pages without text score 0). Unset: design2code under the design2code "
+        "preset, else dom.",
+    )
     viewport_width: int = Field(1280, ge=200, le=4096, description="Browser viewport width, px.")
     viewport_height: int = Field(720, ge=200, le=4096, description="Browser viewport height, px.")
     size: int = Field(
@@ -68,6 +79,13 @@ class WebOptions(VerifierOptions):
             if not any(self.weights.values()):
                 raise ValueError("at least one weight must be positive")
         return self
+
+    @property
+    def block_reading(self) -> str:
+        """`blocks`, or the preset's reading where it is unset."""
+        if self.blocks is not None:
+            return self.blocks
+        return "design2code" if self.preset == "design2code" else "dom"
 
     def active_weights(self, html_target: bool) -> dict[str, float]:
         """The weights in force; without an HTML target the block-level terms drop out."""

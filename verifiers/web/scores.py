@@ -13,8 +13,9 @@ From the merged blocks and the matching (`matching.find_possible_merge`), as Des
   text colours (scikit-image's `deltaE_ciede2000` on D65 Lab, as colormath computes it).
 
 With no matched pair all four are 0, as in Design2Code. Two pages that both have no
-text at all are a case the reference code does not score; here they agree on it, so
-all four are 1.
+text at all are a case the reference code scores 0 (its "no detected blocks" branch);
+here, under the default `dom` reading, they agree on it, so all four are 1; under the
+`design2code` reading they score 0 as there, and text similarity is difflib's ratio.
 """
 
 from __future__ import annotations
@@ -88,16 +89,18 @@ def color_similarities(
     return [max(0.0, 1.0 - float(d) / 100.0) for d in np.atleast_1d(delta)]
 
 
-def block_scores(pred: list[Block], target: list[Block]) -> BlockScores:
-    """Match the two pages' blocks and score the matching."""
-    if not pred and not target:
+def block_scores(pred: list[Block], target: list[Block], reading: str = "dom") -> BlockScores:
+    """Match the two pages' blocks and score the matching (`reading`: see the docstring)."""
+    design2code = reading == "design2code"
+    if not pred and not target and not design2code:
         return BlockScores(1.0, 1.0, 1.0, 1.0, 0, 0, 0)
     if not pred or not target:
         return BlockScores(0.0, 0.0, 0.0, 0.0, len(pred), len(target), 0)
-    merged_pred, merged_target, matching = find_possible_merge(pred, target)
+    kind = "difflib" if design2code else "indel"
+    merged_pred, merged_target, matching = find_possible_merge(pred, target, kind)
     pairs = []
     for i, j in matching:
-        similarity = text_similarity(merged_pred[i].text, merged_target[j].text)
+        similarity = text_similarity(merged_pred[i].text, merged_target[j].text, kind)
         if similarity >= MIN_TEXT_SIMILARITY:
             pairs.append((merged_pred[i], merged_target[j], similarity))
     result = BlockScores(0.0, 0.0, 0.0, 0.0, len(merged_pred), len(merged_target), len(pairs))
