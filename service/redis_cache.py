@@ -148,6 +148,11 @@ class SharedCache:
                 return
             self._closing = loop.create_task(redis.aclose())
 
+    async def drain(self) -> None:
+        """Wait until the writes handed to Redis so far are sent (or given up)."""
+        while self._writing is not None and not self._writing.done():
+            await asyncio.shield(self._writing)
+
     # -- the shared level --------------------------------------------------------------
 
     @property
