@@ -16,6 +16,8 @@ ICON = (DATA / "svg" / "simple-icons" / "alacritty.svg").read_text()
 PYTHON_ADD = "```python\na, b = map(int, input().split())\nprint(a + b)\n```"
 CPP_ADD = "```cpp\nint add(int a, int b) { return a + b; }\n```"
 
+SQUARE = {"data": {"x": [1, 2, 3, 4, 5], "y": [2, 8, 18, 32, 50]}, "target": "2*x^2"}
+
 CASES: dict[str, list[dict[str, Any]]] = {
     "math": [
         {"response": "\\boxed{\\frac{1}{2}}", "reference": "0.5"},
@@ -154,5 +156,12 @@ CASES: dict[str, list[dict[str, Any]]] = {
             "options": {"task": "count"},
         },
         {"response": "[1, 2, 3, 4]", "reference": {"boxes": [[0, 0, 1]]}},
+    ],
+    "symbolic_regression": [
+        {"response": "y = 2*x**2", "reference": SQUARE},
+        {"response": "\\boxed{x^2 + 1}", "reference": SQUARE, "options": {"metric": "inv_nmse"}},
+        {"response": "1/(x - 3)", "reference": SQUARE},
+        {"response": "__import__('os')", "reference": SQUARE},
+        {"response": "2*x**2", "reference": {"data": {"x": [1, 2], "y": [1]}}},
     ],
 }

@@ -1,0 +1,155 @@
+"""The `symbolic_regression` verifier: a model's formula fitted against data points.
+
+The response gives an expression in the data's variables (`y = 2.5*x1**2 + sin(x2)` or
+LaTeX), in its last `<answer>`, else its last `\\boxed{}`, else its last line; a left side
+`y =` / `f(x) =` is dropped. The reference holds the data (`{"x1": [...], "y": [...]}`
+inline, or a CSV uploaded as `asset:<sha256>` with a header row) and optionally the true
+expression `target`. The fit is measured on at most `max_points` points (evenly spaced
+when there are more), as SRBench and RSRM measure it:
+
+- `nmse` = mean((y - ŷ)²) / var(y) (the plain MSE when y is constant);
+- metric `r2`: reward max(0, 1 - NMSE) (R² clipped at 0); `inv_nmse`: 1 / (1 + NMSE);
+  `nmse`: reward -min(NMSE, `nmse_cap`), so lower error is higher reward.
+
+`complexity_penalty` subtracts that much per node of the expression tree. With
+`target`, `details["recovered"]` says whether the answer is the true law up to constants
+(SRBench's symbolic-solution test: the difference or the ratio simplifies to a
+constant); `reward: "recovery"` makes that the reward (1 or 0).
+
+An expression that cannot be read, names a variable the data lacks, is larger than
+`MAX_NODES`, or overflows, divides by zero or turns complex on the data earns the
+defined worst fit (0; -`nmse_cap` for metric `nmse`), never NaN; `details` says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
+from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.symbolic_regression.data import load
+from rewardgate.verifiers.symbolic_regression.expression import (
+    MAX_NODES,
+    Unusable,
+    evaluate,
+    find,
+    read,
+    recovered,
+    tree_size,
+)
+
+__all__ = ["SymbolicRegressionOptions", "SymbolicRegressionReference", "SymbolicRegressionVerifier"]
+
+
+class SymbolicRegressionReference(BaseModel):
+    """`{"data": {"<var>": [...], ..., "y": [...]} | "asset:<sha256>", "target"?: str}`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: dict[str, list[Any]] | str
+    target: str | None = Field(default=None, description="The true expression, if known.")
+
+
+class SymbolicRegressionOptions(VerifierOptions):
+    metric: Literal["r2", "nmse", "inv_nmse"] = "r2"
+    complexity_penalty: float = Field(default=0.0, ge=0, description="Per expression-tree node.")
+    reward: Literal["fit", "recovery"] = Field(
+        default="fit", description="The fit metric, or 1/0 for recovering `target`."
+    )
+    target_column: str = Field(default="y", min_length=1)
+    max_points: int = Field(default=1000, ge=1, le=100_000)
+    nmse_cap: float = Field(default=10.0, gt=0, description="metric nmse: the worst reward.")
+
+
+class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicRegressionOptions]):
+    name = "symbolic_regression"
+    version = "1"
+    description = (
+        "Symbolic regression: a formula (Python syntax or LaTeX, read safely) fitted on data "
+        "points: R², NMSE or 1/(1+NMSE), complexity penalty, exact recovery of the true law."
+    )
+    Reference: ClassVar[type[BaseModel]] = SymbolicRegressionReference
+    Options: ClassVar[type[VerifierOptions]] = SymbolicRegressionOptions
+    judging_packages = ("sympy", "numpy", "math-verify", "latex2sympy2_extended")
+
+    def prepare(
+        self, reference: Any, options: dict[str, Any] | None
+    ) -> Prepared[SymbolicRegressionReference, SymbolicRegressionOptions]:
+        prepared: Prepared[SymbolicRegressionReference, SymbolicRegressionOptions] = (
+            super().prepare(reference, options)
+        )
+        ref, opts = prepared.reference, prepared.options
+        load(ref.data, self.env.asset_dir, opts.target_column.lower())
+        if ref.target is not None:
+            try:
+                read(find(ref.target))
+            except Unusable as exc:
+                raise InvalidRequest(f"reference.target: {exc}") from None
+        elif opts.reward == "recovery":
+            raise InvalidRequest("reference.target: reward recovery needs the true expression")
+        return prepared
+
+    def warmup(self) -> None:
+        """Import sympy, numpy and the expression readers once, before workers fork."""
+        read("x**2 + 1")
+
+    def fingerprints(self, reference: SymbolicRegressionReference) -> list[str]:
+        return [reference.data] if isinstance(reference.data, str) else []
+
+    def lowest_reward_for(self, options: SymbolicRegressionOptions) -> float:
+        worst = -options.nmse_cap if options.metric == "nmse" else 0.0
+        if options.reward == "recovery":
+            return 0.0
+        return worst - options.complexity_penalty * (MAX_NODES + 1)
+
+    def judge(
+        self,
+        response: str,
+        reference: SymbolicRegressionReference,
+        options: SymbolicRegressionOptions,
+    ) -> Verdict:
+        import numpy as np
+
+        target = options.target_column.lower()
+        columns = load(reference.data, self.env.asset_dir, target)
+        y = np.asarray(columns.pop(target))
+        if len(y) > options.max_points:
+            keep = np.linspace(0, len(y) - 1, options.max_points).round().astype(int)
+            y = y[keep]
+            columns = {k: list(np.asarray(v)[keep]) for k, v in columns.items()}
+        data = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
+        worst = -options.nmse_cap if options.metric == "nmse" else 0.0
+        text = find(response)
+        details: dict[str, Any] = {"expression": text[:300], "points": len(y)}
+        try:
+            expr = read(text)
+            size = tree_size(expr)
+            details["size"] = size
+            if size > MAX_NODES:
+                raise Unusable(f"larger than {MAX_NODES} nodes")
+            predicted = evaluate(expr, data, len(y))
+        except Unusable as exc:
+            return Verdict(worst, details={**details, "reason": str(exc)})
+        details["parsed"] = str(expr)[:300]
+        mse = float(np.mean((y - predicted) ** 2))
+        variance = float(np.var(y))
+        nmse = mse / variance if variance > 0 else mse
+        if not np.isfinite(nmse):
+            return Verdict(worst, details={**details, "reason": "error overflows"})
+        r2 = 1.0 - nmse
+        details.update(mse=mse, nmse=nmse, r2=r2)
+        if reference.target is not None:
+            details["recovered"] = recovered(expr, read(find(reference.target)))
+        if options.reward == "recovery":
+            return Verdict(float(details["recovered"]), details=details)
+        if options.metric == "r2":
+            fit = max(0.0, r2)
+        elif options.metric == "inv_nmse":
+            fit = 1.0 / (1.0 + nmse)
+        else:
+            fit = -min(nmse, options.nmse_cap)
+        penalty = options.complexity_penalty * size
+        details["fit"], details["penalty"] = fit, penalty
+        return Verdict(fit - penalty, details=details)
