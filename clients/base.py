@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from rewardgate.clients.errors import ConnectionFailed, ServerError
 from rewardgate.clients.models import Limits, Scored, VerifierInfo
-from rewardgate.clients.retry import Retry, Tries
+from rewardgate.clients.retry import Retry, Tries, from_proxy
 from rewardgate.verifiers.errors import InvalidRequest, RewardgateError
 from rewardgate.verifiers.models import RewardRequest, RewardResult
 
@@ -278,12 +278,15 @@ class BaseClient:
     # -- failures ------------------------------------------------------------------------
 
     def _note(self, error: RewardgateError, url: str) -> RewardgateError:
-        """Remember a base URL that refused a connection, so the round-robin skips it."""
-        if isinstance(error, ConnectionFailed) and error.connecting:
+        """Remember a base URL that refused a connection or whose proxy answered a bare
+        5xx, so the round-robin skips it and the retry goes to another."""
+        if (isinstance(error, ConnectionFailed) and error.connecting) or from_proxy(error):
             self._down_until[url] = time.monotonic() + COOLDOWN_S
         return error
 
     def _after_failure(self, tries: Tries, error: RewardgateError, url: str | None) -> float:
+        if url is not None and from_proxy(error):
+            self._note(error, url)
         return tries.failed(error, elsewhere=url is not None and self._up_elsewhere(url))
 
     # -- batching ------------------------------------------------------------------------

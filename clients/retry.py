@@ -1,9 +1,13 @@
 """When to try a request again and how long to wait first, decided in one place.
 
-Retried: 429 (honouring the server's Retry-After), 502/503, and connection failures
-(refused, reset, dropped before the answer was complete). Scoring is a pure function
-of the request, so re-sending a batch is safe. Everything else is raised at once: a
-401, a 400, a 413 (which `score_batch` answers by splitting), the client's own timeout.
+Retried: 429 (honouring the server's Retry-After), 502/503, connection failures
+(refused, reset, dropped before the answer was complete), and any other 5xx whose body
+is not rewardgate's error envelope: that is a proxy or load balancer failing (nginx's
+504, Ray Serve's bare 500 when a replica dies), never the gateway's answer, and with
+several base URLs it is retried on another at once. Scoring is a pure function of the
+request, so re-sending a batch is safe. Everything else is raised at once: a 401, a
+400, a 413 (which `score_batch` answers by splitting), a 500 in rewardgate's envelope
+(the gateway's own failure, retrying would repeat it), the client's own timeout.
 
 The budget is time, not a count of tries: a server restarting takes seconds to tens of
 seconds, and one under sustained load turns a client away for as long as the load
@@ -18,14 +22,30 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from rewardgate.clients.errors import ConnectionFailed, RetriesExhausted
+from rewardgate.clients.errors import ConnectionFailed, RetriesExhausted, ServerError
 from rewardgate.verifiers.errors import Overloaded, RewardgateError
 
-__all__ = ["DEFAULT_RETRY_FOR_S", "Retry", "Tries"]
+__all__ = ["DEFAULT_RETRY_FOR_S", "Retry", "Tries", "from_proxy"]
 
 # Long enough to ride through a server restart (6-19 s measured) and a burst of load
 # many times over; short enough that a server that is truly gone is reported.
 DEFAULT_RETRY_FOR_S = 120.0
+
+
+def from_proxy(error: RewardgateError) -> bool:
+    """A 5xx without rewardgate's `{"error": {...}}` envelope: something in front of
+    the gateway failed (a proxy, a load balancer, a dying replica's server), so the
+    request never got a verdict and may be sent again, elsewhere if possible.
+
+    `error_from_response` names an answer without an envelope `http_<status>`.
+    """
+    status = vars(error).get("http_status")
+    return (
+        isinstance(status, int)
+        and 500 <= status <= 599
+        and isinstance(error, ServerError)
+        and error.code == f"http_{status}"
+    )
 
 
 @dataclass(frozen=True)
@@ -58,8 +78,10 @@ class Retry:
         if isinstance(error, ConnectionFailed):
             return True
         status = vars(error).get("http_status")
+        if status in self.statuses or from_proxy(error):
+            return True
         # An error with no HTTP status was raised in-process (LocalClient's engine).
-        return status in self.statuses or (status is None and isinstance(error, Overloaded))
+        return status is None and isinstance(error, Overloaded)
 
     def backoff(self, retry: int) -> float:
         """The wait before retry number `retry` (0 for the first retry), jittered."""
@@ -85,8 +107,8 @@ class Tries:
     def failed(self, error: RewardgateError, *, elsewhere: bool = False) -> float:
         """Seconds to wait before the next try; raises when there is none.
 
-        `elsewhere` says another base URL is there to try, so a connection failure is
-        retried there at once instead of after a backoff.
+        `elsewhere` says another base URL is there to try, so a connection failure or
+        a proxy's bare 5xx is retried there at once instead of after a backoff.
         """
         self.count += 1
         if not self.policy.retriable(error):
@@ -94,7 +116,7 @@ class Tries:
         attempts = self.policy.attempts
         if attempts is not None and self.count >= attempts:
             raise RetriesExhausted(error, self.count) from error
-        if elsewhere and isinstance(error, ConnectionFailed):
+        if elsewhere and (isinstance(error, ConnectionFailed) or from_proxy(error)):
             wait = 0.0
         else:
             wait = self.policy.delay(self.count - 1, error)
