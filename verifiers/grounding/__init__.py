@@ -160,10 +160,10 @@ class GroundingVerifier(Verifier[GroundingReference, GroundingOptions]):
 
     def _vlm_r1(self, response: str, reference: GroundingReference) -> Verdict:
         tag = _ANSWER.search(response)
-        found = _INT_BOX.search(tag.group(1).strip()) if tag else None
+        found = _INT_BOX.search(tag.group(1)) if tag else None
         if found is None:
             return Verdict(0.0, details={"predicted": None})
-        coords = tuple(float(v) for v in found.groups())
+        coords = tuple(map(float, found.groups()))
         overlap = vlm_r1_iou(coords, reference.boxes[0])
         return Verdict(overlap, details={"predicted": [list(coords)], "iou": overlap})
 

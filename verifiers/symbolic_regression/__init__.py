@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.errors import InvalidRequest
-from rewardgate.verifiers.symbolic_regression.data import load
+from rewardgate.verifiers.symbolic_regression.data import Columns, load
 from rewardgate.verifiers.symbolic_regression.expression import (
     MAX_NODES,
     Unusable,
@@ -50,6 +50,8 @@ class SymbolicRegressionReference(BaseModel):
 
     data: dict[str, list[Any]] | str
     target: str | None = Field(default=None, description="The true expression, if known.")
+    # The checked columns, filled by `prepare`, so a worker need not read them twice.
+    _columns: Columns | None = PrivateAttr(default=None)
 
 
 class SymbolicRegressionOptions(VerifierOptions):
@@ -81,7 +83,7 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
             super().prepare(reference, options)
         )
         ref, opts = prepared.reference, prepared.options
-        load(ref.data, self.env.asset_dir, opts.target_column.lower())
+        ref._columns = load(ref.data, self.env.asset_dir, opts.target_column.lower())
         if ref.target is not None:
             try:
                 read(find(ref.target))
@@ -113,7 +115,10 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
         import numpy as np
 
         target = options.target_column.lower()
-        columns = load(reference.data, self.env.asset_dir, target)
+        columns = reference._columns
+        if columns is None or target not in columns:
+            columns = load(reference.data, self.env.asset_dir, target)
+        columns = dict(columns)
         y = np.asarray(columns.pop(target))
         if len(y) > options.max_points:
             keep = np.linspace(0, len(y) - 1, options.max_points).round().astype(int)
