@@ -295,3 +295,14 @@ def test_usable_in_compose() -> None:
     result = ComposeVerifier().verify(request)
     assert result.status == "ok"
     assert result.reward == pytest.approx(1.5)
+
+
+def test_through_the_engine(verifier_engine: Any) -> None:
+    engine = verifier_engine(GroundingVerifier)
+    item = {
+        "verifier": "grounding",
+        "response": "<answer>[0, 0, 10, 10]</answer>",
+        "reference": [BOX],
+    }
+    results = engine.score([item, {**item, "options": {"task": "classify"}}])
+    assert [(r.status, r.reward) for r in results] == [("ok", 1.0), ("invalid", 0.0)]

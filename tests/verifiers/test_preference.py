@@ -186,3 +186,12 @@ def test_usable_in_compose() -> None:
     result = ComposeVerifier().verify(request)
     assert result.status == "ok"
     assert result.reward == pytest.approx(1.5)
+
+
+def test_through_the_engine(verifier_engine: Any) -> None:
+    engine = verifier_engine(PreferenceVerifier)
+    item = {"verifier": "preference", "response": "[[B]]", "reference": "A"}
+    results = engine.score(
+        [item, {**item, "options": {"preset": "rm_r1"}}, {**item, "reference": 0}]
+    )
+    assert [(r.status, r.reward) for r in results] == [("ok", 0.0), ("ok", -1.0), ("invalid", 0.0)]

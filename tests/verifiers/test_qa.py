@@ -193,3 +193,14 @@ def test_usable_in_compose() -> None:
     result = ComposeVerifier().verify(request)
     assert result.status == "ok"
     assert result.reward == pytest.approx(1.0)
+
+
+def test_through_the_engine(verifier_engine: Any) -> None:
+    engine = verifier_engine(QaVerifier)
+    results = engine.score(
+        [
+            {"verifier": "qa", "response": "<answer>paris</answer>", "reference": ["Paris"]},
+            {"verifier": "qa", "response": "<answer>x</answer>", "reference": []},
+        ]
+    )
+    assert [(r.status, r.reward) for r in results] == [("ok", 1.0), ("invalid", 0.0)]

@@ -223,3 +223,16 @@ def test_usable_in_compose() -> None:
     result = ComposeVerifier().verify(request)
     assert result.status == "ok"
     assert result.reward == pytest.approx(1.5)
+
+
+def test_through_the_engine(verifier_engine: Any) -> None:
+    engine = verifier_engine(SymbolicRegressionVerifier)
+    items = [
+        {"verifier": "symbolic_regression", "response": r, "reference": SQUARE}
+        for r in ("2*x**2", "1/(x - 3)", "x")
+    ]
+    items.append({"verifier": "symbolic_regression", "response": "x", "reference": {"data": 1}})
+    results = engine.score(items)
+    assert [r.status for r in results] == ["ok", "ok", "ok", "invalid"]
+    assert results[0].reward == 1.0 and results[0].details["recovered"] is True
+    assert results[1].reward == 0.0 and "division by zero" in results[1].details["reason"]
