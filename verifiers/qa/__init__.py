@@ -184,6 +184,8 @@ class QaVerifier(Verifier[QaReference, QaOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = QaReference
     Options: ClassVar[type[VerifierOptions]] = QaOptions
+    # Boxes are found by the math verifier's extractor.
+    source_modules = ("rewardgate.verifiers.math",)
 
     def lowest_reward_for(self, options: QaOptions) -> float:
         return min(0.0, options.format_score, options.final_format_score)

@@ -75,6 +75,8 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
     Reference: ClassVar[type[BaseModel]] = SymbolicRegressionReference
     Options: ClassVar[type[VerifierOptions]] = SymbolicRegressionOptions
     judging_packages = ("sympy", "numpy", "math-verify", "latex2sympy2_extended")
+    # Its expressions are found and read by the math verifier's modules.
+    source_modules = ("rewardgate.verifiers.math",)
 
     def prepare(
         self, reference: Any, options: dict[str, Any] | None
