@@ -89,3 +89,15 @@ def test_rewardgates_own_colour_reading_differs_where_the_issue_says() -> None:
     assert boxes.details["structure"]["color"]["f1"] != pytest.approx(
         VALUES["box_recoloured"]["color"]["f1"], abs=TOLERANCE
     )
+
+
+def test_the_record_carries_chartmimics_log_as_plain_checked_data() -> None:
+    from rewardgate.verifiers.chart.run import parse_record
+
+    raw: dict[str, Any] = {"texts": [], "layout": [], "types": {}, "colors": []}
+    record = parse_record({**raw, "cm_colors": [["_axes.py/bar", "#FF000080"]]})
+    assert record.cm_colors == (("_axes.py/bar", "#FF000080"),) and record.cm_installed
+    assert not parse_record({**raw, "cm_installed": False}).cm_installed
+    for bad in ({"cm_installed": "no"}, {"cm_colors": [["bar", "#FF00"]]}):
+        with pytest.raises(ValueError):
+            parse_record({**raw, **bad})

@@ -68,6 +68,7 @@ class ColourLog:
         self.busy = False  # ChartMimic's `in_decorator`
         self.objects: dict[tuple[str, str], Any] = {}
         self.failed = False
+        self.unavailable = False  # its hooks could not be installed (not the script's doing)
 
     def keep(self, group: str, colour: str, obj: Any) -> None:
         if len(self.objects) < MAX_LOGGED:

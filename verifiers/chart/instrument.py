@@ -162,7 +162,10 @@ def install(recorder: Recorder) -> None:
     )
     # A colorbar paints itself with pcolormesh: part of the colorbar, not a chart.
     Colorbar._draw_all = recorder.silence(Colorbar._draw_all)
-    install_chartmimic(recorder.cm)  # over these wrappers: its flag is its own
+    try:  # over these wrappers: its flag is its own
+        install_chartmimic(recorder.cm)
+    except Exception:  # a matplotlib without ChartMimic's hooks: the host's error
+        recorder.cm.failed = recorder.cm.unavailable = True
 
     draw_text = RendererAgg.draw_text
 
@@ -291,6 +294,7 @@ def record_of(recorder: Recorder, figure: Any) -> dict[str, Any]:
         "types": types,
         "colors": sorted([k, c] for k, c in colours),
         "cm_colors": recorder.cm.colours(),
+        "cm_installed": not recorder.cm.unavailable,
     }
 
 

@@ -20,6 +20,7 @@ from rewardgate.verifiers.chart.metrics import F1, color_f1, layout_f1, text_f1,
 from rewardgate.verifiers.chart.models import MAX_SCRIPT_CHARS, ChartOptions, ChartReference
 from rewardgate.verifiers.chart.run import ChartRecord, execute
 from rewardgate.verifiers.chart.targets import canvas_of, target_of
+from rewardgate.verifiers.errors import VerifierError
 from rewardgate.verifiers.image.compare import compare, mix
 
 __all__ = ["judge", "structure_scores", "texts"]
@@ -85,6 +86,10 @@ def judge(
     terms: dict[str, float] = {"pixels": pixels.reward}
     details["pixels"] = pixels.details()
     if target.record is not None:
+        if options.color_reading == "chartmimic" and not target.record.cm_installed:
+            # The target is the server's to run: its record says the sandbox's matplotlib
+            # lacks ChartMimic's hooks (a response's own record could claim anything).
+            raise VerifierError("ChartMimic's colour hooks do not fit the sandbox's matplotlib")
         scores = structure_scores(
             outcome.record,
             target.record,

@@ -45,6 +45,7 @@ class ChartRecord:
     colors: tuple[tuple[str, str], ...] = ()
     # ChartMimic's own colour log: (logging function, colour), see chartmimic.py
     cm_colors: tuple[tuple[str, str], ...] = ()
+    cm_installed: bool = True  # False: ChartMimic's hooks could not be installed
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,12 @@ def parse_record(raw: Any) -> ChartRecord:
         if len(pair) != 2:
             raise ValueError("a colour entry is not a pair")
         cm_colors.append((_str(pair[0]), _color(pair[1], (7, 9))))
-    return ChartRecord(tuple(texts), tuple(layout), counts, tuple(colors), tuple(cm_colors))
+    installed = raw.get("cm_installed", True)
+    if not isinstance(installed, bool):
+        raise ValueError("cm_installed is not a boolean")
+    return ChartRecord(
+        tuple(texts), tuple(layout), counts, tuple(colors), tuple(cm_colors), installed
+    )
 
 
 def _color(value: Any, lengths: tuple[int, ...] = (7,)) -> str:
