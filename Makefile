@@ -14,7 +14,7 @@ FAST := not docker and not postgres and not chromium and not cad and not ray and
 RUFF_CHECK := $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 MYPY := $(VENV)/bin/mypy
 
-.PHONY: setup postgres docker-images serve test check lint typecheck bench clean
+.PHONY: setup postgres docker-images ray-extra serve test test-ray check lint typecheck bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -37,7 +37,17 @@ typecheck: setup
 	$(MYPY)
 
 test: setup postgres docker-images lint typecheck
-	$(PYTEST)
+	$(PYTEST) -m "not ray"
+	$(MAKE) test-ray
+
+# Ray is its own extra (a trainer's pinned Ray is never upgraded by `setup`). Its tests
+# start Ray clusters, which two cores cannot run beside the rest of the suite: they run
+# after it, in one process (about 12 minutes on two cores).
+ray-extra: setup
+	$(PY) -m pip install -q -e ".[ray]"
+
+test-ray: ray-extra
+	$(PY) -m pytest -m ray
 
 # No `setup` prerequisite: it never runs the installer, so it takes minutes, not a
 # quarter of an hour. The venv must exist (`make setup` or `make test` made it once).
