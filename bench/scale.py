@@ -1,0 +1,182 @@
+"""`rewardgate score` on the local engine vs. on Ray Data (`--engine ray`), in one run.
+
+Workload: N distinct math rows (chain-of-thought text with a boxed final, right or wrong),
+scored by the `math` verifier, each through the real CLI in a subprocess:
+
+1. the local engine (`--engine local`, one worker per core);
+2. Ray Data on one node: a head started on 127.0.0.2 (loopback), one actor per core's
+   worth of workers;
+3. with `--second-node`, the same with a second node joined on 127.0.0.3.
+
+Prints items/s (wall time of the whole command, cluster start excluded: a long run
+amortises it) and CPU-seconds (the command and its reaped children; for Ray also every
+process of the cluster, idle ones included), and the ratio of Ray's items/s to the
+local engine's.
+
+    .venv/bin/python bench/scale.py [--rows 4000] [--second-node]
+
+Nodes on one machine share its cores, so the second node shows the cost of crossing
+nodes, not a speed-up. On a real cluster each node brings its own cores: Ray Data starts
+actors there (a fixed `--ray-actors`, or by default as many as the CPUs allow), the
+blocks spread over them, and items/s grows with the nodes until the driver, which reads
+the scored rows back in order and writes the output, becomes the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+HEAD_IP = "127.0.0.2"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def rows(n: int) -> list[dict[str, object]]:
+    return [
+        {
+            "row": i,
+            "response": f"Step {i}: we compute $\\frac{{{i}}}{{{i % 7 + 1}}}$, "
+            f"so \\boxed{{{i % 9}}}",
+            "reference": str(i % 3),
+        }
+        for i in range(n)
+    ]
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _stat(pid: int) -> tuple[int, list[str]]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), fields
+
+
+def cluster_pids(temp_dir: str) -> list[int]:
+    """Processes whose command line names the session folder, and their descendants."""
+    tree: dict[int, list[int]] = {}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            ppid, _ = _stat(int(entry.name))
+            tree.setdefault(ppid, []).append(int(entry.name))
+            if temp_dir.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    pids, todo = set(found), list(found)
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            if child not in pids:
+                pids.add(child)
+                todo.append(child)
+    return sorted(pids)
+
+
+def cluster_cpu_s(temp_dir: str) -> float:
+    """CPU-seconds of the cluster's live processes and the children they reaped."""
+    total = 0
+    for pid in cluster_pids(temp_dir):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            _, fields = _stat(pid)
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / TICK
+
+
+def start_cluster(temp_dir: str, cpus: int, second_node: bool) -> str:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    port = free_port(HEAD_IP)
+    head = [str(BIN / "ray"), "start", "--head", "--node-ip-address", HEAD_IP]
+    head += ["--port", str(port), "--include-dashboard=false", "--temp-dir", temp_dir]
+    head += ["--dashboard-port", str(free_port("127.0.0.1")), "--disable-usage-stats"]
+    head += ["--ray-client-server-port", str(free_port(HEAD_IP)), "--num-cpus", str(cpus)]
+    subprocess.run(head, check=True, env=env, capture_output=True, timeout=180)
+    address = f"{HEAD_IP}:{port}"
+    if second_node:
+        node = [str(BIN / "ray"), "start", "--address", address, "--node-ip-address"]
+        node += ["127.0.0.3", "--num-cpus", str(cpus), "--disable-usage-stats"]
+        subprocess.run(node, check=True, env=env, capture_output=True, timeout=180)
+    return address
+
+
+def stop_cluster(temp_dir: str) -> None:
+    for pid in cluster_pids(temp_dir):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def run_score(args: list[str], n: int, temp_dir: str | None = None) -> tuple[float, float]:
+    """(items/s, CPU-seconds) of one `rewardgate score` command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cluster_before = cluster_cpu_s(temp_dir) if temp_dir else 0.0
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "rewardgate.service.cli", "score", *args, "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-2000:])
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if temp_dir:
+        cpu += cluster_cpu_s(temp_dir) - cluster_before
+    return n / seconds, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=4000)
+    parser.add_argument("--second-node", action="store_true")
+    options = parser.parse_args()
+    cpus = os.cpu_count() or 1
+    work = Path(tempfile.mkdtemp(prefix="rgscale-"))
+    source = work / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows(options.rows)))
+    common = [str(source), "--verifier", "math", "--force"]
+    results: list[tuple[str, float, float]] = []
+    rate, cpu = run_score([*common, "-o", str(work / "local.jsonl")], options.rows)
+    results.append(("local engine", rate, cpu))
+    setups = [("ray data, one node", False)]
+    if options.second_node:
+        setups.append(("ray data, two nodes", True))
+    for name, second in setups:
+        temp_dir = tempfile.mkdtemp(prefix="rgsc-", dir="/tmp")
+        try:
+            address = start_cluster(temp_dir, cpus, second)
+            ray_args = ["--engine", "ray", "--ray-address", address]
+            ray_args += ["--ray-workers-per-actor", "1"]
+            rate, cpu = run_score(
+                [*common, "-o", str(work / "ray.jsonl"), *ray_args], options.rows, temp_dir
+            )
+            results.append((name, rate, cpu))
+        finally:
+            stop_cluster(temp_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    base = results[0][1]
+    print(f"{options.rows} math rows, {cpus} cores")
+    print(f"{'setup':<22}{'items/s':>10}{'CPU-s':>10}{'vs local':>10}")
+    for name, rate, cpu in results:
+        print(f"{name:<22}{rate:>10.1f}{cpu:>10.1f}{rate / base:>9.2f}x")
+
+
+if __name__ == "__main__":
+    main()
