@@ -204,3 +204,34 @@ def test_through_the_engine(verifier_engine: Any) -> None:
         ]
     )
     assert [(r.status, r.reward) for r in results] == [("ok", 1.0), ("invalid", 0.0)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<answer>a</answer>",
+        "<answer>a</answer><answer>b</answer>",
+        "<answer><answer>a</answer></answer>",
+        "<answer>a<answer>b</answer>",
+        "<answer>a\nb</answer> x <answer>",
+        "</answer><answer>x</answer>",
+        "<answer></answer>",
+        "<answer>no close",
+        "",
+    ],
+)
+def test_the_linear_tag_scan_finds_what_the_papers_regex_finds(text: str) -> None:
+    import re
+
+    from rewardgate.verifiers.qa.tags import answer_tags
+
+    assert answer_tags(text) == re.findall(r"<answer>(.*?)</answer>", text, re.S)
+
+
+def test_many_unclosed_tags_are_a_verdict_not_a_hang() -> None:
+    # 400 KB of openings: the papers' lazy regex takes minutes on this, the scan does not.
+    hostile = "<answer>" * 50_000
+    for preset in (None, "search_r1", "search_r1_format"):
+        options = {} if preset is None else {"preset": preset}
+        result = score(hostile + "<information>" * 50_000, "Paris", **options)
+        assert (result.status, result.reward) == ("ok", 0.0)

@@ -36,10 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.grounding.boxes import Box, greedy_match, iou, read_boxes, vlm_r1_iou
+from rewardgate.verifiers.qa.tags import answer_tags, first_answer
 
 __all__ = ["GroundingOptions", "GroundingReference", "GroundingVerifier"]
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
 _INT_BOX = re.compile(r"\[(\d+),\s*(\d+),\s*(\d+),\s*(\d+)]")
 _INTEGER = re.compile(r"(?<![\d.])-?\d{1,9}(?![\d.])")
 Coordinates = Literal["pixel", "normalized"]
@@ -103,6 +103,7 @@ class GroundingVerifier(Verifier[GroundingReference, GroundingOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = GroundingReference
     Options: ClassVar[type[VerifierOptions]] = GroundingOptions
+    source_modules = ("rewardgate.verifiers.qa",)  # its <answer> scan
 
     def prepare(
         self, reference: Any, options: dict[str, Any] | None
@@ -134,7 +135,7 @@ class GroundingVerifier(Verifier[GroundingReference, GroundingOptions]):
     ) -> Verdict:
         if options.preset == "vlm_r1":
             return self._vlm_r1(response, reference)
-        answers = _ANSWER.findall(response)
+        answers = answer_tags(response)
         answer = answers[-1] if answers else response
         if options.task == "classify":
             return _classify(answer, reference)
@@ -159,8 +160,8 @@ class GroundingVerifier(Verifier[GroundingReference, GroundingOptions]):
         return _detection(predicted, gold, options, details)
 
     def _vlm_r1(self, response: str, reference: GroundingReference) -> Verdict:
-        tag = _ANSWER.search(response)
-        found = _INT_BOX.search(tag.group(1)) if tag else None
+        tag = first_answer(response)
+        found = _INT_BOX.search(tag) if tag is not None else None
         if found is None:
             return Verdict(0.0, details={"predicted": None})
         coords = tuple(map(float, found.groups()))

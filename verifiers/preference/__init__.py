@@ -31,10 +31,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.qa.tags import answer_tags
 
 __all__ = ["PreferenceOptions", "PreferenceReference", "PreferenceVerifier", "read_verdict"]
 
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
 _LABEL = re.compile(r"\[\[\s*([A-Za-z]|\d{1,4})\s*\]\]")
 _NUMBER = r"[-+]?(?:\d{1,12}(?:\.\d{0,12})?|\.\d{1,12})"
 _SCORES = re.compile(rf"\[\[\s*({_NUMBER}(?:\s*,\s*{_NUMBER}){{1,63}})\s*\]\]")
@@ -90,7 +90,7 @@ def read_verdict(text: str, n: int | None) -> tuple[int | None, dict[str, Any]]:
 
     `n` is how many responses were judged, None when the reference does not say.
     """
-    answers = _ANSWER.findall(text)
+    answers = answer_tags(text)
     region = answers[-1] if answers else text
     evidence: dict[str, Any] = {"region": "answer_tag" if answers else "response"}
     scores = list(_SCORES.finditer(region))
@@ -144,6 +144,7 @@ class PreferenceVerifier(Verifier[PreferenceReference, PreferenceOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = PreferenceReference
     Options: ClassVar[type[VerifierOptions]] = PreferenceOptions
+    source_modules = ("rewardgate.verifiers.qa",)  # its <answer> scan
 
     def prepare(
         self, reference: Any, options: dict[str, Any] | None

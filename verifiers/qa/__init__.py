@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rewardgate.verifiers.base import Verdict, Verifier, VerifierOptions
+from rewardgate.verifiers.qa.tags import answer_tags, tag_contents
 
 __all__ = ["QaOptions", "QaReference", "QaVerifier", "normalize_answer"]
 
@@ -42,10 +43,8 @@ Metric = Literal["em", "f1", "cover_em"]
 Preset = Literal["search_r1", "search_r1_subem", "search_r1_format"]
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
 _ASSISTANT = re.compile(r"<\|im_start\|>assistant\s*")
 _TAG_SPLIT = re.compile(r"(</?(?:think|search|information|answer)>)")
-_INFORMATION = re.compile(r"<information>(.*?)</information>", re.S)
 # (state, tag) -> next state of Search-R1's is_valid_sequence.
 _TRANSITIONS = {
     ("start", "<think>"): "in_think",
@@ -136,7 +135,7 @@ def extract(response: str, how: str) -> tuple[str | None, str | None]:
     if how == "none":
         return response, "response"
     if how in ("auto", "answer_tag"):
-        tags = _ANSWER.findall(response)
+        tags = answer_tags(response)
         if tags:
             return tags[-1].strip(), "answer_tag"
     if how in ("auto", "boxed"):
@@ -212,7 +211,7 @@ class QaVerifier(Verifier[QaReference, QaOptions]):
         )
 
     def _preset(self, response: str, reference: QaReference, options: QaOptions) -> Verdict:
-        tags = _ANSWER.findall(response)
+        tags = answer_tags(response)
         needed = 2 if options.response_includes_prompt else 1
         answer = tags[-1].strip()[:MAX_ANSWER_CHARS] if len(tags) >= needed else None
         details: dict[str, Any] = {"answer": None if answer is None else answer[:300]}
@@ -233,7 +232,7 @@ class QaVerifier(Verifier[QaReference, QaOptions]):
         details["valid_format"], details["format"] = valid, why
         retrieved = valid and any(
             gold in normalize_answer(block)
-            for block in _INFORMATION.findall(response)
+            for block in tag_contents(response, "information")
             for gold in golds
         )
         details["retrieval_correct"] = retrieved

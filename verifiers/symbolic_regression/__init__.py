@@ -76,7 +76,7 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
     Options: ClassVar[type[VerifierOptions]] = SymbolicRegressionOptions
     judging_packages = ("sympy", "numpy", "math-verify", "latex2sympy2_extended")
     # Its expressions are found and read by the math verifier's modules.
-    source_modules = ("rewardgate.verifiers.math",)
+    source_modules = ("rewardgate.verifiers.math", "rewardgate.verifiers.qa")
 
     def prepare(
         self, reference: Any, options: dict[str, Any] | None

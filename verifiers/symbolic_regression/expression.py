@@ -19,7 +19,6 @@ __all__ = ["Unusable", "evaluate", "find", "read", "recovered", "tree_size"]
 MAX_NODES = 300
 MAX_CHARS = 2000
 MAX_DEPTH = 30
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
 _LHS = re.compile(r"^\s*(?:[A-Za-z]\w{0,8}\s*(?:\([^()=]{0,60}\))?|\\hat\{y\})\s*=(?!=)")
 _LATEX = re.compile(r"[\\{}]")
 
@@ -30,7 +29,9 @@ class Unusable(ValueError):
 
 def find(response: str) -> str:
     """The expression text: the last `<answer>`, else the last box, else the last line."""
-    tags = _ANSWER.findall(response)
+    from rewardgate.verifiers.qa.tags import answer_tags
+
+    tags = answer_tags(response)
     if tags:
         text = tags[-1]
     else:
