@@ -179,6 +179,9 @@ def test_csv_asset(tmp_path: Path) -> None:
             id="bad-target",
         ),
         pytest.param(
+            {"data": {"x": [1], "y": [1]}, "target": "x*w"}, {}, "no data for w", id="target-var"
+        ),
+        pytest.param(
             {"data": {"x": [1], "y": [1]}},
             {"reward": "recovery"},
             "target",

@@ -35,6 +35,7 @@ from rewardgate.verifiers.symbolic_regression.expression import (
     Unusable,
     evaluate,
     find,
+    numerically_constant,
     read,
     recovered,
     tree_size,
@@ -88,9 +89,12 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
         ref._columns = load(ref.data, self.env.asset_dir, opts.target_column.lower())
         if ref.target is not None:
             try:
-                read(find(ref.target))
+                true = read(find(ref.target))
             except Unusable as exc:
                 raise InvalidRequest(f"reference.target: {exc}") from None
+            missing = sorted(str(s) for s in true.free_symbols if str(s) not in ref._columns)
+            if missing:
+                raise InvalidRequest(f"reference.target: no data for {', '.join(missing[:5])}")
         elif opts.reward == "recovery":
             raise InvalidRequest("reference.target: reward recovery needs the true expression")
         return prepared
@@ -148,7 +152,7 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
         r2 = 1.0 - nmse
         details.update(mse=mse, nmse=nmse, r2=r2)
         if reference.target is not None:
-            details["recovered"] = recovered(expr, read(find(reference.target)))
+            details["recovered"] = _recovers(expr, predicted, read(find(reference.target)), data)
         if options.reward == "recovery":
             return Verdict(float(details["recovered"]), details=details)
         if options.metric == "r2":
@@ -160,3 +164,12 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
         penalty = options.complexity_penalty * size
         details["fit"], details["penalty"] = fit, penalty
         return Verdict(fit - penalty, details=details)
+
+
+def _recovers(expr: Any, predicted: Any, target: Any, data: dict[str, Any]) -> bool:
+    """Recovery of `target`: first on the data (cheap), then symbolically (simplify)."""
+    try:
+        true = evaluate(target, data, len(predicted))
+    except Unusable:  # the true law is undefined somewhere on the data: symbolic test only
+        return recovered(expr, target)
+    return numerically_constant(predicted, true) and recovered(expr, target)

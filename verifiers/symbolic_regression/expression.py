@@ -14,7 +14,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["Unusable", "evaluate", "find", "read", "recovered", "tree_size"]
+__all__ = [
+    "Unusable",
+    "evaluate",
+    "find",
+    "numerically_constant",
+    "read",
+    "recovered",
+    "tree_size",
+]
 
 MAX_NODES = 300
 MAX_CHARS = 2000
@@ -135,6 +143,27 @@ def evaluate(expr: Any, columns: dict[str, Any], rows: int) -> Any:
     if not np.all(np.isfinite(predicted)):
         raise Unusable("non-finite values (overflow, division by zero or out of domain)")
     return predicted
+
+
+def numerically_constant(mine: Any, true: Any) -> bool:
+    """Whether the difference or the ratio of two prediction arrays is (nearly) constant.
+
+    A cheap necessary condition for `recovered`: simplify, which can take long on a large
+    expression, runs only for answers that pass it.
+    """
+    import numpy as np
+
+    scale = max(1.0, float(np.max(np.abs(true))))
+    difference = mine - true
+    if float(np.ptp(difference)) <= 1e-6 * scale:
+        return True
+    nonzero = np.abs(true) > 1e-12
+    if not np.any(nonzero):
+        return False
+    ratio = mine[nonzero] / true[nonzero]
+    return bool(np.all(np.isfinite(ratio))) and float(np.ptp(ratio)) <= 1e-6 * max(
+        1.0, float(np.max(np.abs(ratio)))
+    )
 
 
 def recovered(candidate: Any, target: Any) -> bool:
