@@ -235,3 +235,42 @@ def test_many_unclosed_tags_are_a_verdict_not_a_hang() -> None:
         options = {} if preset is None else {"preset": preset}
         result = score(hostile + "<information>" * 50_000, "Paris", **options)
         assert (result.status, result.reward) == ("ok", 0.0)
+
+
+# --- R1-Searcher's reward server as the oracle ---------------------------------------------
+
+R1S_GOLD = "Barack Obama"
+R1S_SOLUTIONS = [
+    "I should search.</think>\n<answer>Barack Obama</answer>",
+    "Hm.</think>\n<answer>Obama</answer>",
+    "Hm.</think>\n<answer>president barack_obama!</answer>",
+    "Hm.</think>\n<answer>George Bush</answer>",
+    "Hm.</think>\nno answer at all",
+    "<think>Hm.</think>\n<answer>Barack Obama</answer>",
+    "Hm.</think>\n<answer>Barack Obama</answer><answer>Obama</answer>",
+    "As an assistant, hm.</think>\n<answer>Barack Obama</answer>",
+    "Hm.</think>\n<answer>it was the forty fourth president of the us, Barack Obama</answer>",
+    "Let me search <|begin_of_query|>44th president<|end_of_query|>\n<|begin_of_documents|>\n"
+    "(1) 奥巴马 Barack Obama was the 44th president<|end_of_documents|>\n\n"
+    "So</think>\n<answer>Barack Obama</answer>",
+    "Let me search <|begin_of_query|>44th president<|end_of_query|>\n"
+    "So</think>\n<answer>Barack Obama</answer>",
+    "答案 Hm.</think>\n<answer>Barack Obama</answer>",
+    "Hm.</think>\n<answer><|begin_of_query|>x</answer>",
+    "Hm.</think>\n<answer>True</answer>",
+    "",
+    "Hm.</think>\n<answer>Barack\u2018Obama\u2019</answer>",
+]
+
+
+@pytest.mark.parametrize("solution", R1S_SOLUTIONS)
+@pytest.mark.parametrize("gold", [R1S_GOLD, "yes"])
+def test_r1_searcher_matches_its_reward_server(solution: str, gold: str) -> None:
+    from tests.verifiers.qa_reference import r1_searcher
+
+    ours = score(solution, gold, preset="r1_searcher")
+    assert ours.reward == pytest.approx(r1_searcher.score_one(solution, gold))
+
+
+def test_r1_searcher_lowest_reward_is_its_penalty() -> None:
+    assert QA.lowest_reward_for(QA.prepare("x", {"preset": "r1_searcher"}).options) == -2.0

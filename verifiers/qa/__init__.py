@@ -18,6 +18,9 @@ code in `tests/verifiers/qa_reference/`):
   tags follow think -> (search -> information -> think)* -> answer is "valid"; weights
   `structure_format_score` (0.2), `final_format_score` (0.1), `retrieval_score` (0), as
   Search-R1's v0.3 training scripts set them.
+- `r1_searcher`: R1-Searcher's reward server (`train/reward_server_qwen_zero.py`): token
+  F1 under its own normalisation, 0 without answer tags, -2 when its format rule fails
+  (see `r1_searcher.py`); the response is the text after the prompt's `<think>`.
 
 Search-R1 applies its functions to prompt + response, and its prompt shows one example
 `<answer>` tag, so its code needs two tags and reads the last. `response_includes_prompt`
@@ -40,7 +43,7 @@ from rewardgate.verifiers.qa.tags import answer_tags, tag_contents
 __all__ = ["QaOptions", "QaReference", "QaVerifier", "normalize_answer"]
 
 Metric = Literal["em", "f1", "cover_em"]
-Preset = Literal["search_r1", "search_r1_subem", "search_r1_format"]
+Preset = Literal["search_r1", "search_r1_subem", "search_r1_format", "r1_searcher"]
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _ASSISTANT = re.compile(r"<\|im_start\|>assistant\s*")
@@ -187,6 +190,8 @@ class QaVerifier(Verifier[QaReference, QaOptions]):
     source_modules = ("rewardgate.verifiers.math",)
 
     def lowest_reward_for(self, options: QaOptions) -> float:
+        if options.preset == "r1_searcher":
+            return -2.0
         return min(0.0, options.format_score, options.final_format_score)
 
     def judge(self, response: str, reference: QaReference, options: QaOptions) -> Verdict:
@@ -211,6 +216,11 @@ class QaVerifier(Verifier[QaReference, QaOptions]):
         )
 
     def _preset(self, response: str, reference: QaReference, options: QaOptions) -> Verdict:
+        if options.preset == "r1_searcher":
+            from rewardgate.verifiers.qa.r1_searcher import reward
+
+            value, parts = reward(response, reference.answers)
+            return Verdict(value, details=parts)
         tags = answer_tags(response)
         needed = 2 if options.response_includes_prompt else 1
         answer = tags[-1].strip()[:MAX_ANSWER_CHARS] if len(tags) >= needed else None
