@@ -234,7 +234,7 @@ class SharedCache:
         if not self._outage_logged:
             self._outage_logged = True
             log.warning(
-                "shared cache (Redis) %s failed, scoring without it for %.0f s at a time: %r",
+                "shared cache (Redis) %s failed, scoring without it for %g s at a time: %r",
                 operation,
                 self.options.retry_s,
                 exc,

@@ -39,13 +39,22 @@ class RedisServer:
     folder: Path
     password: str | None
     process: subprocess.Popen[bytes] | None = None
+    tls: Path | None = None  # a folder with ca.pem, server.pem/key, client.pem/key
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        if self.tls is None:
+            args = ["redis-server", "--port", str(self.port)]
+        else:
+            args = ["redis-server", "--port", "0", "--tls-port", str(self.port)]
+            args += ["--tls-cert-file", str(self.tls / "server.pem")]
+            args += ["--tls-key-file", str(self.tls / "server.key")]
+            args += ["--tls-ca-cert-file", str(self.tls / "ca.pem")]
+            args += ["--tls-auth-clients", "yes"]
+        args += ["--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", str(self.folder)]
         if self.password:
             args += ["--requirepass", self.password]
@@ -66,18 +75,87 @@ class RedisServer:
             self.process.wait(timeout=10)
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, password=self.password, socket_timeout=2)
+        if self.tls is None:
+            return redis.Redis(
+                "127.0.0.1", port=self.port, password=self.password, socket_timeout=2
+            )
+        return redis.Redis(
+            "127.0.0.1",
+            port=self.port,
+            password=self.password,
+            socket_timeout=2,
+            ssl=True,
+            ssl_ca_certs=str(self.tls / "ca.pem"),
+            ssl_certfile=str(self.tls / "client.pem"),
+            ssl_keyfile=str(self.tls / "client.key"),
+        )
 
     def calls(self, command: str) -> int:
         stats = self.client().info("commandstats")
         return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
 
 
-def start_redis(folder: Path, password: str | None = None) -> RedisServer:
+def start_redis(folder: Path, password: str | None = None, tls: Path | None = None) -> RedisServer:
     folder.mkdir(parents=True, exist_ok=True)
-    server = RedisServer(free_port(), folder, password)
+    server = RedisServer(free_port(), folder, password, tls=tls)
     server.start()
     return server
+
+
+def make_certificates(folder: Path) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl)."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rewardgate test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    )
+    for name, extra in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "")):
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+        )
+        (folder / f"{name}.ext").write_text(extra + "\n")
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+            "-out",
+            f"{name}.pem",
+        )
+    return folder
 
 
 @pytest.fixture
@@ -188,15 +266,41 @@ def test_a_wrong_password_is_counted_and_scores_without_it(tmp_path: Path) -> No
         server.stop()
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for certificates")
+def test_tls_with_a_client_certificate(tmp_path: Path) -> None:
+    certs = make_certificates(tmp_path / "certs")
+    server = start_redis(tmp_path / "redis", tls=certs)
+    tls = {"tls_ca_file": certs / "ca.pem"}
+    mutual = {**tls, "tls_cert_file": certs / "client.pem", "tls_key_file": certs / "client.key"}
+    anonymous, _ = replica(server, **tls)  # the server asks for a client certificate
+    a, cache_a = replica(server, **mutual)
+    b, _ = replica(server, **mutual)
+    try:
+        assert server.url.startswith("rediss://")
+        assert [r.status for r in anonymous.score(items(5))] == ["ok"] * 5
+        assert errors(anonymous, "get") == 1
+        a.score(items(5))
+        drained(a, cache_a)
+        assert [r.cached for r in b.score(items(5))] == [True] * 5
+        assert errors(a, "get") + errors(b, "get") == 0
+    finally:
+        anonymous.close()
+        a.close()
+        b.close()
+        server.stop()
+
+
 def test_an_unreadable_entry_is_a_counted_miss(redis_server: RedisServer) -> None:
     a, cache = replica(redis_server)
-    b, _ = replica(redis_server)
+    b, cache_b = replica(redis_server)
     try:
         a.score([echo("42")])
         drained(a, cache)
         [key] = redis_server.client().keys("*")
         redis_server.client().set(key, b"{not a verdict")
         [result] = b.score([echo("42")])
+        drained(b, cache_b)  # b's verdict overwrites the garbage
+        assert redis_server.client().get(key) != b"{not a verdict"
         assert (result.status, result.reward, result.cached) == ("ok", 1.0, False)
         assert errors(b, "decode") == 1
     finally:
