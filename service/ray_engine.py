@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from rewardgate.service.batch import FieldMap, ScoreSummary
+from rewardgate.service.batch import FieldMap, ScoreSummary, score_columns
 from rewardgate.service.ray_io import open_sink, open_source
 from rewardgate.verifiers.errors import InvalidRequest, RewardgateError
 
@@ -87,8 +88,6 @@ class Scorer:
         results = self.client.score_batch([self.fields.item(ids[i], rows[i]) for i in todo])
         scores: list[str | None] = [None] * len(ids)
         texts: list[str | None] = [None] * len(ids)
-        from rewardgate.service.batch import score_columns
-
         for i, result in zip(todo, results, strict=True):
             scores[i] = orjson.dumps(score_columns(result)).decode()
             texts[i] = orjson.dumps(rows[i], default=str).decode()
@@ -163,25 +162,43 @@ def build_dataset(
     # Enough blocks that every actor has several to work on, none larger than a few
     # batches, so a lost actor costs little work to redo.
     blocks = max(actors * 4, -(-total // (options.batch_size * 4)), 1)
-    ds = ds.zip(ids).repartition(blocks)
-    scored = ds.map_batches(
-        Scorer,
-        fn_constructor_kwargs={
-            "fields": fields,
-            "fmt": source.format,
-            "workers": per_actor,
-            "settings": options.settings,
-            "skip": skip,
-        },
-        batch_format="pyarrow",
-        batch_size=options.batch_size,
-        concurrency=actors,
-        num_cpus=per_actor,
-        resources=options.resources or None,
-        max_restarts=-1,
-        max_task_retries=-1,
-    )
-    return scored, total
+    with warnings.catch_warnings():
+        # Ray 2.60 marks `zip` (positional, so it needs preserve_order, set above) and
+        # the actor options passed as keywords as deprecated; both work in the tested
+        # range, which stops before 2.64 where they go.
+        warnings.simplefilter("ignore")
+        ds = ds.zip(ids).repartition(blocks)
+        return _score_on_actors(ds, fields, options, source.format, skip, actors), total
+
+
+def _score_on_actors(
+    ds: Any, fields: FieldMap, options: RayOptions, fmt: str, skip: int, actors: int
+) -> Any:
+    import ray.data as rd
+
+    per_actor = max(1, options.workers_per_actor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ds.map_batches(
+            Scorer,
+            fn_constructor_kwargs={
+                "fields": fields,
+                "fmt": fmt,
+                "workers": per_actor,
+                "settings": options.settings,
+                "skip": skip,
+            },
+            batch_format="pyarrow",
+            batch_size=options.batch_size,
+            compute=rd.ActorPoolStrategy(size=actors),
+            # The actor's engine forks `per_actor` workers Ray cannot see: reserve them.
+            num_cpus=per_actor,
+            resources=options.resources or None,
+            # A dead actor (its process or its node) is restarted and its batch retried;
+            # Ray Data re-executes lost blocks, so nothing is lost or repeated.
+            max_restarts=-1,
+            max_task_retries=-1,
+        )
 
 
 def _add(summary: ScoreSummary, scores: dict[str, Any]) -> None:
@@ -225,6 +242,8 @@ def score_with_ray(
     `progress(total, n)` is called with the input's size first (n = rows already done)
     and then with each batch written.
     """
+    import ray  # noqa: F401  (missing: the caller's hint to install the extra)
+
     sink = open_sink(output_uri, source_uri, resume=resume, force=force)
     try:
         try:

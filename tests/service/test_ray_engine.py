@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -76,6 +77,23 @@ def cluster_pids(temp_dir: str) -> list[int]:
     return sorted(pids)
 
 
+def node_pids(temp_dir: str, ip: str) -> list[int]:
+    """The processes of the cluster's node at `ip` (its raylet, agents, workers)."""
+    tree = _children()
+    found = [
+        pid
+        for pid in cluster_pids(temp_dir)
+        if f"node-ip-address={ip}" in _cmdline(pid) or f"node_ip_address={ip}" in _cmdline(pid)
+    ]
+    pids, todo = set(found), list(found)
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            if child not in pids:
+                pids.add(child)
+                todo.append(child)
+    return sorted(pids)
+
+
 def scoring_actor_pids(temp_dir: str) -> list[int]:
     """Scoring actors (raylet's children running `Scorer`), not the workers they fork."""
     tree = _children()
@@ -111,11 +129,22 @@ def ray_cluster() -> Iterator[Cluster]:
             "--include-dashboard=false",
             "--dashboard-port",
             str(free_port("127.0.0.1")),
+            # Ports that default to fixed numbers: another cluster on this machine (a
+            # test running beside this one) must not collide with them.
+            "--ray-client-server-port",
+            str(free_port(HEAD_IP)),
+            "--dashboard-agent-listen-port",
+            str(free_port(HEAD_IP)),
+            "--metrics-export-port",
+            str(free_port(HEAD_IP)),
             "--temp-dir",
             temp_dir,
             # Logical CPUs: two scoring actors of one worker each plus the read tasks.
             "--num-cpus",
             "4",
+            # What `--ray-resource reward=1` asks of each actor (a trainer's reward nodes).
+            "--resources",
+            '{"reward": 2}',
             "--disable-usage-stats",
         ],
         check=True,
@@ -129,6 +158,8 @@ def ray_cluster() -> Iterator[Cluster]:
         for pid in cluster_pids(temp_dir):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        if not os.environ.get("REWARDGATE_KEEP_RAY_LOGS"):
+            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def string_rows(n: int) -> list[dict[str, object]]:
@@ -217,7 +248,7 @@ def test_ray_output_is_the_local_engines_output(
 ) -> None:
     source, expected = dataset
     output = tmp_path / "ray.jsonl"
-    result = run(ray_args(ray_cluster, str(source), str(output)))
+    result = run(ray_args(ray_cluster, str(source), str(output), "--ray-resource", "reward=1"))
     got = [comparable(r) for r in read_jsonl(output.read_bytes())]
     assert len(got) == len(expected) == 20_000
     assert got == expected
@@ -343,3 +374,49 @@ def test_object_store_input_and_output(
         data += chunk
         first += part["rows"]
     assert [comparable(r) for r in read_jsonl(data)] == expected
+
+
+def test_second_node_killed_midway_loses_nothing(
+    ray_cluster: Cluster, dataset: tuple[Path, list[dict[str, object]]], tmp_path: Path
+) -> None:
+    """A node joined on 127.0.0.3 runs one of the two actors (Ray Data spreads them);
+    killed mid-run, its actor restarts on the head and its batches are redone."""
+    source, expected = dataset
+    subprocess.run(
+        [
+            RAY,
+            "start",
+            "--address",
+            ray_cluster.address,
+            "--node-ip-address",
+            "127.0.0.3",
+            "--num-cpus",
+            "2",
+            "--disable-usage-stats",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **AWS_ENV, "RAY_USAGE_STATS_ENABLED": "0"},
+        timeout=180,
+    )
+    output = tmp_path / "ray.jsonl"
+    process = subprocess.Popen(
+        ray_args(ray_cluster, str(source), str(output), "--chunk-size", "200"),
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_rows(output, 1, process)
+        node = node_pids(ray_cluster.temp_dir, "127.0.0.3")
+        assert any("Scorer" in _cmdline(pid) for pid in node), "no actor on the second node"
+        for pid in node:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        killed_at = output.read_bytes().count(b"\n")
+        _, stderr = process.communicate(timeout=400)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr.decode()[-3000:]
+    assert killed_at < len(expected), "the kill must land midway"
+    assert [comparable(r) for r in read_jsonl(output.read_bytes())] == expected
