@@ -44,6 +44,8 @@ class Resource:
     # Test files whose every test needs it: patterns of the path under tests/, where `*`
     # crosses folders.
     modules: tuple[str, ...] = field(default=())
+    # Names whose import into a test module means its every test needs it.
+    imports: frozenset[str] = frozenset()
 
 
 RESOURCES: dict[str, Resource] = {
@@ -64,6 +66,7 @@ RESOURCES: dict[str, Resource] = {
     "chromium": Resource(
         "drives Debian's Chromium through Playwright (the web verifier)",
         modules=("verifiers/test_web.py", "verifiers/test_web_hostile.py"),
+        imports=frozenset({"WebVerifier"}),
     ),
     "cad": Resource(
         "runs CadQuery scripts in the sandbox (scripts/install-cad.sh)",
@@ -135,6 +138,8 @@ def needs(item: pytest.Item, resource: Resource) -> bool:
     if declared is not None:
         return any(RESOURCES.get(name) is resource for name in declared)
     if any(fnmatchcase(_module(item), pattern) for pattern in resource.modules):
+        return True
+    if resource.imports & set(vars(getattr(item, "module", None) or object)):
         return True
     if resource.fixtures & set(getattr(item, "fixturenames", ())):
         return True
