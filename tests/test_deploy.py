@@ -1,0 +1,335 @@
+"""deploy/: the Kubernetes manifests and KubeRay examples, and the Ray Serve application.
+
+What a cluster would do with the manifests cannot be run here (no cluster, no
+registry), so they are rendered (`kubectl kustomize`, offline) and validated: every
+object against the Kubernetes API's own schemas in strict mode (`kubernetes-validate`),
+the KubeRay objects against KubeRay's CRD schemas vendored in tests/data/deploy
+(`check-jsonschema`), and the settings they set against rewardgate's `Settings`. The
+Ray Serve application is run for real: two replicas on a local Ray cluster behind
+Serve's HAProxy ingress, one replica killed mid-load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from rewardgate.service.settings import Settings
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+SCHEMAS = ROOT / "tests" / "data" / "deploy"
+KUBECTL = shutil.which("kubectl")
+BIN = Path(sys.executable).parent
+# The oldest Kubernetes the manifests promise to work on: hostUsers and the pod-level
+# appArmorProfile field (the sandbox pool) are GA/beta from 1.30.
+KUBERNETES_VERSIONS = ("1.30.0", "1.33.0")
+KUSTOMIZATIONS = ("kubernetes/base", "kubernetes/overlays/example")
+
+needs_kubectl = pytest.mark.skipif(
+    KUBECTL is None, reason="needs kubectl (Debian: apt-get install kubectl)"
+)
+
+
+def render(kustomization: str) -> list[dict[str, Any]]:
+    """`kubectl kustomize` of a folder under deploy/: offline, no cluster contacted."""
+    assert KUBECTL is not None
+    out = subprocess.run(
+        [KUBECTL, "kustomize", str(DEPLOY / kustomization)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def by_kind(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    [first, *_] = deployment["spec"]["template"]["spec"]["containers"]
+    return first  # type: ignore[no-any-return]
+
+
+# -- Kubernetes ----------------------------------------------------------------------------
+
+
+@needs_kubectl
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_object_validates_strictly(kustomization: str, version: str) -> None:
+    objects = render(kustomization)
+    assert len(objects) >= 12
+    for obj in objects:
+        # Raises ValidationError naming the field; strict rejects unknown fields too.
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_the_validator_catches_a_misspelt_field() -> None:
+    """The strict validation above can fail: a typo in a probe is refused."""
+    probe = {"httpGet": {"path": "/readyz", "port": 8000}, "periodSecond": 5}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "i", "readinessProbe": probe}]},
+    }
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(pod, "1.33.0", strict=True)
+
+
+@needs_kubectl
+def test_the_gateway_probes_scales_and_survives_drains() -> None:
+    objects = by_kind(render("kubernetes/base"))
+    gateway = objects[("Deployment", "rewardgate-gateway")]
+    main = container(gateway)
+    assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    labels = gateway["spec"]["template"]["metadata"]["labels"]
+    service = objects[("Service", "rewardgate-gateway")]
+    assert service["spec"]["selector"].items() <= labels.items()
+    hpa = objects[("HorizontalPodAutoscaler", "rewardgate-gateway")]
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "rewardgate-gateway"
+    pdb = objects[("PodDisruptionBudget", "rewardgate-gateway")]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    # The pods outlive the gateway's own graceful drain, so in-flight batches finish.
+    drain = Settings(**settings_from(objects)).graceful_timeout_s
+    assert gateway["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > drain
+
+
+def settings_from(objects: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    data = objects[("ConfigMap", "rewardgate-settings")]["data"]
+    return {key.removeprefix("REWARDGATE_").lower(): value for key, value in data.items()}
+
+
+@needs_kubectl
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_every_setting_the_manifests_set_is_a_valid_setting(kustomization: str) -> None:
+    """A misspelt REWARDGATE_* key would be ignored by the pods; Settings forbids extras."""
+    objects = by_kind(render(kustomization))
+    settings = settings_from(objects)
+    for kind, name in objects:
+        if kind == "Deployment" and name != "rewardgate-redis":
+            for env in container(objects[(kind, name)]).get("env", []):
+                settings[env["name"].removeprefix("REWARDGATE_").lower()] = env["value"]
+    assert all(key.upper() == key.upper().strip() for key in settings)
+    Settings(**settings)  # raises on an unknown name or a bad value
+
+
+@needs_kubectl
+def test_sandbox_pods_reach_only_dns_and_redis() -> None:
+    objects = by_kind(render("kubernetes/base"))
+    sandbox = objects[("Deployment", "rewardgate-sandbox")]
+    policy = objects[("NetworkPolicy", "rewardgate-sandbox")]
+    labels = sandbox["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+    assert "Egress" in policy["spec"]["policyTypes"]
+    allowed = set()
+    for rule in policy["spec"]["egress"]:
+        ports = {p["port"] for p in rule["ports"]}
+        for peer in rule["to"]:
+            assert "ipBlock" not in peer, "no address ranges: only named pods"
+            allowed.add((tuple(sorted(peer["podSelector"]["matchLabels"].items())), *ports))
+    assert allowed == {
+        ((("k8s-app", "kube-dns"),), 53),
+        ((("app.kubernetes.io/name", "rewardgate-redis"),), 6379),
+    }
+    # bwrap's user namespace, and root in the pod not root on the node.
+    assert sandbox["spec"]["template"]["spec"]["hostUsers"] is False
+
+
+@needs_kubectl
+def test_the_overlay_pins_the_image_and_namespaces_everything() -> None:
+    objects = render("kubernetes/overlays/example")
+    for obj in objects:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == "rewardgate", obj["metadata"]["name"]
+    images = {
+        container(o)["image"]
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] != "rewardgate-redis"
+    }
+    assert images == {"registry.example.com/rewardgate/service:0.1.0"}
+
+
+# -- KubeRay -------------------------------------------------------------------------------
+
+KUBERAY = {"rayservice.yaml": "rayservice.schema.json", "rayjob.yaml": "rayjob.schema.json"}
+
+
+def check_jsonschema(schema: Path, document: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "check-jsonschema"), "--schemafile", str(schema), str(document)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("manifest", sorted(KUBERAY))
+def test_kuberay_examples_validate_against_the_crds(manifest: str) -> None:
+    done = check_jsonschema(SCHEMAS / KUBERAY[manifest], DEPLOY / "kuberay" / manifest)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("manifest", sorted(KUBERAY))
+def test_the_crd_schemas_refuse_a_misspelt_field(manifest: str, tmp_path: Path) -> None:
+    """The schemas can fail: a field KubeRay does not know is an error, not pruned."""
+    doc = yaml.safe_load((DEPLOY / "kuberay" / manifest).read_text())
+    doc["spec"]["rayClusterSpec" if "rayClusterSpec" in doc["spec"] else "rayClusterConfig"][
+        "headGroupSpec"
+    ]["rayStartParam"] = {}
+    bad = tmp_path / manifest
+    bad.write_text(yaml.safe_dump(doc))
+    done = check_jsonschema(SCHEMAS / KUBERAY[manifest], bad)
+    assert done.returncode != 0
+    assert "rayStartParam" in done.stdout + done.stderr
+
+
+def test_the_rayservice_runs_this_serve_application() -> None:
+    doc = yaml.safe_load((DEPLOY / "kuberay" / "rayservice.yaml").read_text())
+    serve_config = yaml.safe_load(doc["spec"]["serveConfigV2"])
+    [application] = serve_config["applications"]
+    module, _, attr = application["import_path"].partition(":")
+    assert module == "rewardgate.service.serve_app"
+    assert attr in ("app", "build_app")
+    settings = {k: v for k, v in application.get("args", {}).items() if k not in SERVE_ARGS}
+    Settings(**settings)
+
+
+SERVE_ARGS = {"num_replicas", "max_ongoing_requests", "max_queued_requests", "num_cpus"}
+
+
+def test_the_rayjob_runs_score_with_the_ray_engine() -> None:
+    from click.testing import CliRunner
+
+    from rewardgate.service.cli import main
+
+    doc = yaml.safe_load((DEPLOY / "kuberay" / "rayjob.yaml").read_text())
+    argv = doc["spec"]["entrypoint"].split()
+    assert argv[:2] == ["rewardgate", "score"]
+    assert argv[argv.index("--engine") + 1] == "ray"
+    # The flags parse: --help after them exits 0 only when every option is known.
+    done = CliRunner().invoke(main, [*argv[1:], "--help"])
+    assert done.exit_code == 0, done.output
+
+
+def test_importing_the_serve_module_imports_no_ray() -> None:
+    code = (
+        "import sys, rewardgate.service.serve_app as m; "
+        "assert 'ray' not in sys.modules, 'ray imported'; print(m.DEPLOYMENT_DEFAULTS)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# -- Ray Serve -----------------------------------------------------------------------------
+
+HEAD_IP = "127.0.0.2"
+
+
+@pytest.fixture
+def serve_gateway() -> Iterator[str]:
+    """Two gateway replicas (one worker each) on a one-node Ray cluster, behind Serve's
+    HAProxy ingress on 127.0.0.2; yields the ingress URL."""
+    pytest.importorskip("ray.serve", reason="needs ray[serve]: pip install 'rewardgate[ray]'")
+    from tests.service.test_ray_engine import cluster_pids, free_port
+
+    temp_dir = tempfile.mkdtemp(prefix="rgsv-", dir="/tmp")  # short: socket paths
+    port, http_port = free_port(HEAD_IP), free_port(HEAD_IP)
+    env = {
+        **os.environ,
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": f"{temp_dir}/haproxy/haproxy.cfg",
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": f"{temp_dir}/haproxy/admin.sock",
+    }
+    ray = str(BIN / "ray")
+    start = [ray, "start", "--head", "--node-ip-address", HEAD_IP, "--port", str(port)]
+    start += ["--include-dashboard=false", "--dashboard-port", str(free_port("127.0.0.1"))]
+    start += ["--temp-dir", temp_dir, "--num-cpus", "4", "--disable-usage-stats"]
+    subprocess.run(start, check=True, env=env, capture_output=True, timeout=180)
+    try:
+        deploy = (
+            "import sys; from ray import serve; import ray; "
+            "from rewardgate.service.serve_app import build_app; "
+            f"ray.init(address='{HEAD_IP}:{port}', log_to_driver=False); "
+            f"serve.start(http_options={{'host': '{HEAD_IP}', 'port': {http_port}}}); "
+            "serve.run(build_app({'num_replicas': 2, 'workers': 1, 'num_cpus': 1}), "
+            "name='rewardgate', route_prefix='/')"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", deploy], env=env, capture_output=True, text=True, timeout=240
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        yield f"http://{HEAD_IP}:{http_port}"
+    finally:
+        for pid in cluster_pids(temp_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def replica_pids() -> list[int]:
+    """The Serve replica actors of the gateway (not the engine workers they fork)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                title = (entry / "cmdline").read_bytes().split(b"\0")[0]
+                if title.startswith(b"ray::ServeReplica:rewardgate:rewardgate"):
+                    pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_serve_replica_killed_mid_load_loses_nothing(serve_gateway: str) -> None:
+    from rewardgate.clients import RewardClient, RewardRequest
+
+    # Distinct items (no cache answers them), half right and half wrong, so a lost,
+    # duplicated or misplaced result shows up as a wrong reward.
+    n = 400
+    items = [
+        RewardRequest(
+            verifier="math",
+            response=f"so the answer is \\boxed{{{i if i % 2 else i + 1}}}",
+            reference=str(i),
+            id=str(i),
+        )
+        for i in range(n)
+    ]
+    before = replica_pids()
+    assert len(before) == 2, before
+    chunks = [items[i : i + 4] for i in range(0, n, 4)]
+    with RewardClient(serve_gateway, timeout=60) as client, ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(client.score_batch, chunk) for chunk in chunks]
+        # A quarter done: batches are in flight on both replicas; kill one of them.
+        while sum(f.done() for f in futures) < len(futures) // 4:
+            time.sleep(0.05)
+        os.kill(before[0], signal.SIGKILL)
+        assert sum(f.done() for f in futures) < len(futures), "killed after the load"
+        results = [result for f in futures for result in f.result()]
+    assert [r.id for r in results] == [str(i) for i in range(n)]
+    assert [r.status for r in results] == ["ok"] * n
+    assert [r.reward for r in results] == [1.0 if i % 2 else 0.0 for i in range(n)]
+    # Serve replaced the replica, and the survivor kept serving.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(set(replica_pids()) - {before[0]}) < 2:
+        time.sleep(1)
+    assert len(set(replica_pids()) - {before[0]}) == 2
