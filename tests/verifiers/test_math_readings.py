@@ -107,6 +107,14 @@ PYTHON = [
     ("Rational(3, 4)", "0.75", 1.0, "rational"),
     ("3*I + 2", "2+3i", 1.0, "imaginary"),
     ("3*I + 2", "2-3i", 0.0, "imaginary-conjugate"),
+    # `^` is a power and binds tighter than `*`, not Python's looser xor
+    ("2*x^2", "2*x**2", 1.0, "caret-is-power"),
+    ("2*x^2", "4*x**2", 0.0, "caret-binds-tighter-than-times"),
+    ("2*x^2 + 1", "(2*x)**2 + 1", 0.0, "caret-not-on-the-product"),
+    ("-x^2", "-x**2", 1.0, "caret-under-minus"),
+    ("-x^2", "x**2", 0.0, "caret-under-minus-sign"),
+    ("2**3**2", "512", 1.0, "power-right-associative"),
+    ("x*2^3", "8x", 1.0, "caret-after-times"),
 ]
 
 

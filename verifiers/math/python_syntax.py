@@ -115,7 +115,6 @@ _ALLOWED = (
     ast.Mult,
     ast.Div,
     ast.Pow,
-    ast.BitXor,  # `x^2`: math text means a power, as sympy's convert_xor reads it
     ast.USub,
     ast.UAdd,
     ast.Lt,
@@ -142,6 +141,9 @@ def read_python(text: str) -> Any:
 
 @lru_cache(maxsize=4096)
 def _read(text: str) -> Any:
+    # `^` is a power in math text. As Python's xor it would bind looser than `*`, making
+    # `2*x^2` read as (2x)^2; written `**` it binds as a power does (sympy's convert_xor).
+    text = text.replace("^", "**")
     try:
         tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
@@ -190,7 +192,6 @@ class _Builder:
             ast.Mult: lambda a, b: sympy.Mul(a, b, evaluate=False),
             ast.Div: lambda a, b: sympy.Mul(a, sympy.Pow(b, -1, evaluate=False), evaluate=False),
             ast.Pow: lambda a, b: sympy.Pow(a, b, evaluate=False),
-            ast.BitXor: lambda a, b: sympy.Pow(a, b, evaluate=False),
         }
         self.compare: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
             ast.Lt: lambda a, b: sympy.Lt(a, b, evaluate=False),
