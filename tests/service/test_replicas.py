@@ -30,6 +30,8 @@ from tests.service.test_redis_cache import RedisServer, start_redis
 
 pytestmark = [
     pytest.mark.slow,
+    # One worker runs the module, so its tests share one cluster.
+    pytest.mark.xdist_group("replicas"),
     pytest.mark.skipif(
         shutil.which("redis-server") is None or shutil.which("nginx") is None,
         reason="needs redis-server and nginx (scripts/debian-packages.txt)",
@@ -58,38 +60,60 @@ def nginx_conf(folder: Path, port: int, upstreams: list[str]) -> Path:
     return path
 
 
+REPLICA_SETTINGS = {"workers": 2, "redis_retry_s": 1}
+
+
 @dataclass
 class Cluster:
     url: str
     replicas: list[LiveServer]
     redis: RedisServer
     nginx: subprocess.Popen[bytes]
+    folder: Path
+
+    def replica_settings(self) -> dict[str, object]:
+        return {
+            **REPLICA_SETTINGS,
+            "asset_dir": self.folder / "shared-assets",
+            "redis_url": self.redis.url,
+        }
+
+    def heal(self) -> None:
+        """Bring back what an earlier test stopped, on the same ports, and empty Redis."""
+        if self.redis.process is None or self.redis.process.poll() is not None:
+            self.redis.start()
+            time.sleep(REPLICA_SETTINGS["redis_retry_s"] + 0.2)  # the replicas' back-off
+        for n, replica in enumerate(self.replicas):
+            if replica.process.poll() is not None:
+                port = int(replica.url.rsplit(":", 1)[1])
+                folder = self.folder / f"replica{n}"
+                self.replicas[n] = start_server(folder, port, **self.replica_settings())
+        self.redis.client().flushall()
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    redis = start_redis(tmp_path / "redis")
-    shared_assets = tmp_path / "shared-assets"
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster for the module (starting replicas is most of the cost); each test
+    gets it healed by `cluster`."""
+    folder = tmp_path_factory.mktemp("replicas")
+    redis = start_redis(folder / "redis")
     replicas: list[LiveServer] = []
     nginx: subprocess.Popen[bytes] | None = None
+    cluster: Cluster | None = None
     try:
+        settings = {
+            **REPLICA_SETTINGS,
+            "asset_dir": folder / "shared-assets",
+            "redis_url": redis.url,
+        }
         for n in range(2):
-            replicas.append(
-                start_server(
-                    tmp_path / f"replica{n}",
-                    workers=2,
-                    asset_dir=shared_assets,
-                    redis_url=redis.url,
-                    redis_retry_s=1,
-                )
-            )
+            replicas.append(start_server(folder / f"replica{n}", **settings))
         port = free_port()
-        folder = tmp_path / "nginx"
-        folder.mkdir()
-        conf = nginx_conf(folder, port, [r.url.removeprefix("http://") for r in replicas])
+        (folder / "nginx").mkdir()
+        conf = nginx_conf(folder / "nginx", port, [r.url.removeprefix("http://") for r in replicas])
         nginx = subprocess.Popen(
-            ["nginx", "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
-            stdout=(folder / "nginx.log").open("wb"),
+            ["nginx", "-p", str(folder / "nginx"), "-c", str(conf), "-g", "daemon off;"],
+            stdout=(folder / "nginx" / "nginx.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
@@ -100,17 +124,24 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                     break
             except httpx.TransportError:
                 pass
-            assert nginx.poll() is None, (folder / "nginx.log").read_text()
+            assert nginx.poll() is None, (folder / "nginx" / "nginx.log").read_text()
             assert time.monotonic() < deadline, "nginx did not come up"
             time.sleep(0.1)
-        yield Cluster(url, replicas, redis, nginx)
+        cluster = Cluster(url, replicas, redis, nginx, folder)
+        yield cluster
     finally:
         if nginx is not None:
             nginx.terminate()
             nginx.wait(timeout=10)
-        for replica in replicas:
+        for replica in cluster.replicas if cluster is not None else replicas:
             stop_server(replica)
         redis.stop()
+
+
+@pytest.fixture
+def cluster(started: Cluster) -> Cluster:
+    started.heal()
+    return started
 
 
 def sample(url: str, name: str, **labels: str) -> float:
@@ -126,37 +157,6 @@ def sample(url: str, name: str, **labels: str) -> float:
 
 def rewards(url: str) -> RewardClient:
     return RewardClient(url, batch_size=10, concurrency=4, retry=Retry(backoff_s=0.05))
-
-
-def test_a_replica_killed_mid_load_loses_no_item_and_scores_none_twice(cluster: Cluster) -> None:
-    items = [
-        {"verifier": "sleepy", "response": str(i), "reference": {"seconds": 0.02}, "id": f"s{i}"}
-        for i in range(400)
-    ]
-    victim = cluster.replicas[0]
-
-    def kill_when_busy() -> None:
-        # Once the victim has judged some items, SIGKILL it (its workers too).
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if sample(victim.url, "rewardgate_items_total", verifier="sleepy") >= 20:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.02)
-        stop_server(victim, signal.SIGKILL)
-
-    killer = threading.Thread(target=kill_when_busy)
-    killer.start()
-    with rewards(cluster.url) as client:
-        results = client.score_batch(items)
-    killer.join()
-    assert victim.process.poll() is not None, "the victim was not killed mid-load"
-    assert [r.id for r in results] == [f"s{i}" for i in range(400)]
-    assert {r.status for r in results} == {"ok"}
-    survivor = sample(cluster.replicas[1].url, "rewardgate_items_total", verifier="sleepy")
-    assert survivor < 400, "the victim scored nothing before it died"
 
 
 def test_an_asset_uploaded_once_is_usable_through_every_replica(cluster: Cluster) -> None:
@@ -191,13 +191,17 @@ def test_a_second_pass_is_served_from_the_shared_cache(cluster: Cluster) -> None
 def test_redis_stopped_mid_load_degrades_to_no_shared_cache(cluster: Cluster) -> None:
     items = [echo(str(i), answer="5", id=f"r{i}") for i in range(1000)]
 
+    def echoed() -> float:
+        return sum(
+            sample(r.url, "rewardgate_items_total", verifier="echo") for r in cluster.replicas
+        )
+
+    before = echoed()
+
     def stop_when_busy() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            done = sum(
-                sample(r.url, "rewardgate_items_total", verifier="echo") for r in cluster.replicas
-            )
-            if done >= 100:
+            if echoed() - before >= 100:
                 break
             time.sleep(0.02)
         cluster.redis.stop()
@@ -214,3 +218,35 @@ def test_redis_stopped_mid_load_degrades_to_no_shared_cache(cluster: Cluster) ->
     assert after[0].status == "ok"
     errors = sum(sample(r.url, "rewardgate_shared_cache_errors_total") for r in cluster.replicas)
     assert errors >= 1
+
+
+# Last in the module: the next test (if any) pays for restarting the victim.
+def test_a_replica_killed_mid_load_loses_no_item_and_scores_none_twice(cluster: Cluster) -> None:
+    items = [
+        {"verifier": "sleepy", "response": str(i), "reference": {"seconds": 0.02}, "id": f"s{i}"}
+        for i in range(400)
+    ]
+    victim = cluster.replicas[0]
+
+    def kill_when_busy() -> None:
+        # Once the victim has judged some items, SIGKILL it (its workers too).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if sample(victim.url, "rewardgate_items_total", verifier="sleepy") >= 20:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.02)
+        stop_server(victim, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_when_busy)
+    killer.start()
+    with rewards(cluster.url) as client:
+        results = client.score_batch(items)
+    killer.join()
+    assert victim.process.poll() is not None, "the victim was not killed mid-load"
+    assert [r.id for r in results] == [f"s{i}" for i in range(400)]
+    assert {r.status for r in results} == {"ok"}
+    survivor = sample(cluster.replicas[1].url, "rewardgate_items_total", verifier="sleepy")
+    assert survivor < 400, "the victim scored nothing before it died"
