@@ -165,3 +165,40 @@ CASES: dict[str, list[dict[str, Any]]] = {
         {"response": "2*x**2", "reference": {"data": {"x": [1, 2], "y": [1]}}},
     ],
 }
+
+BAR = (
+    "import matplotlib.pyplot as plt\n"
+    "plt.bar(['a', 'b', 'c'], [3, 1, 2], color='tab:blue')\n"
+    "plt.title('Sales')\n"
+)
+PAGE = "<html><body><h1>Title</h1><p>Hello <b>world</b></p></body></html>"
+BOX = "import cadquery as cq\nresult = cq.Workplane('XY').box(10, 10, 10)\n"
+
+CASES.update(
+    {
+        "chart": [
+            {"response": f"```python\n{BAR}```", "reference": {"target_code": BAR}},
+            {
+                "response": f"```python\n{BAR.replace('bar(', 'barh(')}```",
+                "reference": {"target_code": BAR},
+                "options": {"preset": "chartmimic"},
+            },
+            {"response": "no code here", "reference": {"target_code": BAR}},
+        ],
+        "web": [
+            {"response": f"```html\n{PAGE}```", "reference": {"target_html": PAGE}},
+            {
+                "response": f"```html\n{PAGE.replace('world', 'there')}```",
+                "reference": {"target_html": PAGE},
+                "options": {"blocks": "design2code"},
+            },
+        ],
+        "cad": [
+            {"response": f"```python\n{BOX}```", "reference": {"reference_code": BOX}},
+            {
+                "response": f"```python\n{BOX.replace('10, 10, 10', '10, 10, 12')}```",
+                "reference": {"reference_code": BOX},
+            },
+        ],
+    }
+)

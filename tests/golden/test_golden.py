@@ -23,9 +23,8 @@ def test_golden_verdicts_hold(name: str) -> None:
 
 
 def test_every_verifier_has_golden_verdicts() -> None:
-    cacheable_ones = {name for name in VERIFIERS.names() if name != "judge"}
-    later = {"chart", "web", "cad"}  # pinned by their own suites until their presets settle
-    assert cacheable_ones - later <= set(CASES)
+    # judge asks a remote model: its verdicts are never cached, so never stale.
+    assert {name for name in VERIFIERS.names() if name != "judge"} <= set(CASES)
 
 
 def _planted(name: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.cad.models import CadOptions, CadReference, Expected, Tolerances
 from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.sandboxed import SANDBOX_TOOLCHAINS, backend_identity, backend_name
 
 __all__ = ["CadOptions", "CadReference", "CadVerifier", "Expected", "Tolerances"]
 
@@ -35,6 +36,24 @@ class CadVerifier(Verifier[CadReference, CadOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = CadReference
     Options: ClassVar[type[VerifierOptions]] = CadOptions
+    source_modules = ("rewardgate.sandbox",)
+    judging_packages = ("numpy", "scipy")
+    judging_debian_packages = SANDBOX_TOOLCHAINS
+
+    def fingerprint_for(self, reference: CadReference, options: CadOptions) -> str:
+        return self.fingerprint(backend_name(options, self.env))
+
+    def default_backend(self) -> str | None:
+        return backend_name(CadOptions(), self.env)
+
+    def judging_tools(self, backend: str | None) -> dict[str, str]:
+        """The docker image, and the CAD runtime's install stamp (its package versions)."""
+        stamp = self.runtime / ".rewardgate-installed"
+        try:
+            runtime = stamp.read_text()
+        except OSError as exc:
+            runtime = f"unreadable: {type(exc).__name__}"
+        return {**backend_identity(backend, self.env), "cad_runtime": runtime}
 
     @property
     def runtime(self) -> Path:

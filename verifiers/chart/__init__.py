@@ -21,6 +21,7 @@ from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptio
 from rewardgate.verifiers.chart.extract import extract_script
 from rewardgate.verifiers.chart.models import TERMS, ChartOptions, ChartReference
 from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.sandboxed import SANDBOX_TOOLCHAINS, backend_identity, backend_name
 
 __all__ = ["ChartOptions", "ChartReference", "ChartVerifier", "extract_script"]
 
@@ -38,6 +39,20 @@ class ChartVerifier(Verifier[ChartReference, ChartOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = ChartReference
     Options: ClassVar[type[VerifierOptions]] = ChartOptions
+    source_modules = ("rewardgate.verifiers.image", "rewardgate.sandbox")
+    judging_packages = ("numpy", "pillow", "scikit-image", "scipy")
+    # The chart script runs on the sandbox's python3 and Debian's matplotlib.
+    judging_debian_packages = (*SANDBOX_TOOLCHAINS, "python3-matplotlib", "fonts-dejavu-core")
+
+    def fingerprint_for(self, reference: ChartReference, options: ChartOptions) -> str:
+        return self.fingerprint(backend_name(options, self.env))
+
+    def default_backend(self) -> str | None:
+        return backend_name(ChartOptions(), self.env)
+
+    def judging_tools(self, backend: str | None) -> dict[str, str]:
+        return backend_identity(backend, self.env)
+
     lowest_reward = 0.0
 
     def prepare(

@@ -45,6 +45,9 @@ class WebVerifier(Verifier[WebReference, WebOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = WebReference
     Options: ClassVar[type[VerifierOptions]] = WebOptions
+    source_modules = ("rewardgate.verifiers.image", "rewardgate.sandbox")
+    judging_packages = ("playwright", "rapidfuzz", "numpy", "pillow", "scikit-image", "scipy")
+    judging_debian_packages = ("chromium", "fonts-dejavu-core", "bubblewrap")
     lowest_reward = 0.0
 
     @property
