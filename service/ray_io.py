@@ -109,6 +109,8 @@ class PartSink:
 
         self.fs, root = _filesystem(prefix)
         self.root = root.rstrip("/")
+        if isinstance(self.fs, pafs.LocalFileSystem):  # object stores have no folders to make
+            self.fs.create_dir(self.root, recursive=True)
         self.source = source
         self.part_rows = part_rows
         self.parts: list[dict[str, Any]] = []
