@@ -117,10 +117,9 @@ class Scorer:
             problems.append(None if isinstance(row, dict) else "a row must be a JSON object")
         return rows, problems
 
-    def __del__(self) -> None:
-        client = getattr(self, "client", None)
-        if client is not None:
-            client.close()
+    # No `__del__` closing the engine: Ray Data calls it on graceful actor exit, and a
+    # pool shutdown there held each actor for Ray's 30 s grace period. The engine's
+    # workers exit by themselves once the actor process is gone (service/pool.py).
 
 
 def _connect(address: str | None) -> None:
