@@ -151,17 +151,20 @@ def install(recorder: Recorder) -> None:
     recorder.savefig = Figure.savefig
     for name in (*AXES_TYPES, *EXTRA_TYPES):
         setattr(Axes, name, recorder.wrap(name, getattr(Axes, name)))
-    PolarAxes.plot = recorder.wrap("polar.plot", Axes.plot)
+    # setattr: these patch methods, which type checkers rightly frown on elsewhere.
+    setattr(PolarAxes, "plot", recorder.wrap("polar.plot", Axes.plot))  # noqa: B010
     for name in AXES3D_TYPES:
         setattr(Axes3D, name, recorder.wrap(f"3d.{name}", Axes3D.__dict__[name]))
     for name in SHAPE_TYPES:
         cls = getattr(patches, name)
-        cls.__init__ = recorder.wrap(name, cls.__init__, patch_init=True)
-    NonUniformImage.__init__ = recorder.wrap(
-        "NonUniformImage", NonUniformImage.__init__, patch_init=True
+        setattr(cls, "__init__", recorder.wrap(name, cls.__init__, patch_init=True))  # noqa: B010
+    setattr(  # noqa: B010
+        NonUniformImage,
+        "__init__",
+        recorder.wrap("NonUniformImage", NonUniformImage.__init__, patch_init=True),
     )
     # A colorbar paints itself with pcolormesh: part of the colorbar, not a chart.
-    Colorbar._draw_all = recorder.silence(Colorbar._draw_all)
+    setattr(Colorbar, "_draw_all", recorder.silence(getattr(Colorbar, "_draw_all")))  # noqa: B009, B010
     try:  # over these wrappers: its flag is its own
         install_chartmimic(recorder.cm)
     except Exception:  # a matplotlib without ChartMimic's hooks: the host's error
@@ -179,7 +182,7 @@ def install(recorder: Recorder) -> None:
             recorder.texts.append((text, x / width, y / height, id(mtext) if mtext else 0))
         return draw_text(self, gc, x, y, s, *args, **kwargs)
 
-    RendererAgg.draw_text = logged_draw_text
+    setattr(RendererAgg, "draw_text", logged_draw_text)  # noqa: B010
 
     def savefig(self: Any, *args: Any, **kwargs: Any) -> None:
         recorder.capture(self)  # the harness saves it; the script writes no file
@@ -188,7 +191,7 @@ def install(recorder: Recorder) -> None:
         if plt.get_fignums():
             recorder.capture(plt.gcf())
 
-    Figure.savefig = savefig
+    setattr(Figure, "savefig", savefig)  # noqa: B010
     plt.show = show
     # The backend is the harness's: a script asking for another keeps Agg.
     matplotlib.use = lambda *args, **kwargs: None
