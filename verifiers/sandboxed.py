@@ -53,7 +53,8 @@ def backend_name(options: VerifierOptions, env: VerifierEnv) -> str:
 
 
 def chosen_backend(options: OptionsT, env: VerifierEnv) -> OptionsT:
-    """`options` with `backend` resolved (see `backend_name`); an unknown one is invalid."""
+    """`options` with `backend` resolved (see `backend_name`), an unknown one invalid, and
+    `memory_mb` held to the server's per-run cap (see `capped_memory`)."""
     from rewardgate.sandbox.registry import available_backends
 
     name = backend_name(options, env)
@@ -62,9 +63,28 @@ def chosen_backend(options: OptionsT, env: VerifierEnv) -> OptionsT:
             f"options.backend: unknown sandbox backend {name!r}; "
             f"available: {', '.join(available_backends())}"
         )
-    if name == getattr(options, "backend"):  # noqa: B009
+    if name != getattr(options, "backend"):  # noqa: B009
+        options = options.model_copy(update={"backend": name})
+    return capped_memory(options, env)
+
+
+def capped_memory(options: OptionsT, env: VerifierEnv) -> OptionsT:
+    """`options` whose `memory_mb` fits the server's per-run cap (`max_run_memory_mb`,
+    lowered to fit `run_memory_budget_mb` across concurrent runs).
+
+    Asked above the cap is the request's fault (`invalid`); a default above it is
+    lowered to it, so every run of code, chart and CAD scripts stays within the host.
+    """
+    cap = env.config.get("max_run_memory_mb")
+    memory = getattr(options, "memory_mb", None)
+    if not isinstance(cap, int) or not isinstance(memory, int) or memory <= cap:
         return options
-    return options.model_copy(update={"backend": name})
+    if "memory_mb" in options.model_fields_set:
+        raise InvalidRequest(
+            f"options.memory_mb: {memory} is over this server's cap of {cap} MB per run "
+            "(settings max_run_memory_mb, run_memory_budget_mb)"
+        )
+    return options.model_copy(update={"memory_mb": cap})
 
 
 def configure_docker(env: VerifierEnv) -> None:

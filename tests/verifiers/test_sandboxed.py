@@ -47,3 +47,17 @@ def test_an_unknown_backend_is_invalid(name: str) -> None:
     cls, reference = SANDBOXED[name]
     with pytest.raises(InvalidRequest, match="available: bwrap, docker"):
         cls(VerifierEnv()).prepare(reference, {"backend": "vm"})
+
+
+@pytest.mark.parametrize("name", list(SANDBOXED))
+def test_memory_is_held_to_the_servers_cap(name: str) -> None:
+    """Every sandboxed run's memory fits `max_run_memory_mb` (defect: chart and CAD
+    scripts could ask for 16 GB each, times the workers)."""
+    cls, reference = SANDBOXED[name]
+    verifier = cls(VerifierEnv(config={"max_run_memory_mb": 300}))
+    assert verifier.prepare(reference, {}).options.memory_mb == 300  # the default, lowered
+    assert verifier.prepare(reference, {"memory_mb": 256}).options.memory_mb == 256
+    with pytest.raises(InvalidRequest, match=r"options\.memory_mb: 4096 is over"):
+        verifier.prepare(reference, {"memory_mb": 4096})
+    uncapped = cls(VerifierEnv()).prepare(reference, {"memory_mb": 4096})
+    assert uncapped.options.memory_mb == 4096

@@ -50,22 +50,11 @@ class CodeVerifier(Verifier[CodeReference, CodeOptions]):
 
     def prepare(self, reference: Any, options: dict[str, Any] | None) -> Prepared[Any, Any]:
         """Options that name no sandbox backend get the server's default one; `memory_mb`
-        is held to the server's per-run cap (`max_run_memory_mb`): asked above it is
-        `invalid`, the default above it is lowered to it."""
-        from rewardgate.verifiers.errors import InvalidRequest
+        is held to the server's per-run cap (`sandboxed.capped_memory`)."""
         from rewardgate.verifiers.sandboxed import chosen_backend
 
         prepared = super().prepare(reference, options)
-        chosen = chosen_backend(prepared.options, self.env)
-        cap = self.env.config.get("max_run_memory_mb")
-        if isinstance(cap, int) and chosen.memory_mb > cap:
-            if "memory_mb" in chosen.model_fields_set:
-                raise InvalidRequest(
-                    f"options.memory_mb: {chosen.memory_mb} is over this server's cap of "
-                    f"{cap} MB per run (settings max_run_memory_mb, run_memory_budget_mb)"
-                )
-            chosen = chosen.model_copy(update={"memory_mb": cap})
-        return Prepared(prepared.reference, chosen)
+        return Prepared(prepared.reference, chosen_backend(prepared.options, self.env))
 
     def judge(self, response: str, reference: CodeReference, options: CodeOptions) -> Verdict:
         from rewardgate.verifiers.code.judge import judge
