@@ -75,7 +75,6 @@ def _gateway_class() -> Any:
 def build_app(args: dict[str, Any] | None = None) -> Application:
     """The Serve application, from `serve run`/`serve deploy` arguments (see the module)."""
     from ray import serve
-    from ray.serve.config import BackpressureConfig
 
     from rewardgate.service.settings import Settings
 
@@ -89,13 +88,18 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     options = {
         **deployment,
         "ray_actor_options": {"num_cpus": float(num_cpus or checked.workers)},
-        "backpressure_config": BackpressureConfig(
-            status_code=429, retry_after_s=checked.retry_after_s
-        ),
         # The engine warms every verifier up before the replica reports ready.
         "health_check_period_s": 5,
         "graceful_shutdown_timeout_s": checked.graceful_timeout_s,
     }
+    try:
+        from ray.serve.config import BackpressureConfig
+    except ImportError:  # Ray before BackpressureConfig: Serve answers 503, also retried
+        pass
+    else:
+        options["backpressure_config"] = BackpressureConfig(
+            status_code=429, retry_after_s=checked.retry_after_s
+        )
     gateway = serve.deployment(name="rewardgate", **options)(_gateway_class())
     return gateway.bind(settings)
 

@@ -238,20 +238,33 @@ def test_importing_the_serve_module_imports_no_ray() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def test_the_serve_app_refuses_a_misspelt_setting_before_deploying() -> None:
+    pytest.importorskip("ray.serve", reason="needs ray[serve]: pip install 'rewardgate[ray]'")
+    from pydantic import ValidationError
+
+    from rewardgate.service.serve_app import build_app
+
+    with pytest.raises(ValidationError, match="wokers"):
+        build_app({"wokers": 2})
+    assert build_app({"workers": 1, "num_replicas": "3"}) is not None
+
+
 # -- Ray Serve -----------------------------------------------------------------------------
 
 HEAD_IP = "127.0.0.2"
+INGRESS_IP = "127.0.0.1"
 
 
 @pytest.fixture
 def serve_gateway() -> Iterator[str]:
     """Two gateway replicas (one worker each) on a one-node Ray cluster, behind Serve's
-    HAProxy ingress on 127.0.0.2; yields the ingress URL."""
+    HAProxy ingress; yields the ingress URL."""
     pytest.importorskip("ray.serve", reason="needs ray[serve]: pip install 'rewardgate[ray]'")
     from tests.service.test_ray_engine import cluster_pids, free_port
 
     temp_dir = tempfile.mkdtemp(prefix="rgsv-", dir="/tmp")  # short: socket paths
-    port, http_port = free_port(HEAD_IP), free_port(HEAD_IP)
+    # The node on 127.0.0.2; the ingress on 127.0.0.1, where HAProxy reaches replicas.
+    port, http_port = free_port(HEAD_IP), free_port(INGRESS_IP)
     env = {
         **os.environ,
         "RAY_USAGE_STATS_ENABLED": "0",
@@ -269,7 +282,7 @@ def serve_gateway() -> Iterator[str]:
             "import sys; from ray import serve; import ray; "
             "from rewardgate.service.serve_app import build_app; "
             f"ray.init(address='{HEAD_IP}:{port}', log_to_driver=False); "
-            f"serve.start(http_options={{'host': '{HEAD_IP}', 'port': {http_port}}}); "
+            f"serve.start(http_options={{'host': '{INGRESS_IP}', 'port': {http_port}}}); "
             "serve.run(build_app({'num_replicas': 2, 'workers': 1, 'num_cpus': 1}), "
             "name='rewardgate', route_prefix='/')"
         )
@@ -277,7 +290,7 @@ def serve_gateway() -> Iterator[str]:
             [sys.executable, "-c", deploy], env=env, capture_output=True, text=True, timeout=240
         )
         assert done.returncode == 0, done.stderr[-4000:]
-        yield f"http://{HEAD_IP}:{http_port}"
+        yield f"http://{INGRESS_IP}:{http_port}"
     finally:
         for pid in cluster_pids(temp_dir):
             with contextlib.suppress(ProcessLookupError):
@@ -286,15 +299,22 @@ def serve_gateway() -> Iterator[str]:
 
 
 def replica_pids() -> list[int]:
-    """The Serve replica actors of the gateway (not the engine workers they fork)."""
-    pids = []
+    """The Serve replica actors of the gateway, not the engine workers they fork (which
+    carry the same process title)."""
+    titles: dict[int, bytes] = {}
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                title = (entry / "cmdline").read_bytes().split(b"\0")[0]
-                if title.startswith(b"ray::ServeReplica:rewardgate:rewardgate"):
-                    pids.append(int(entry.name))
-    return pids
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                titles[int(entry.name)] = (entry / "cmdline").read_bytes().split(b"\0")[0]
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    title = b"ray::ServeReplica:rewardgate:rewardgate"
+    return sorted(
+        pid
+        for pid, name in titles.items()
+        if name.startswith(title) and not titles.get(parents[pid], b"").startswith(title)
+    )
 
 
 @pytest.mark.slow
