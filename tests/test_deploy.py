@@ -128,7 +128,6 @@ def test_every_setting_the_manifests_set_is_a_valid_setting(kustomization: str) 
         if kind == "Deployment" and name != "rewardgate-redis":
             for env in container(objects[(kind, name)]).get("env", []):
                 settings[env["name"].removeprefix("REWARDGATE_").lower()] = env["value"]
-    assert all(key.upper() == key.upper().strip() for key in settings)
     Settings(**settings)  # raises on an unknown name or a bad value
 
 
@@ -225,7 +224,8 @@ def test_the_rayjob_runs_score_with_the_ray_engine() -> None:
     argv = doc["spec"]["entrypoint"].split()
     assert argv[:2] == ["rewardgate", "score"]
     assert argv[argv.index("--engine") + 1] == "ray"
-    # The flags parse: --help after them exits 0 only when every option is known.
+    # The flags parse: --help after them exits 0 only when every option is known
+    # (click reports an unknown option before it answers --help).
     done = CliRunner().invoke(main, [*argv[1:], "--help"])
     assert done.exit_code == 0, done.output
 
