@@ -42,7 +42,7 @@ test: setup postgres docker-images lint typecheck
 
 # Ray is its own extra (a trainer's pinned Ray is never upgraded by `setup`). Its tests
 # start Ray clusters, which two cores cannot run beside the rest of the suite: they run
-# after it, in one process (about 12 minutes on two cores).
+# after it, in one process (tests/service/test_ray_engine.py: about 5 minutes on two cores).
 ray-extra: setup
 	$(PY) -m pip install -q -e ".[ray]"
 
