@@ -6,7 +6,8 @@ object against the Kubernetes API's own schemas in strict mode (`kubernetes-vali
 the KubeRay objects against KubeRay's CRD schemas vendored in tests/data/deploy
 (`check-jsonschema`), and the settings they set against rewardgate's `Settings`. The
 Ray Serve application is run for real: two replicas on a local Ray cluster behind
-Serve's HAProxy ingress, one replica killed mid-load.
+Serve's HAProxy ingress, one replica killed mid-load, then a burst past the
+backpressure limits.
 """
 
 from __future__ import annotations
@@ -255,10 +256,11 @@ HEAD_IP = "127.0.0.2"
 INGRESS_IP = "127.0.0.1"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def serve_gateway() -> Iterator[str]:
     """Two gateway replicas (one worker each) on a one-node Ray cluster, behind Serve's
-    HAProxy ingress; yields the ingress URL."""
+    HAProxy ingress; yields the ingress URL. Each replica takes 2 requests at a time
+    and Serve queues 2 more, so a burst meets the backpressure."""
     pytest.importorskip("ray.serve", reason="needs ray[serve]: pip install 'rewardgate[ray]'")
     from tests.service.test_ray_engine import cluster_pids, free_port
 
@@ -283,7 +285,8 @@ def serve_gateway() -> Iterator[str]:
             "from rewardgate.service.serve_app import build_app; "
             f"ray.init(address='{HEAD_IP}:{port}', log_to_driver=False); "
             f"serve.start(http_options={{'host': '{INGRESS_IP}', 'port': {http_port}}}); "
-            "serve.run(build_app({'num_replicas': 2, 'workers': 1, 'num_cpus': 1}), "
+            "serve.run(build_app({'num_replicas': 2, 'workers': 1, 'num_cpus': 1, "
+            "'max_ongoing_requests': 2, 'max_queued_requests': 2}), "
             "name='rewardgate', route_prefix='/')"
         )
         done = subprocess.run(
@@ -353,3 +356,33 @@ def test_serve_replica_killed_mid_load_loses_nothing(serve_gateway: str) -> None
     while time.monotonic() < deadline and len(set(replica_pids()) - {before[0]}) < 2:
         time.sleep(1)
     assert len(set(replica_pids()) - {before[0]}) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_serve_turns_a_burst_away_with_429_and_retry_after(serve_gateway: str) -> None:
+    """Past max_ongoing_requests and max_queued_requests, Serve answers 429 with
+    Retry-After (the clients' overload signal), never an unbounded queue; what it
+    admits is scored."""
+    import httpx
+
+    def post(k: int) -> httpx.Response:
+        # Distinct items in every request: none is answered from the cache.
+        body = {
+            "items": [
+                {"verifier": "math", "response": f"\\boxed{{{k + j}}}", "reference": f"{k}+{j}"}
+                for j in range(40)
+            ]
+        }
+        return httpx.post(f"{serve_gateway}/v1/rewards", json=body, timeout=120)
+
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(post, range(24)))
+    codes = sorted({a.status_code for a in answers})
+    assert codes == [200, 429], codes
+    for answer in answers:
+        if answer.status_code == 429:
+            assert float(answer.headers["retry-after"]) >= 1
+        else:
+            results = answer.json()["results"]
+            assert [(r["status"], r["reward"]) for r in results] == [("ok", 1.0)] * 40
