@@ -25,8 +25,6 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytest.importorskip("ray.data", reason="needs the ray extra: pip install 'rewardgate[ray]'")
-
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 HEAD_IP = "127.0.0.2"

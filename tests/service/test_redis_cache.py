@@ -8,7 +8,6 @@ and a Redis that is gone, refuses the password or holds garbage costs no item.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -27,10 +26,6 @@ from rewardgate.testing import EngineHarness, start_engine
 from tests.conftest import free_port
 from tests.service.probes import PROBES
 from tests.service.test_engine import echo
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None, reason="redis-server is not installed"
-)
 
 
 @dataclass
@@ -266,7 +261,6 @@ def test_a_wrong_password_is_counted_and_scores_without_it(tmp_path: Path) -> No
         server.stop()
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for certificates")
 def test_tls_with_a_client_certificate(tmp_path: Path) -> None:
     certs = make_certificates(tmp_path / "certs")
     server = start_redis(tmp_path / "redis", tls=certs)

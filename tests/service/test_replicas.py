@@ -9,7 +9,6 @@ and port rewritten. The client is the public `RewardClient` pointed at nginx.
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -32,10 +31,6 @@ pytestmark = [
     pytest.mark.slow,
     # One worker runs the module, so its tests share one cluster.
     pytest.mark.xdist_group("replicas"),
-    pytest.mark.skipif(
-        shutil.which("redis-server") is None or shutil.which("nginx") is None,
-        reason="needs redis-server and nginx (scripts/debian-packages.txt)",
-    ),
 ]
 
 NGINX_CONF = ROOT / "deploy" / "nginx" / "nginx.conf"
