@@ -11,8 +11,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ROOT, LiveServer, free_port
+from tests.conftest import LiveServer, serving
 
 RETRIABLE = {429, 503}
 
@@ -225,39 +223,8 @@ class Load:
 
 @contextmanager
 def serve(folder: Path, **overrides: Any) -> Iterator[LiveServer]:
-    """A real server process (the probe verifiers added), stopped on exit."""
-    port = free_port()
+    """A real server process (the probe verifiers added; two workers unless told),
+    stopped on exit: `tests.conftest.serving` with the fault tests' default."""
     overrides.setdefault("workers", 2)
-    overrides.setdefault("asset_dir", folder / "assets")
-    log = folder / f"server-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.service.serve_probes", str(port)]
-        + [f"{k}={v}" for k, v in overrides.items()],
-        cwd=ROOT,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{server.logs()}")
-            try:
-                if httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not become ready:\n{server.logs()}")
-            time.sleep(0.1)
+    with serving(folder, **overrides) as server:
         yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
