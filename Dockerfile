@@ -8,10 +8,12 @@ ARG BASE=rewardgate/base:bookworm
 FROM ${BASE}
 
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
-# Runtime libraries the verifiers load: cairo (svg), GL and X11 (CadQuery's OCP).
+# Runtime libraries the verifiers load: cairo (svg), GL and X11 (CadQuery's OCP),
+# libatomic (the node binary of Playwright's driver: the web verifier drives Chromium
+# in a sandbox container from here).
 RUN apt-get update -qq \
     && apt-get install -y -qq --no-install-recommends python3 python3-venv \
-        libcairo2 libgl1 libx11-6 \
+        libcairo2 libgl1 libx11-6 libatomic1 \
     && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 
 COPY build/wheelhouse /tmp/wheels

@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from rewardgate.clients.base import (
     JSON_HEADERS,
     NDJSON_HEADERS,
     AssetSource,
+    AsyncClosing,
     BaseClient,
     Item,
     Payload,
@@ -49,6 +49,7 @@ from rewardgate.clients.errors import (
 )
 from rewardgate.clients.models import Limits, Scored, VerifierInfo
 from rewardgate.clients.retry import Retry, Tries
+from rewardgate.clients.sessions import AsyncSession
 from rewardgate.clients.transports import Answer, HttpxSender, Sender, default_sender
 from rewardgate.verifiers.errors import NotFound, PayloadTooLarge, RewardgateError
 from rewardgate.verifiers.models import RewardResult
@@ -59,7 +60,7 @@ Content = bytes | Callable[[], Any] | None
 _ASSET_CHUNK = 1 << 20
 
 
-class AsyncRewardClient(BaseClient):
+class AsyncRewardClient(BaseClient, AsyncClosing):
     """The asyncio twin of `RewardClient`: the same verbs, awaited.
 
         async with AsyncRewardClient(["http://a:8000", "http://b:8000"]) as client:
@@ -202,21 +203,20 @@ class AsyncRewardClient(BaseClient):
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    def session(
+        self,
+        kernel: str = "python",
+        *,
+        files: Mapping[str, str] | None = None,
+        limits: Mapping[str, float] | None = None,
+    ) -> AsyncSession:
+        """A tool session (`async with client.session() as s: await s.run(code)`)."""
+        return AsyncSession(self, kernel, files, limits)
+
     async def aclose(self) -> None:
         await self._sender.aclose()
 
     close = aclose
-
-    async def __aenter__(self) -> AsyncRewardClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- I/O -------------------------------------------------------------------------------
 

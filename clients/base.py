@@ -16,11 +16,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeAlias
 
 import httpx
 import pydantic_core
 from pydantic import BaseModel
+from typing_extensions import Self  # typing.Self needs Python 3.11; pydantic brings it
 
 from rewardgate.clients.errors import ConnectionFailed, ServerError
 from rewardgate.clients.models import Limits, Scored, VerifierInfo
@@ -302,3 +304,40 @@ class BaseClient:
     def __repr__(self) -> str:
         urls = self.base_urls if len(self.base_urls) > 1 else self.base_urls[0]
         return f"{type(self).__name__}({urls!r})"
+
+
+class Closing:
+    """`with client:` closes it on the way out: the context protocol of every
+    synchronous client and session, written once (each class has its own `close`)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClosing:
+    """`async with client:` awaits its `aclose` on the way out (the asynchronous twin)."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -56,19 +56,16 @@ def connect(url: Urls = None, **client_kwargs: Any) -> Scorer:
 
     In-process scoring needs worker processes, which a daemonic process cannot start
     (TRL's async trainer runs its rollout worker as one: `spawn`, `daemon=True`); there
-    it refuses at once, naming the alternative, rather than failing on the first item.
+    the engine runs in a helper process instead (`HelperClient`), with the same
+    settings, verifiers and per-item deadlines.
     """
     urls = service_urls(url)
     if urls:
         return RewardClient(urls, **client_kwargs)
     if multiprocessing.current_process().daemon:
-        raise RuntimeError(
-            "rewardgate cannot score in-process here: this is a daemonic process "
-            f"({multiprocessing.current_process().name}; TRL's async trainer starts its "
-            "rollout worker with daemon=True), which may not start the worker processes "
-            "that keep each item's deadline. Run `rewardgate serve` and pass url= (or set "
-            f"${URL_ENV}) to score through the service."
-        )
+        from rewardgate.clients.helper_service import HelperClient
+
+        return HelperClient(**client_kwargs)
     return LocalClient(**client_kwargs)
 
 

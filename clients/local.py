@@ -12,15 +12,17 @@ the same where a loop is already running (a Jupyter cell) and from many threads.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rewardgate.clients.base import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
     AssetSource,
+    AsyncClosing,
+    Closing,
     Item,
     Payload,
     chunk_ranges,
@@ -35,6 +37,8 @@ from rewardgate.verifiers.errors import Overloaded
 from rewardgate.verifiers.models import RewardResult
 
 if TYPE_CHECKING:
+    # Names for the type checker only, never imported at run time (the layering rule
+    # is about what a trainer's `import` loads): the engine is built lazily in methods.
     from rewardgate.service.engine import Engine
     from rewardgate.service.settings import Settings
     from rewardgate.verifiers.registry import Registry
@@ -44,7 +48,7 @@ __all__ = ["AsyncLocalClient", "LocalClient"]
 T = TypeVar("T")
 
 
-class AsyncLocalClient:
+class AsyncLocalClient(AsyncClosing):
     """The asyncio verbs of `AsyncRewardClient`, scored by an engine in this process.
 
     `settings` default to `Settings()` (environment and config file included);
@@ -83,17 +87,23 @@ class AsyncLocalClient:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            from rewardgate.service.app import verifier_env
-            from rewardgate.verifiers.registry import Registry
+            from rewardgate.contract.registry import Registry
+            from rewardgate.service.verifier_settings import check_registry, verifier_env
 
-            self._registry = Registry.from_entry_points(env=verifier_env(self.settings))
+            registry = Registry.from_entry_points(env=verifier_env(self.settings))
+            check_registry(self.settings, registry)
+            for line in self.settings.deprecation_warnings():
+                logging.getLogger("rewardgate.local").warning(line)
+            self._registry = registry
         return self._registry
 
     def _start(self) -> Engine:
         with self._starting:
             if self._engine is None:
+                from rewardgate.service.asset_store_s3 import asset_store
                 from rewardgate.service.engine import Engine
 
+                asset_store(self.settings)  # the workers forked below read through it
                 engine = Engine.from_settings(self.settings, self.registry)
                 engine.start()
                 self._engine = engine
@@ -163,6 +173,7 @@ class AsyncLocalClient:
                 description=cls.description,
                 reference_schema=cls.Reference.model_json_schema(),
                 options_schema=cls.Options.model_json_schema(),
+                settings_schema=cls.Settings.model_json_schema(),
             )
             for cls in self.registry.classes()
         ]
@@ -188,17 +199,6 @@ class AsyncLocalClient:
 
     close = aclose
 
-    async def __aenter__(self) -> AsyncLocalClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     # -- helpers ---------------------------------------------------------------------------
 
     def _ranges(self, n: int, batch_size: int | None) -> list[range]:
@@ -218,12 +218,9 @@ class AsyncLocalClient:
 
     def _store_asset(self, source: AssetSource) -> str:
         from rewardgate.clients.base import file_chunks
-        from rewardgate.verifiers.assets import AssetStore
+        from rewardgate.service.asset_store_s3 import asset_store
 
-        settings = self.settings
-        store = AssetStore(
-            settings.asset_dir, settings.max_asset_bytes, settings.max_asset_store_bytes
-        )
+        store = asset_store(self.settings)
         path = path_of(source)
         chunks = file_chunks(path) if path is not None else [bytes(source)]
         with store.writer() as writer:
@@ -232,7 +229,7 @@ class AsyncLocalClient:
             return writer.commit()
 
 
-class LocalClient:
+class LocalClient(Closing):
     """The blocking verbs of `RewardClient`, scored by an engine in this process.
 
     with LocalClient() as client:                  # installed verifiers, Settings()
@@ -323,17 +320,6 @@ class LocalClient:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
             loop.close()
-
-    def __enter__(self) -> LocalClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         with self._lock:

@@ -24,6 +24,8 @@ class VerifierInfo(BaseModel):
     description: str = ""
     reference_schema: dict[str, Any] = Field(default_factory=dict)
     options_schema: dict[str, Any] = Field(default_factory=dict)
+    # The verifier's own server settings (`[verifiers.<name>]`); empty from an older server.
+    settings_schema: dict[str, Any] = Field(default_factory=dict)
 
 
 class Limits(BaseModel):

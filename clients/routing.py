@@ -20,11 +20,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from rewardgate.clients.aio import AsyncRewardClient
-from rewardgate.clients.base import AssetSource, Item
+from rewardgate.clients.base import AssetSource, AsyncClosing, Closing, Item
 from rewardgate.clients.sync import RewardClient
 from rewardgate.verifiers.models import RewardRequest, RewardResult
 
@@ -103,7 +102,7 @@ class _Routes(Generic[C]):
         return f"{type(self).__name__}({self.route_of!r})"
 
 
-class RoutedClient(_Routes[RewardClient]):
+class RoutedClient(_Routes[RewardClient], Closing):
     """`RewardClient` over several pools, each verifier to its own (see the module).
 
     `options` go to every pool's `RewardClient` (api_key, retry, timeout, ...).
@@ -140,19 +139,8 @@ class RoutedClient(_Routes[RewardClient]):
         for client in self.clients.values():
             client.close()
 
-    def __enter__(self) -> RoutedClient:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncRoutedClient(_Routes[AsyncRewardClient]):
+class AsyncRoutedClient(_Routes[AsyncRewardClient], AsyncClosing):
     """`AsyncRewardClient` over several pools, each verifier to its own."""
 
     def __init__(self, routes: Mapping[str, str | Sequence[str]], **options: Any) -> None:
@@ -185,14 +173,3 @@ class AsyncRoutedClient(_Routes[AsyncRewardClient]):
     async def aclose(self) -> None:
         for client in self.clients.values():
             await client.aclose()
-
-    async def __aenter__(self) -> AsyncRoutedClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

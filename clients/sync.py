@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from rewardgate.clients.base import (
     NDJSON_HEADERS,
     AssetSource,
     BaseClient,
+    Closing,
     Item,
     Payload,
     asset_digest,
@@ -41,6 +41,7 @@ from rewardgate.clients.errors import (
 )
 from rewardgate.clients.models import Limits, Scored, VerifierInfo
 from rewardgate.clients.retry import Retry, Tries
+from rewardgate.clients.sessions import Session
 from rewardgate.clients.transports import httpx_transport_error
 from rewardgate.verifiers.errors import NotFound, PayloadTooLarge, RewardgateError
 from rewardgate.verifiers.models import RewardResult
@@ -50,7 +51,7 @@ __all__ = ["RewardClient"]
 Content = bytes | Callable[[], Any] | None
 
 
-class RewardClient(BaseClient):
+class RewardClient(BaseClient, Closing):
     """Scores model outputs on a rewardgate service.
 
         with RewardClient("http://rewardgate:8000") as client:
@@ -193,21 +194,20 @@ class RewardClient(BaseClient):
             raise failures[-1]
         return sha
 
+    def session(
+        self,
+        kernel: str = "python",
+        *,
+        files: Mapping[str, str] | None = None,
+        limits: Mapping[str, float] | None = None,
+    ) -> Session:
+        """A tool session (`with client.session() as s: s.run(code)`): clients/sessions.py."""
+        return Session(self, kernel, files, limits)
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> RewardClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- I/O -------------------------------------------------------------------------------
 

@@ -13,10 +13,10 @@ strings or conversations (a list of messages), whose last assistant message is s
 TRL awaits a coroutine function (`inspect.iscoroutinefunction`) on its own event loop,
 side by side with other async reward functions: `async_reward_func` makes one, which
 pickles, as TRL's async trainer requires. That trainer runs its rollout worker in a
-daemonic process, which cannot start the in-process engine's worker processes: there
-the functions need a service URL (`url=` or `$REWARDGATE_URL`), and without one they
-refuse on their first call, saying so. TRL
-logs each reward under the function's `__name__`, here `<verifier>_reward` unless
+daemonic process, which may not start the in-process engine's worker processes: there,
+without a URL, the engine runs in a helper process the function starts and stops
+(`rewardgate.clients.helper_service`), with the same settings and per-item deadlines.
+TRL logs each reward under the function's `__name__`, here `<verifier>_reward` unless
 `name=` is given. A non-ok result (no verdict) gives the fallback reward, or `None`
 with `abstain=True`, which TRL leaves out of that completion's sum of rewards.
 

@@ -5,7 +5,7 @@
 starts at import.
 """
 
-from rewardgate.sandbox.api import Backend, ExecResult, Limits, Mount, PythonEntry
+from rewardgate.sandbox.api import Backend, ExecResult, Limits, Mount, Process, PythonEntry
 from rewardgate.sandbox.bwrap import BwrapBackend
 from rewardgate.sandbox.docker import DockerBackend
 from rewardgate.sandbox.languages import (
@@ -28,6 +28,7 @@ __all__ = [
     "Language",
     "Limits",
     "Mount",
+    "Process",
     "Program",
     "PythonEntry",
     "Toolchain",

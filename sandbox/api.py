@@ -1,6 +1,8 @@
 """The sandbox contract: what a backend runs, under which limits, and what comes back.
 
-Every backend (bwrap now, docker next) implements `Backend.run`; verifiers depend on
+Every backend (bwrap, docker) implements `Backend.run` (one-shot: every process is dead
+on return) and `Backend.spawn` (a long-lived `Process`, e.g. a browser, that the caller
+talks to over descriptors it passes in and ends with `close`); verifiers depend on
 this module only, never on a backend's internals, so a request can pick its backend
 by name (`options.backend`) and get the same `ExecResult`.
 
@@ -20,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Backend", "ExecResult", "Limits", "Mount", "PythonEntry"]
+__all__ = ["Backend", "ExecResult", "Limits", "Mount", "Process", "PythonEntry"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,15 @@ class PythonEntry:
     script: str
     files: Mapping[str, str]
 
+    @property
+    def cold_argv(self) -> list[str]:
+        """argv starting the entry in a sandbox whose work dir holds its files, as a cold
+        `run_python` starts it (with the sandbox's inside library): for a caller that
+        must `run` it, e.g. with mounts of its own that no warm sandbox should keep."""
+        from rewardgate.sandbox.host_shipping import entry_command
+
+        return entry_command(self.script)
+
     @cached_property
     def key(self) -> str:
         digest = hashlib.sha256()
@@ -89,6 +100,32 @@ class ExecResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not (self.timed_out or self.oom_killed)
+
+
+class Process(Protocol):
+    """A long-lived sandboxed program started by `Backend.spawn`.
+
+    It runs in the same namespaces, under the same seccomp filter and cgroup limits as
+    a run, until it exits or `kill`/`close` ends it. Safe to use from any thread.
+    """
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The program's exit status once it has ended (negative: killed by that
+        signal), or None if it still runs after `timeout` seconds."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL every process of it (its cgroup, else its sandbox's pid 1, which
+        takes the pid namespace along); returns at once."""
+        ...
+
+    def pids(self) -> set[int]:
+        """Host pids of its processes now (empty once it is gone)."""
+        ...
+
+    def close(self) -> None:
+        """Kill everything of it, wait for it, free its cgroups; idempotent."""
+        ...
 
 
 class Backend(Protocol):
@@ -127,6 +164,24 @@ class Backend(Protocol):
 
         `mounts` should be the same few sets across calls (a runtime the entry needs,
         such as a CAD library): a warm backend keeps a preloaded sandbox per set."""
+        ...
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        files: Mapping[str, bytes | str] | None = None,
+        limits: Limits | None = None,
+        *,
+        mounts: Sequence[Mount] = (),
+        pass_fds: Sequence[int] = (),
+        stdio: tuple[int | None, int | None, int | None] = (None, None, None),
+    ) -> Process:
+        """Start `argv` in a fresh sandbox (work dir with `files`, as `run`) and return
+        while it runs. `pass_fds[i]` is the program's fd 3 + i (the caller's copies stay
+        the caller's to close); `stdio` its fd 0-2 (None: /dev/null). `limits.wall_s`
+        does not apply (the caller decides when it ends); the other limits do, the CPU
+        limit per process. `/tmp` is the work dir (long-lived programs expect one).
+        `SandboxError` if it cannot start."""
         ...
 
     def health(self) -> dict[str, str]:

@@ -39,12 +39,13 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from rewardgate.sandbox import seccomp
-from rewardgate.sandbox.api import ExecResult, Limits, Mount, PythonEntry
+from rewardgate.contract.errors import SandboxError
+from rewardgate.sandbox import python_prefix, seccomp
+from rewardgate.sandbox.api import ExecResult, Limits, Mount, Process, PythonEntry
 from rewardgate.sandbox.cgroups import CgroupManager, RunGroup
+from rewardgate.sandbox.host_shipping import entry_command
 from rewardgate.sandbox.supervise import RunPipes, Stream, exec_result, high_fd, write_all
 from rewardgate.sandbox.warm import WarmPython
-from rewardgate.verifiers.errors import SandboxError
 
 __all__ = ["WORKDIR", "BwrapBackend"]
 
@@ -62,6 +63,11 @@ ETC_FILES = (
     "python3.11",
     "python3.12",
     "java-17-openjdk",  # the JVM's jvm.cfg and java.security link here
+    "R",  # /usr/lib/R/etc links here (Renviron, ldpaths)
+    "racket",  # config.rktd: where the collections are
+    "php",  # the CLI's php.ini and its extensions' ini files
+    "mono",  # Mono's config and machine.config (assembly binding)
+    "matplotlibrc",  # Debian's matplotlib refuses to import without it
 )
 SYSTEM_DIRS = ("usr",)
 SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
@@ -247,12 +253,14 @@ class BwrapBackend:
             host = f"/etc/{name}"
             if os.path.exists(host):
                 args += ["--ro-bind", host, host]
+        args += python_prefix.bind_args()  # numpy, pandas, ... for every python3 run
         args += ["--proc", "/proc", "--dev", "/dev", "--clearenv"]
         for key, value in (
             ("PATH", PATH),
             ("HOME", WORKDIR),
             ("TMPDIR", WORKDIR),
             ("LANG", "C.UTF-8"),
+            *python_prefix.THREAD_ENV.items(),
         ):
             args += ["--setenv", key, value]
         return args
@@ -290,10 +298,29 @@ class BwrapBackend:
             _check_relpath(name)
         limits = limits or Limits()
         if self._warm is None:
-            argv = ["python3", "-I", entry.script]
+            argv = entry_command(entry.script)
             return self._run(argv, files, stdin, limits, mounts, channel)
         stdin_bytes = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
         return self._warm.run(entry, files, stdin_bytes, limits, channel, tuple(mounts))
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        files: Mapping[str, bytes | str] | None = None,
+        limits: Limits | None = None,
+        *,
+        mounts: Sequence[Mount] = (),
+        pass_fds: Sequence[int] = (),
+        stdio: tuple[int | None, int | None, int | None] = (None, None, None),
+    ) -> Process:
+        """A long-lived `argv` in a run's sandbox (see `rewardgate.sandbox.spawn_bwrap`)."""
+        from rewardgate.sandbox.spawn_bwrap import spawn
+
+        if not argv or not all(isinstance(a, str) for a in argv):
+            raise ValueError("argv must be a non-empty sequence of str")
+        self._ensure_ready()
+        limits = limits or Limits()
+        return spawn(self, argv, files or {}, limits, mounts, pass_fds, stdio, SETUP_TIMEOUT_S)
 
     def _run(
         self,
@@ -309,21 +336,8 @@ class BwrapBackend:
         group: RunGroup | None = None
         try:
             group = self._run_group(limits, extra_pids=2)
-            bw = [*self._base, *self._workdir_args(files, limits, to_close)]
+            bw = self._sandbox_args(files, limits, mounts, to_close)
             file_fds = list(to_close)
-            for mount in mounts:
-                if not Path(mount.source).exists():
-                    raise SandboxError(f"mount source does not exist: {mount.source}")
-                bw += ["--ro-bind", str(mount.source), mount.target]
-            rules = seccomp.program()
-            if rules is not None:
-                fd = high_fd(os.memfd_create("rewardgate-seccomp"))
-                to_close.append(fd)
-                file_fds.append(fd)
-                write_all(fd, rules)
-                os.lseek(fd, 0, os.SEEK_SET)
-                bw += ["--seccomp", str(fd)]
-            bw += ["--remount-ro", "/", "--chdir", WORKDIR, "--", "/bin/sh", "-c"]
             bw += [self._limits_script(limits, group), "sh", *argv]
 
             # Pipes the launcher moves into place: started (fd 4) and channel (fd 3).
@@ -389,6 +403,31 @@ class BwrapBackend:
         except OSError as exc:
             raise SandboxError(f"cannot set up the run's cgroups: {exc}") from exc
 
+    def _sandbox_args(
+        self,
+        files: Mapping[str, bytes | str],
+        limits: Limits,
+        mounts: Sequence[Mount],
+        fds: list[int],
+        extra: Sequence[str] = (),
+    ) -> list[str]:
+        """bwrap's arguments up to its `sh -c` (the limits script and argv follow): the
+        namespaces, the work dir with `files`, `mounts`, `extra`, the seccomp filter.
+        The memfds they name go in `fds`, for the caller to pass and close."""
+        bw = [*self._base, *self._workdir_args(files, limits, fds), *extra]
+        for mount in mounts:
+            if not Path(mount.source).exists():
+                raise SandboxError(f"mount source does not exist: {mount.source}")
+            bw += ["--ro-bind", str(mount.source), mount.target]
+        rules = seccomp.program()
+        if rules is not None:
+            fd = high_fd(os.memfd_create("rewardgate-seccomp"))
+            fds.append(fd)
+            write_all(fd, rules)
+            os.lseek(fd, 0, os.SEEK_SET)
+            bw += ["--seccomp", str(fd)]
+        return [*bw, "--remount-ro", "/", "--chdir", WORKDIR, "--", "/bin/sh", "-c"]
+
     @staticmethod
     def _workdir_args(
         files: Mapping[str, bytes | str], limits: Limits, fds: list[int]
@@ -413,7 +452,7 @@ class BwrapBackend:
         return bw
 
     @staticmethod
-    def _limits_script(limits: Limits, group: RunGroup | None) -> str:
+    def _limits_script(limits: Limits, group: RunGroup | None, started_fd: int = 4) -> str:
         def clamp(kind: int, want: int) -> int:
             hard = resource.getrlimit(kind)[1]
             return want if hard == resource.RLIM_INFINITY else min(want, hard)
@@ -429,7 +468,8 @@ class BwrapBackend:
             cmds.append(f"ulimit -v {limits.memory_mb * 1024}")
         if group is None or "pids" not in group.dirs:
             cmds.append(f"ulimit -p {max(limits.processes, 1)}")  # dash: -p is NPROC
-        return " && ".join(cmds) + ' && printf x >&4 && exec 4>&- && { "$@"; }'
+        done = f"printf x >&{started_fd} && exec {started_fd}>&-"
+        return " && ".join(cmds) + f' && {done} && {{ "$@"; }}'
 
     def _supervise(
         self,

@@ -8,7 +8,7 @@ Docker lets through before 25.0), one CPU, memory and pids limits, and two tmpfs
 mounts: the work dir `/sandbox` and `/mnt` (build outputs; the image links
 `/prog -> /mnt/prog`). Its init is a tiny reaper
 running as uid 65533. One `docker exec` per container starts a trusted launcher
-(`docker_launcher.py`, shipped as `python3 -I -S -c` source) as uid 65534, which serves
+(`inside/docker_launcher.py`, shipped as `python3 -I -S -c` source) as uid 65534, which serves
 the container's runs one at a time over the exec's stream: it writes a run's files,
 runs the program with its limits and pipes, and answers with one framed summary. The
 exec's set-up (about 100 ms here) is paid once per container, not per run.
@@ -45,7 +45,6 @@ import contextlib
 import json
 import os
 import posixpath
-import select
 import socket
 import struct
 import threading
@@ -55,9 +54,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewardgate.sandbox import seccomp
-from rewardgate.sandbox.api import ExecResult, Limits, Mount, PythonEntry
-from rewardgate.verifiers.errors import SandboxError
+from rewardgate.contract.errors import SandboxError
+from rewardgate.sandbox import python_prefix, seccomp
+from rewardgate.sandbox.api import ExecResult, Limits, Mount, Process, PythonEntry
+from rewardgate.sandbox.host_shipping import entry_command, server_command
+from rewardgate.sandbox.supervise import readable
 
 __all__ = ["DEFAULT_IMAGE", "DockerBackend"]
 
@@ -80,6 +81,7 @@ ENV = {
     "HOME": WORKDIR,
     "TMPDIR": WORKDIR,
     "LANG": "C.UTF-8",
+    **python_prefix.THREAD_ENV,  # BLAS pools of one thread: see python_prefix
 }
 # The container's pid 1 (uid 65533): reaps the orphans a run leaves (the launcher kills
 # them), and ends the container once no process of the sandbox uid (the launcher is
@@ -107,8 +109,6 @@ while True:
         raise SystemExit(0)
     time.sleep(0.2)
 """
-_LAUNCHER = Path(__file__).with_name("docker_launcher.py")
-_ZYGOTE = Path(__file__).with_name("docker_zygote.py")
 
 
 def _check_relpath(name: str) -> str:
@@ -196,8 +196,8 @@ class DockerBackend:
         self._client: Any = None
         self._idle: list[_Box] = []
         self._all: set[str] = set()
-        self._launcher = _LAUNCHER.read_text(encoding="utf-8")
-        self._zygote = _ZYGOTE.read_text(encoding="utf-8")
+        self._launcher = server_command("docker_launcher", "-S")
+        self._zygote = server_command("docker_zygote")
         self._init = INIT.format(uid=RUN_USER.split(":")[0], idle_s=idle_s)
         atexit.register(self.close)
 
@@ -282,8 +282,11 @@ class DockerBackend:
 
     # -- the pool -------------------------------------------------------------------
 
-    def _create(self, memory_mb: int, pids: int) -> _Box:
+    def _create(self, memory_mb: int, pids: int, scratch: bool = False) -> _Box:
+        """A fresh container; `scratch`: with a tmpfs /tmp and room in /dev/shm, as a
+        spawned long-lived program (a browser) wants."""
         api = self._api()
+        extra = {"/tmp": "exec,size=1g,uid=65534,gid=65534,mode=0700"} if scratch else {}
         self._sweep_stale(api)
         host_config = api.create_host_config(
             network_mode="none",
@@ -296,13 +299,14 @@ class DockerBackend:
             nano_cpus=int(self.cpus * 1e9),
             ipc_mode="private",
             auto_remove=True,
-            shm_size="16m",
+            shm_size="256m" if scratch else "16m",
             tmpfs={
                 WORKDIR: "exec,size=4g,uid=65534,gid=65534,mode=0755",
                 "/mnt": f"exec,size={MOUNT_DIR_MB}m,uid=65534,gid=65534,mode=0755",
                 # An empty, read-only view: the container's cgroup files are nothing
                 # the program needs.
                 "/sys/fs/cgroup": "ro,size=4k,mode=0555",
+                **extra,
             },
         )
         try:
@@ -431,11 +435,30 @@ class DockerBackend:
         `mounts` are files copied in, as for `run`; a runtime directory an entry needs
         belongs in the image (the CAD runtime is at /opt/rewardgate/cad there)."""
         merged = {**entry.files, **(files or {})}
-        argv = ["python3", "-I", entry.script]
+        argv = entry_command(entry.script)
         if not self.warm:
             return self.run(argv, merged, stdin, limits, mounts=mounts, channel=channel)
         self._ensure_ready()
         return self._run(argv, merged, stdin, limits or Limits(), mounts, channel, entry)
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        files: Mapping[str, bytes | str] | None = None,
+        limits: Limits | None = None,
+        *,
+        mounts: Sequence[Mount] = (),
+        pass_fds: Sequence[int] = (),
+        stdio: tuple[int | None, int | None, int | None] = (None, None, None),
+    ) -> Process:
+        """A long-lived `argv` in a container of its own (`sandbox/spawn_docker.py`):
+        the bytes of `pass_fds` and `stdio` are relayed over the launcher's stream."""
+        from rewardgate.sandbox.spawn_docker import spawn
+
+        if not argv or not all(isinstance(a, str) for a in argv):
+            raise ValueError("argv must be a non-empty sequence of str")
+        self._ensure_ready()
+        return spawn(self, argv, files or {}, limits or Limits(), mounts, pass_fds, stdio)
 
     def _run(
         self,
@@ -483,6 +506,7 @@ class DockerBackend:
         mounts: Sequence[Mount],
         channel: bool,
         entry: PythonEntry | None,
+        streams: Sequence[str | None] | None = None,
     ) -> bytes:
         file_list = [(_check_relpath(name), _as_bytes(data)) for name, data in files.items()]
         mount_list = []
@@ -508,6 +532,8 @@ class DockerBackend:
         }
         if seccomp.program_b64():
             job["seccomp"] = seccomp.program_b64()
+        if streams is not None:
+            job["streams"] = list(streams)
         if entry is not None:
             job["entry"] = {"key": entry.key, "script": entry.script, "files": dict(entry.files)}
             job["zygote"] = self._zygote
@@ -522,7 +548,7 @@ class DockerBackend:
         try:
             box.exec_id = api.exec_create(
                 box.id,
-                ["python3", "-I", "-S", "-c", self._launcher],
+                self._launcher,
                 stdin=True,
                 user=RUN_USER,
                 workdir=WORKDIR,
@@ -541,18 +567,35 @@ class DockerBackend:
     ) -> tuple[dict[int, bytearray], int | None, bool]:
         """Send one job to the box's launcher; (stdout/stderr bytes, exit code if the
         launcher ended, host timeout). The stdout holds exactly one summary."""
+        self._send(box, payload)
+        frames = {1: bytearray(), 2: bytearray()}
+        deadline = time.monotonic() + limits.wall_s + self.setup_timeout_s
+        ended, timed_out = self._collect(box, frames, limits, deadline)
+        if timed_out:
+            return frames, None, True
+        return frames, self._exit_code(box) if ended else 0, False
+
+    def _send(self, box: _Box, payload: bytes) -> None:
+        """A job on the box's launcher stream (started on first use)."""
         if box.sock is None:
             self._attach(box)
+        assert box.sock is not None
+        try:
+            box.sock.sendall(payload)
+        except OSError as exc:
+            raise SandboxError(f"docker exec stream broke: {exc}") from exc
+
+    def _collect(
+        self, box: _Box, frames: dict[int, bytearray], limits: Limits, deadline: float
+    ) -> tuple[bool, bool]:
+        """Read the launcher's stream into `frames` until its summary is whole, the
+        stream ends or `deadline` passes: (ended, timed out)."""
         sock = box.sock
         assert sock is not None
-        frames = {1: bytearray(), 2: bytearray()}
         # The summary carries at most three capped streams; the rest is a bound.
         most = 3 * limits.output_bytes + (1 << 20)
-        deadline = time.monotonic() + limits.wall_s + self.setup_timeout_s
-        timed_out = ended = False
         buf = box.pending
         try:
-            sock.sendall(payload)
             while True:
                 while len(buf) >= 8:
                     kind, size = buf[0], struct.unpack(">I", buf[4:8])[0]
@@ -563,27 +606,25 @@ class DockerBackend:
                     del buf[: 8 + size]
                 done = _summary_size(frames[1])
                 if done is not None and len(frames[1]) >= done:
-                    break
+                    return False, False
                 left = deadline - time.monotonic()
-                if left <= 0 or not select.select([sock], [], [], left)[0]:
-                    timed_out = True
-                    break
+                if left <= 0 or not readable([sock], left):
+                    return False, True
                 chunk = sock.recv(1 << 20)
                 if not chunk:
-                    ended = True
-                    break
+                    return True, False
                 buf += chunk
         except OSError as exc:
             raise SandboxError(f"docker exec stream broke: {exc}") from exc
-        if timed_out:
-            return frames, None, True
-        if not ended:
-            return frames, 0, False
+
+    def _exit_code(self, box: _Box) -> int | None:
+        """The exit code of the box's ended launcher."""
         try:
             info = self._api().exec_inspect(box.exec_id)
         except Exception as exc:
             raise SandboxError(f"docker exec inspect failed: {exc}") from exc
-        return frames, info.get("ExitCode"), False
+        code = info.get("ExitCode")
+        return int(code) if code is not None else None
 
     @staticmethod
     def _result(

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from rewardgate.contract.errors import InvalidRequest
 from rewardgate.sandbox.api import Backend
-from rewardgate.verifiers.errors import InvalidRequest
 
 __all__ = ["available_backends", "configure", "get_backend"]
 

@@ -13,13 +13,52 @@ import contextlib
 import fcntl
 import os
 import resource
+import select
 import selectors
-from collections.abc import Iterable
+import subprocess
+import threading
+from collections.abc import Iterable, Sequence
+from typing import IO, Protocol, TypeVar
 
 from rewardgate.sandbox.api import ExecResult, Limits
 from rewardgate.sandbox.cgroups import RunGroup
 
-__all__ = ["Pump", "RunPipes", "Stream", "exec_result", "high_fd", "write_all"]
+__all__ = [
+    "Pump",
+    "RunPipes",
+    "Stream",
+    "exec_result",
+    "high_fd",
+    "readable",
+    "start_kept",
+    "write_all",
+]
+
+Stdio = int | IO[bytes] | None
+
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+
+Waitable = TypeVar("Waitable", int, _HasFileno)
+
+
+def readable(sources: Sequence[Waitable], timeout_s: float | None) -> list[Waitable]:
+    """Those of `sources` (descriptors or objects with `fileno()`) ready to read, or at
+    end of file, within `timeout_s` (None: no limit): `select.select(sources, [], [],
+    timeout_s)[0]` without select's ceiling. select() refuses a descriptor numbered
+    1024 or more, which a gateway holding a few hundred sessions and connections
+    reaches (every session's kernel start then failed with a ValueError)."""
+    poller = select.poll()
+    by_fd: dict[int, Waitable] = {}
+    for source in sources:
+        fd = source if isinstance(source, int) else source.fileno()
+        by_fd[fd] = source
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+    wait_ms = None if timeout_s is None else max(0, int(timeout_s * 1000 + 0.999))
+    return [by_fd[fd] for fd, _ in poller.poll(wait_ms)]
+
 
 _CHUNK = 1 << 20
 _F_SETPIPE_SZ = 1031
@@ -244,3 +283,48 @@ def exec_result(
         channel=bytes(chan.data) if channel else None,
         details=details,
     )
+
+
+def start_kept(
+    cmd: Sequence[str],
+    stdio: tuple[Stdio, Stdio, Stdio],
+    pass_fds: Sequence[int],
+    uid: int | None,
+    name: str,
+) -> tuple[subprocess.Popen[bytes], threading.Event]:
+    """Popen `cmd` (a sandbox's launch chain, as `uid` with no supplementary group) from
+    a thread that lives as long as the process and reaps it; the Event is set once it
+    has exited. bwrap dies with the thread that forked it (`--die-with-parent`), so a
+    long-lived sandbox must not be started by a caller's pool thread. Raises OSError."""
+    started, exited = threading.Event(), threading.Event()
+    box: list[subprocess.Popen[bytes]] = []
+    failure: list[OSError] = []
+
+    def keeper() -> None:
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=stdio[0],
+                stdout=stdio[1],
+                stderr=stdio[2],
+                pass_fds=pass_fds,
+                env={"PATH": "/usr/bin:/bin"},
+                cwd="/",
+                user=uid,
+                group=uid,
+                extra_groups=[] if uid is not None else None,
+            )
+        except OSError as exc:
+            failure.append(exc)
+            return
+        finally:
+            started.set()
+        box.append(proc)
+        proc.wait()
+        exited.set()
+
+    threading.Thread(target=keeper, name=name, daemon=True).start()
+    started.wait()
+    if failure:
+        raise failure[0]
+    return box[0], exited

@@ -1,7 +1,7 @@
 """The warm Python path: each run forked from a preloaded interpreter, in fresh namespaces.
 
 A cold run pays bwrap's set-up and a Python start (tens of milliseconds); a warm run
-asks a long-lived sandbox, the zygote (`zygote.py`, which explains why reuse is clean),
+asks a long-lived sandbox, the zygote (`inside/zygote.py`, which explains why reuse is clean),
 to fork it. Per run the host:
 
 1. makes the run's cgroups, pipes, a socket pair and a memfd with its files, and sends
@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
 import socket
 import struct
@@ -32,15 +31,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from rewardgate.contract.errors import SandboxError
 from rewardgate.sandbox import seccomp
 from rewardgate.sandbox.api import ExecResult, Limits, Mount, PythonEntry
 from rewardgate.sandbox.cgroups import RunGroup
-from rewardgate.sandbox.supervise import RunPipes, exec_result, high_fd, write_all
-from rewardgate.verifiers.errors import SandboxError
+from rewardgate.sandbox.host_shipping import server_command
+from rewardgate.sandbox.supervise import (
+    RunPipes,
+    exec_result,
+    high_fd,
+    readable,
+    start_kept,
+    write_all,
+)
 
 __all__ = ["WarmPython"]
 
-ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
 START_TIMEOUT_S = 30.0
 MAX_ZYGOTES = 4
 _CREDS = struct.calcsize("3i")
@@ -55,52 +61,31 @@ class _Zygote:
 
     def __init__(self, argv: list[str], uid: int | None) -> None:
         host, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        script = high_fd(os.memfd_create("rewardgate-zygote"))
+        failure = ""
         try:
-            write_all(script, ZYGOTE_SCRIPT.read_bytes())
-            os.lseek(script, 0, os.SEEK_SET)
             ctl = child.fileno()
-            cmd = [*argv, "--file", str(script), "/zygote.py", "--remount-ro", "/"]
-            cmd += ["--chdir", "/", "--", "python3", "-I", "/zygote.py", str(ctl)]
-            started = threading.Event()
-            failure: list[BaseException] = []
-            # bwrap dies with the thread that started it (PR_SET_PDEATHSIG): a thread
-            # that lives as long as this process starts it, not a pool thread.
+            cmd = [*argv, "--remount-ro", "/", "--chdir", "/", "--"]
+            cmd += [*server_command("zygote"), str(ctl)]
             self.proc: subprocess.Popen[bytes] | None = None
-
-            def keeper() -> None:
-                try:
-                    self.proc = subprocess.Popen(
-                        cmd,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.PIPE,
-                        pass_fds=[ctl, script],
-                        env={"PATH": "/usr/bin:/bin"},
-                        cwd="/",
-                        user=uid,
-                        group=uid,
-                        extra_groups=[] if uid is not None else None,
-                    )
-                except OSError as exc:
-                    failure.append(exc)
-                    return
-                finally:
-                    started.set()
-                self.proc.wait()
-
-            threading.Thread(target=keeper, name="rewardgate-zygote", daemon=True).start()
-            started.wait()
+            try:
+                self.proc, _ = start_kept(
+                    cmd,
+                    (subprocess.DEVNULL, subprocess.DEVNULL, subprocess.PIPE),
+                    [ctl],
+                    uid,
+                    "rewardgate-zygote",
+                )
+            except OSError as exc:
+                failure = str(exc)
         finally:
             child.close()
-            os.close(script)
-        if failure or self.proc is None:
+        if self.proc is None:
             host.close()
-            raise SandboxError(f"cannot start the warm sandbox: {failure[0] if failure else ''}")
+            raise SandboxError(f"cannot start the warm sandbox: {failure}")
         self.sock = host
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        if not select.select([host], [], [], START_TIMEOUT_S)[0] or host.recv(16) != b"ready":
+        if not readable([host], START_TIMEOUT_S) or host.recv(16) != b"ready":
             self.close()
             raise SandboxError(f"the warm sandbox did not start: {self._stderr()}")
 
@@ -117,7 +102,7 @@ class _Zygote:
     def alive(self) -> bool:
         """False once the zygote is gone: it never writes after "ready", so readable = EOF."""
         try:
-            return not select.select([self.sock], [], [], 0)[0]
+            return not readable([self.sock], 0)
         except (OSError, ValueError):
             return False
 
@@ -297,7 +282,7 @@ class WarmPython:
     @staticmethod
     def _hello(zygote: _Zygote, host: socket.socket, pipes: RunPipes) -> int:
         """The run's first process's pid, as this process sees it (the kernel's word)."""
-        ready = select.select([host], [], [], START_TIMEOUT_S)[0]
+        ready = readable([host], START_TIMEOUT_S)
         if not ready:
             raise SandboxError("the warm sandbox did not start the run")
         message, ancdata, _, _ = host.recvmsg(16, socket.CMSG_SPACE(_CREDS))

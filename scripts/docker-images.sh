@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the docker images, with no image registry:
 #   rewardgate/base:bookworm    debootstrap --variant=minbase bookworm + docker import
-#   rewardgate/sandbox:latest   sandbox/Dockerfile on that base (Debian's toolchains and
-#                               the CAD runtime, copied from the host's prefix)
+#   rewardgate/python-prefix    the host's scientific Python prefix, files only (FROM
+#                               scratch), for the sandbox image to copy
+#   rewardgate/jest-prefix      the host's jest packages (scripts/install-jest.sh), likewise
+#   rewardgate/sandbox:latest   sandbox/Dockerfile on that base (Debian's toolchains, the
+#                               CAD runtime and the Python prefix, copied from the host)
 #   rewardgate/service:latest   Dockerfile on that base (the gateway, from a wheelhouse
 #                               made here: pip in a build cannot verify TLS)
 # Idempotent and quick when done: the base is kept once made, and each image carries
@@ -17,6 +20,10 @@ SERVICE=${REWARDGATE_SERVICE_IMAGE:-rewardgate/service:latest}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 VENV=${VENV:-.venv}
 CAD_RUNTIME=${REWARDGATE_CAD_RUNTIME:-/usr/local/lib/rewardgate/cad}
+PYTHON_PREFIX=${REWARDGATE_PYTHON_PREFIX:-/usr/local/lib/rewardgate/python}
+PREFIX_IMAGE=${REWARDGATE_PYTHON_PREFIX_IMAGE:-rewardgate/python-prefix:latest}
+JEST_PREFIX=${REWARDGATE_JEST_PREFIX:-build/jest}
+JEST_IMAGE=${REWARDGATE_JEST_IMAGE:-rewardgate/jest-prefix:latest}
 
 bash scripts/dockerd.sh
 
@@ -53,13 +60,40 @@ build_args() {
 # runtime's packages and versions, so a reinstall with other versions rebuilds it.
 REWARDGATE_CAD_RUNTIME="$CAD_RUNTIME" bash scripts/install-cad.sh
 cad_packages=$(cd "$CAD_RUNTIME" && ls -d lib/python3*/site-packages/*.dist-info)
-sandbox_recipe=$({ recipe sandbox/Dockerfile scripts/install-cad.sh; echo "$cad_packages"; } |
-    sha256sum | cut -c1-16)
+
+# The scientific Python prefix, likewise (installed first; quick when done), as an
+# image of its files where the sandbox's python3 looks, /usr/local/lib/python3.X/
+# dist-packages: the sandbox image copies it in (its context is the CAD runtime's).
+REWARDGATE_PYTHON_PREFIX="$PYTHON_PREFIX" bash scripts/install-python-prefix.sh
+python_packages=$(cd "$PYTHON_PREFIX" && ls -d lib/python3*/site-packages/*.dist-info)
+prefix_recipe=$({ recipe scripts/install-python-prefix.sh scripts/python-prefix.txt
+    echo "$python_packages"; } | sha256sum | cut -c1-16)
+if stale "$PREFIX_IMAGE" "$prefix_recipe"; then
+    echo "docker-images: building $PREFIX_IMAGE (context: $PYTHON_PREFIX)"
+    site=$(cd "$PYTHON_PREFIX" && ls -d lib/python3*/site-packages | head -1)
+    printf 'FROM scratch\nCOPY %s /usr/local/%s\n' "$site" "${site%site-packages}dist-packages" |
+        docker build --label "io.rewardgate.recipe=$prefix_recipe" -t "$PREFIX_IMAGE" \
+            -f - "$PYTHON_PREFIX" >/dev/null
+fi
+
+# jest's packages (SandboxFusion's `jest` language), likewise: at /opt/rewardgate/jest,
+# where bwrap mounts the host's prefix.
+REWARDGATE_JEST_PREFIX="$JEST_PREFIX" bash scripts/install-jest.sh
+jest_recipe=$(recipe scripts/install-jest.sh scripts/jest)
+if stale "$JEST_IMAGE" "$jest_recipe"; then
+    echo "docker-images: building $JEST_IMAGE (context: $JEST_PREFIX)"
+    printf 'FROM scratch\nCOPY . /opt/rewardgate/jest\n' |
+        docker build --label "io.rewardgate.recipe=$jest_recipe" -t "$JEST_IMAGE" \
+            -f - "$JEST_PREFIX" >/dev/null
+fi
+
+sandbox_recipe=$({ recipe sandbox/Dockerfile scripts/install-cad.sh; echo "$cad_packages"
+    echo "$prefix_recipe"; echo "$jest_recipe"; } | sha256sum | cut -c1-16)
 if stale "$SANDBOX" "$sandbox_recipe"; then
     echo "docker-images: building $SANDBOX (context: $CAD_RUNTIME)"
     # shellcheck disable=SC2046
-    docker $(build_args "$SANDBOX" "$sandbox_recipe") -f - "$CAD_RUNTIME" \
-        <sandbox/Dockerfile >/dev/null
+    docker $(build_args "$SANDBOX" "$sandbox_recipe") --build-arg "PYTHON_PREFIX=$PREFIX_IMAGE" \
+        --build-arg "JEST_PREFIX=$JEST_IMAGE" -f - "$CAD_RUNTIME" <sandbox/Dockerfile >/dev/null
 fi
 
 service_recipe=$(recipe Dockerfile .dockerignore pyproject.toml rewardgate verifiers sandbox \

@@ -33,10 +33,24 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e ".[all,dev]"
+# The verl releases the reward-loop tests run, each in build/verl/VERSION without its
+# conflicting dependencies (tests/clients/verl_envs.py).
+"$VENV/bin/python" -m tests.clients.verl_envs install
 
 # The cad verifier's CadQuery runtime, for the sandbox's python3 (see the script).
 if [ "$(id -u)" = 0 ]; then
     bash scripts/install-cad.sh
 else
     echo "setup: not root; the cad verifier needs scripts/install-cad.sh run as root" >&2
+fi
+
+# jest for SandboxFusion's `jest` language, pinned, into build/jest (see the script).
+bash scripts/install-jest.sh
+
+# The sandbox's scientific Python prefix (numpy, pandas, scipy, ...; see the script).
+if [ "$(id -u)" = 0 ]; then
+    bash scripts/install-python-prefix.sh
+else
+    echo "setup: not root; Python in sandboxes imports numpy, pandas... only once" \
+         "scripts/install-python-prefix.sh has run as root" >&2
 fi

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +10,7 @@ import anyio
 from fastapi import FastAPI
 
 from rewardgate import __version__
+from rewardgate.service.asset_store_s3 import asset_store
 from rewardgate.service.engine import Engine
 from rewardgate.service.errors import install_error_handlers
 from rewardgate.service.metrics import Metrics
@@ -21,48 +21,24 @@ from rewardgate.service.middleware import (
     RequestContextMiddleware,
 )
 from rewardgate.service.openapi import install_openapi
-from rewardgate.service.routes import assets, openrlhf, probes, rewards, sandbox_fusion
+from rewardgate.service.ring import recent_results
+from rewardgate.service.routes import (
+    assets,
+    openrlhf,
+    probes,
+    rewards,
+    sandbox_fusion,
+    sessions,
+    ui,
+    verltool,
+)
 from rewardgate.service.settings import Settings
-from rewardgate.verifiers.assets import AssetStore
-from rewardgate.verifiers.base import VerifierEnv
+from rewardgate.service.verifier_settings import check_registry, verifier_env
 from rewardgate.verifiers.registry import Registry
 
 __all__ = ["create_app", "verifier_env"]
 
 log = logging.getLogger("rewardgate.http")
-
-
-def verifier_env(settings: Settings) -> VerifierEnv:
-    """What verifiers may know of this server; secrets named by settings are read here."""
-    judge_endpoints = {
-        name: endpoint.model_copy(
-            update={
-                "api_key": os.environ.get(endpoint.api_key_env) if endpoint.api_key_env else None
-            }
-        )
-        for name, endpoint in settings.judge_endpoints.items()
-    }
-    return VerifierEnv(
-        asset_dir=settings.asset_dir,
-        config={
-            "reward_specs": settings.reward_specs,
-            "judge_endpoints": judge_endpoints,
-            "length_tokenizer": settings.length_tokenizer,
-            "cad_runtime": settings.cad_runtime,
-            "sql_db_dir": settings.sql_db_dir,
-            "sql_postgres": dict(settings.sql_postgres),
-            "sandbox_backend": settings.sandbox_backend,
-            "docker_sandbox": {
-                "image": settings.docker_image,
-                "pool_size": settings.docker_pool_size,
-            },
-            "svg_max_elements": settings.svg_max_elements,
-            "svg_max_canvas_px": settings.svg_max_canvas_px,
-            "web_chromium": settings.web_chromium,
-            "image_perceptual": settings.image_perceptual,
-            "max_run_memory_mb": settings.run_memory_cap_mb(),
-        },
-    )
 
 
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
@@ -73,6 +49,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     """
     settings = settings or Settings()
     registry = registry or Registry.from_entry_points(env=verifier_env(settings))
+    check_registry(settings, registry)
     metrics = Metrics()
     engine = Engine.from_settings(settings, registry, metrics)
 
@@ -83,6 +60,11 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         try:
             yield
         finally:
+            # Tool sessions end with the server (their processes and cgroups go), not
+            # at interpreter exit, which a worker-managed uvicorn may never reach.
+            sessions = getattr(app.state, "sessions", None)
+            if sessions is not None:
+                await anyio.to_thread.run_sync(sessions.close)
             await anyio.to_thread.run_sync(engine.close)
 
     app = FastAPI(
@@ -94,9 +76,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = metrics
-    app.state.assets = AssetStore(
-        settings.asset_dir, settings.max_asset_bytes, settings.max_asset_store_bytes
-    )
+    app.state.assets = asset_store(settings)
+    app.state.recent = recent_results(settings, engine)
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(rewards.router)
@@ -104,6 +85,9 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.include_router(probes.router)
     app.include_router(openrlhf.router)
     app.include_router(sandbox_fusion.router)
+    app.include_router(ui.router)
+    app.include_router(sessions.router)
+    app.include_router(verltool.router)
     # Added last runs first: ids and logs wrap auth, auth wraps the media-type check,
     # which wraps the size limit.
     app.add_middleware(
@@ -123,6 +107,8 @@ def _log_start(settings: Settings) -> None:
         )
     else:
         log.warning("auth OFF: no REWARDGATE_API_KEYS; anyone who reaches this port may use it")
+    for line in settings.deprecation_warnings():
+        log.warning(line)
     cap = settings.run_memory_cap_mb()
     if cap < settings.max_run_memory_mb:
         log.warning(

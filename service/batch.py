@@ -128,8 +128,10 @@ async def score_dataset(
     in_flight: deque[tuple[list[tuple[int, dict[str, Any]]], asyncio.Task[list[RewardResult]]]]
     in_flight = deque()
 
-    def launch() -> bool:
-        chunk = next(chunks, None)
+    async def launch() -> bool:
+        # Reading a chunk (a Parquet row group, a JSONL slice) and writing one are file
+        # work: off the event loop, so the chunks in flight keep being scored meanwhile.
+        chunk = await asyncio.to_thread(next, chunks, None)
         if chunk is None:
             return False
         items = [fields.item(index, row) for index, row in chunk]
@@ -137,19 +139,18 @@ async def score_dataset(
         return True
 
     try:
-        while len(in_flight) < concurrency and launch():
+        while len(in_flight) < concurrency and await launch():
             pass
         while in_flight:
             chunk, task = in_flight.popleft()
             results = await task
-            sink.write(
-                [(row, score_columns(r)) for (_, row), r in zip(chunk, results, strict=True)]
-            )
+            rows = [(row, score_columns(r)) for (_, row), r in zip(chunk, results, strict=True)]
+            await asyncio.to_thread(sink.write, rows)
             for result in results:
                 summary.add(result)
             if progress is not None:
                 progress(len(results))
-            launch()
+            await launch()
     finally:
         for _, task in in_flight:
             task.cancel()

@@ -14,11 +14,13 @@ kept as 32 raw bytes rather than 64 hex characters.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import sqlite3
 import sys
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -143,8 +145,10 @@ class SqliteCache:
 
     Recency of hits is kept in memory and written with the next `put`, so a hit
     reads only. The busy timeout is short: a database another process holds locked
-    makes a `put` fail fast (counted, scoring goes on) instead of stalling the
-    gateway's event loop for SQLite's default 5 s.
+    makes a `put` fail fast (counted, scoring goes on) rather than holding the item
+    for SQLite's default 5 s. The engine uses `aget`/`aput`, which run on one thread
+    of this cache's own, so disk I/O never runs on the event loop and the connection
+    and the recency table are only ever used by one thread at a time.
     """
 
     # Touches of hits held before the next put writes them; older ones are dropped
@@ -167,6 +171,20 @@ class SqliteCache:
         self._db.execute("CREATE INDEX IF NOT EXISTS results_used ON results(used)")
         row = self._db.execute("SELECT COALESCE(MAX(used), 0), COUNT(*) FROM results").fetchone()
         self._clock, self._count = int(row[0]), int(row[1])
+        self._io: ThreadPoolExecutor | None = None
+
+    def _io_thread(self) -> ThreadPoolExecutor:
+        if self._io is None:
+            self._io = ThreadPoolExecutor(1, thread_name_prefix="rewardgate-cache")
+        return self._io
+
+    async def aget(self, key: str) -> RewardResult | None:
+        """`get` on the cache's I/O thread."""
+        return await asyncio.wrap_future(self._io_thread().submit(self.get, key))
+
+    async def aput(self, key: str, result: RewardResult) -> None:
+        """`put` on the cache's I/O thread."""
+        await asyncio.wrap_future(self._io_thread().submit(self.put, key, result))
 
     def _tick(self) -> int:
         self._clock += 1
@@ -199,6 +217,9 @@ class SqliteCache:
             self._count = self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
 
     def close(self) -> None:
+        if self._io is not None:
+            self._io.shutdown(wait=True)  # a put in flight ends within the busy timeout
+            self._io = None
         self._db.close()
 
 

@@ -143,10 +143,22 @@ def _default_text(field: Any) -> str:
 
 
 def settings_markdown() -> str:
+    """The server's settings, then each installed verifier's own (from its model)."""
+    from rewardgate.service.verifier_settings import settings_rows
+
     lines = ["| setting | env var | default | what |", "|---|---|---|---|"]
     for name, field in Settings.model_fields.items():
         env = Settings.env_name(name)
         lines.append(f"| `{name}` | `{env}` | {_default_text(field)} | {field.description} |")
+    lines += [
+        "",
+        "Each verifier's own settings, in `[verifiers.<name>]` of the TOML file:",
+        "",
+        "| verifier | setting | env var | default | what |",
+        "|---|---|---|---|---|",
+    ]
+    for verifier, key, env, field, doc in settings_rows():
+        lines.append(f"| `{verifier}` | `{key}` | `{env}` | {_default_text(field)} | {doc} |")
     return "\n".join(lines)
 
 
@@ -212,6 +224,12 @@ def doctor(as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write an HTML report of OUTPUT here at the end (see `rewardgate report`).",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "ray"]),
     default="local",
@@ -262,6 +280,7 @@ def score(
     ray_actors: int | None,
     ray_workers_per_actor: int,
     ray_resources: tuple[str, ...],
+    report_path: Path | None,
 ) -> None:
     """Score every row of INPUT (JSONL or Parquet) and write OUTPUT incrementally."""
     import asyncio
@@ -277,6 +296,8 @@ def score(
     if not isinstance(options, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--options")
     fields = FieldMap(verifier, response_field, reference_field, options, reference_json)
+    if report_path is not None and "://" in output_location:
+        raise click.BadParameter("--report needs a local OUTPUT file", param_hint="--report")
     if engine == "ray":
         if server:
             raise click.BadParameter("--server and --engine ray exclude each other")
@@ -296,6 +317,7 @@ def score(
             quiet=quiet,
         )
         _print_summary(summary, output_location)
+        _report_at_end(Path(output_location), report_path)
         return
     input_path, output = Path(input_location), Path(output_location)
     if not input_path.exists():
@@ -323,6 +345,45 @@ def score(
     finally:
         sink.close()
     _print_summary(summary, output)
+    _report_at_end(output, report_path)
+
+
+def _report_at_end(output: Path, report_path: Path | None) -> None:
+    if report_path is not None:
+        from rewardgate.service.report import write_report
+
+        write_report(output, report_path)
+        click.echo(f"report -> {report_path}", err=True)
+
+
+@main.command()
+@click.argument(
+    "input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The HTML file to write (self-contained: open it anywhere, offline).",
+)
+@click.option(
+    "--group-field",
+    default="prompt",
+    show_default=True,
+    help="Rows with equal values here form a GRPO group (zero-variance groups are counted).",
+)
+@click.option("--top", default=5, show_default=True, help="Lowest and highest rows shown.")
+def report(input_path: Path, output: Path, group_field: str, top: int) -> None:
+    """Write an HTML report on a scored dataset (the OUTPUT of `rewardgate score`)."""
+    from rewardgate.service.report import write_report
+    from rewardgate.verifiers.errors import RewardgateError
+
+    try:
+        data = write_report(input_path, output, group_field=group_field, top=top)
+    except RewardgateError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{data.rows} rows -> {output}", err=True)
 
 
 @dataclass(frozen=True)

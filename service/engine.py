@@ -13,8 +13,24 @@ push the number queued or running past `max_inflight` waits in a FIFO line for a
 bounded time, then gets 429, rather than queueing without end or being overtaken by
 smaller requests for ever.
 
+Cheap items go to a worker several at a time (service/pool.py's chunks): the items
+that reach the pool in one turn of the loop are grouped by verifier and cut into
+chunks sized from that verifier's measured cost (an exponentially weighted mean of the
+seconds its items took in the workers), so a chunk holds about `chunk_target_ms` of
+work: a 0.01 ms verifier goes 128 items a message, a 2 s one alone, and a verifier not
+measured yet alone. Each item keeps its own deadline inside its chunk, and a retry
+after a death always goes alone. `chunk_target_ms=0` turns chunking off.
+
 The cache is an optimisation: any failure of it (a full disk, a locked or corrupt
 database) is logged and counted by operation, and the item is judged as if uncached.
+
+The gateway-side hooks of a verifier (`prepare`, `lowest_reward_for`,
+`fingerprint_for`, `fingerprints`, `budget_s`) run on a small thread pool of their own,
+never on the event loop: they may hash a 256 MiB database file the first time it is
+named, parse a large test file, or ask docker for an image id, and the loop must keep
+answering `/healthz` and streaming other requests' results meanwhile. The items
+started in one turn (a request's) go to the threads together in a few chunks and
+resume together, so a cheap batch pays a few thread switches, not one per item.
 """
 
 from __future__ import annotations
@@ -23,14 +39,18 @@ import asyncio
 import logging
 import multiprocessing
 import time
-from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import CancelledError
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import CancelledError, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from rewardgate.service.admission import Admission
 from rewardgate.service.cache import ResultCache, cache_key, make_cache
+from rewardgate.service.completions import Completions
+from rewardgate.service.doctor import HealthMonitor
 from rewardgate.service.metrics import Metrics
 from rewardgate.service.pool import Job, JobTimeout, PoolClosed, WorkerDied, WorkerPool
 from rewardgate.service.redis_cache import redis_options
@@ -49,6 +69,13 @@ __all__ = ["Engine"]
 
 log = logging.getLogger("rewardgate.engine")
 
+# Threads for the gateway-side hooks. Hashing and file reads release the GIL, so a few
+# threads let one slow first fingerprint proceed beside the cheap hooks of other items.
+HOOK_THREADS = 4
+
+# Weight of the newest item in a verifier's running mean cost (see `Engine._chunk_size`).
+COST_WEIGHT = 0.1
+
 # The registry a worker judges with. Workers are forked, so they inherit it (and any
 # verifier class a test or embedding program registered) without pickling.
 _worker_registry: Registry | None = None
@@ -59,12 +86,52 @@ def _worker_init(registry: Registry) -> None:
     _worker_registry = registry
 
 
-def _judge(name: str, response: str, reference: Any, options: dict[str, Any]) -> Verdict:
+@dataclass
+class _Hooked:
+    """What the gateway-side hooks made of one item (see `Engine._run_hooks`)."""
+
+    prepared: Prepared | None = None
+    lowest: float | None = None
+    fingerprint: str = ""
+    key: str | None = None
+    budget_s: float = 0.0
+    error: RewardgateError | None = None
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """The hooks' results for one (verifier, reference, options), shared by the items of
+    a hook chunk that name the same (see `Engine._run_hooks`)."""
+
+    prepared: Prepared
+    lowest: float
+    fingerprint: str
+    key_parts: tuple[dict[str, Any], dict[str, Any], list[str]] | None
+    budget_s: float
+    error: RewardgateError | None = None
+
+
+def _memo_key(request: RewardRequest) -> bytes | None:
+    """The reference and options as canonical JSON, or None when they are not JSON
+    (a caller in this process may pass other objects: those items run their own hooks)."""
+    try:
+        return orjson.dumps((request.reference, request.options), option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+
+
+# A verdict crosses the pipe as a plain tuple: pickling the dataclass costs about 10 µs
+# an item both ways, the tuple under 2 (bench/overhead.py's trivial verifier pays it).
+_PackedVerdict = tuple[float, Any, dict[str, Any]]
+
+
+def _judge(name: str, response: str, reference: Any, options: dict[str, Any]) -> _PackedVerdict:
     """Runs in a worker. Re-validates from plain data, so only JSON crosses the pipe."""
     assert _worker_registry is not None, "worker started without a registry"
     verifier = _worker_registry.get(name)
     prepared = verifier.prepare(reference, options)
-    return verifier.judge(response, prepared.reference, prepared.options)
+    verdict = verifier.judge(response, prepared.reference, prepared.options)
+    return verdict.reward, verdict.steps, verdict.details
 
 
 class Engine:
@@ -84,6 +151,10 @@ class Engine:
         watchdog_interval_s: float = 1.0,
         probe_timeout_s: float = 5.0,
         heal_timeout_s: float = 30.0,
+        health_timeout_s: float = 5.0,
+        health_refresh_s: float = 10.0,
+        chunk_target_ms: float = 10.0,
+        chunk_max_items: int = 128,
     ) -> None:
         self.registry = registry
         self.workers = workers
@@ -93,6 +164,13 @@ class Engine:
         self.retry_after_s = retry_after_s
         self.cache = cache
         self.metrics = metrics or Metrics()
+        self.chunk_target_ms = chunk_target_ms
+        self.chunk_max_items = chunk_max_items
+        # Each verifier's mean ms per item in the workers, and the jobs that reached
+        # the pool in this turn of the loop (sent in chunks by `_dispatch`).
+        self.cost_ms: dict[str, float] = {}
+        self._outbox: list[tuple[str, Job]] = []
+        self._done: Completions | None = None
         self.admission = Admission(
             max_inflight,
             max_waiting_items=max_inflight if max_waiting_items is None else max_waiting_items,
@@ -105,6 +183,15 @@ class Engine:
         self.metrics.watch_verifiers(self._verifier_load)
         self._pool: WorkerPool | None = None
         self._watchdog: Watchdog | None = None
+        # Called with (raw item, result) as each item finishes; /ui's recent-results ring.
+        self.on_result: Callable[[Any, RewardResult], None] | None = None
+        self._hooks: ThreadPoolExecutor | None = None
+        self._hook_queue: list[tuple[Verifier, RewardRequest, asyncio.Future[_Hooked]]] = []
+        self._hook_flushes: set[asyncio.Future[None]] = set()
+        # `/readyz`'s view of every verifier's tools, probed off the loop (doctor.py).
+        self.health = HealthMonitor(
+            registry, timeout_s=health_timeout_s, refresh_s=health_refresh_s
+        )
         self._watchdog_options = {
             "interval_s": watchdog_interval_s,
             "probe_timeout_s": probe_timeout_s,
@@ -133,6 +220,8 @@ class Engine:
                 lambda operation: metrics.shared_cache_errors.labels(operation).inc(),
             ),
             metrics=metrics,
+            chunk_target_ms=settings.chunk_target_ms,
+            chunk_max_items=settings.chunk_max_items,
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -160,6 +249,10 @@ class Engine:
         self._watchdog.start()
 
     def close(self) -> None:
+        if self._hooks is not None:
+            # A hook still running finishes on its own; nothing waits for it.
+            self._hooks.shutdown(wait=False, cancel_futures=True)
+            self._hooks = None
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
@@ -273,8 +366,9 @@ class Engine:
         result.elapsed_ms = (time.perf_counter() - start) * 1000
         # Label by registered names only: a client must not mint metric series at will.
         label = result.verifier if result.verifier in self.registry else "unknown"
-        self.metrics.items.labels(label, result.status).inc()
-        self.metrics.item_seconds.labels(label).observe(result.elapsed_ms / 1000)
+        self.metrics.observe_item(label, result.status, result.elapsed_ms / 1000)
+        if self.on_result is not None:
+            self.on_result(raw, result)
         return result
 
     async def _score_one(self, raw: Any) -> RewardResult:
@@ -294,22 +388,154 @@ class Engine:
         verifier: Verifier | None = None
         lowest: float | None = None
         try:
+            if request.session is not None and request.session.snapshot is None:
+                # Read only by the gateway holding it (service/session_rewards.py).
+                raise InvalidRequest(
+                    "session: this item names a live session; score it through the "
+                    "server that holds the session (POST /v1/rewards)"
+                )
+            # On the loop: the registry builds instances lazily and is not thread-safe.
             verifier = self.registry.get(request.verifier)
-            prepared = verifier.prepare(request.reference, request.options)
-            lowest = verifier.lowest_reward_for(prepared.options)
-            fingerprint = verifier.fingerprint_for(prepared.reference, prepared.options)
-            key = self._cache_key(verifier, request, prepared, fingerprint)
+            hooked = await self._hooked(verifier, request)
+            lowest = hooked.lowest
+            if hooked.error is not None:
+                raise hooked.error
+            key = hooked.key
             if key is None:
-                return await self._judge(verifier, request, prepared, fingerprint)
+                return await self._judge(verifier, request, hooked)
             hit = await self._lookup(key)
             if hit is not None:
                 self.metrics.cache_hits.inc()
                 return hit.model_copy(update={"id": request.id, "cached": True})
             self.metrics.cache_misses.inc()
-            return await self._judge_and_share(key, verifier, request, prepared, fingerprint)
+            return await self._judge_and_share(key, verifier, request, hooked)
         except RewardgateError as exc:
             fallback = request.fallback_reward
             return _failure(request.id, request.verifier, fallback, exc, verifier, lowest)
+
+    def _hook_pool(self) -> ThreadPoolExecutor:
+        if self._hooks is None:
+            self._hooks = ThreadPoolExecutor(HOOK_THREADS, thread_name_prefix="rewardgate-hooks")
+        return self._hooks
+
+    def _hooked(self, verifier: Verifier, request: RewardRequest) -> asyncio.Future[_Hooked]:
+        """This item's hooks, run with those of every item started in the same turn.
+
+        The items of a request start in one turn; their hooks go to the threads in a
+        few chunks and all of them resume together, so they look the cache up in one
+        turn again (a shared cache asks Redis once per request, in one MGET) and pay
+        a few thread switches per request rather than one per item.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_Hooked] = loop.create_future()
+        self._hook_queue.append((verifier, request, future))
+        if len(self._hook_queue) == 1:
+            # Queued behind the first steps of the other items started this turn.
+            flush = asyncio.ensure_future(self._flush_hooks())
+            self._hook_flushes.add(flush)
+            flush.add_done_callback(self._hook_flushes.discard)
+        return future
+
+    async def _flush_hooks(self) -> None:
+        queued, self._hook_queue = self._hook_queue, []
+        size = -(-len(queued) // HOOK_THREADS)
+        chunks = [queued[i : i + size] for i in range(0, len(queued), size)]
+        try:
+            pool = self._hook_pool()
+            done = await asyncio.gather(
+                *(asyncio.wrap_future(pool.submit(self._run_hook_chunk, c)) for c in chunks)
+            )
+        except BaseException as exc:
+            # Never leave an item waiting for hooks that will not run.
+            for _, _, future in queued:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for chunk, outcomes in zip(chunks, done, strict=True):
+            for (_, _, future), outcome in zip(chunk, outcomes, strict=True):
+                if future.done():  # the item was cancelled meanwhile
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def _run_hook_chunk(
+        self, chunk: list[tuple[Verifier, RewardRequest, Any]]
+    ) -> list[_Hooked | BaseException]:
+        outcomes: list[_Hooked | BaseException] = []
+        shared: dict[tuple[str, bytes], _Shared] = {}
+        for verifier, request, future in chunk:
+            if future.done():  # cancelled: its request is gone; the result is dropped
+                outcomes.append(RewardgateError("cancelled"))
+                continue
+            try:
+                outcomes.append(self._run_hooks(verifier, request, shared))
+            except Exception as exc:  # a bug in a hook fails its item, as on the loop
+                outcomes.append(exc)
+        return outcomes
+
+    def _run_hooks(
+        self,
+        verifier: Verifier,
+        request: RewardRequest,
+        shared: dict[tuple[str, bytes], _Shared] | None = None,
+    ) -> _Hooked:
+        """Every gateway-side hook of one item, in a hook thread (see the module doc).
+
+        The hooks read only the reference and the options, so the items of a chunk that
+        share both (a GRPO group: one gold, many responses) run them once, in `shared`;
+        only the cache key, which covers the response, is per item. A `RewardgateError`
+        is returned, not raised, with the lowest reward known by then, so the item's
+        failure result pays what it would have on the loop.
+        """
+        hooked = _Hooked()
+        try:
+            memo = None if shared is None or request.session is not None else _memo_key(request)
+            common = shared.get((verifier.name, memo)) if shared is not None and memo else None
+            if common is None:
+                common = self._shared_hooks(verifier, request, hooked)
+                if shared is not None and memo is not None:
+                    shared[(verifier.name, memo)] = common
+            hooked.lowest = common.lowest
+            hooked.fingerprint = common.fingerprint
+            if common.key_parts is not None and request.session is None:
+                # A session's verdict reads live state: never cached nor shared with a twin.
+                reference, options, fingerprints = common.key_parts
+                hooked.key = cache_key(
+                    verifier.name,
+                    common.fingerprint,
+                    request.response,
+                    reference,
+                    options,
+                    fingerprints,
+                )
+            if common.error is not None:
+                raise common.error
+            hooked.budget_s = common.budget_s
+            hooked.prepared = common.prepared
+        except RewardgateError as exc:
+            hooked.error = exc
+        return hooked
+
+    def _shared_hooks(self, verifier: Verifier, request: RewardRequest, hooked: _Hooked) -> _Shared:
+        """The hooks' results that depend on the reference and options alone.
+
+        An error raised by `prepare`, `lowest_reward_for` or `fingerprint_for` is raised
+        (and not shared), `hooked.lowest` set as far as it got; one raised by `budget_s`
+        comes back in `error`, after the key, as when each item ran its own hooks.
+        """
+        prepared = verifier.prepare(request.reference, request.options)
+        hooked.lowest = lowest = verifier.lowest_reward_for(prepared.options)
+        fingerprint = verifier.fingerprint_for(prepared.reference, prepared.options)
+        key_parts = self._key_parts(verifier, request, prepared)
+        try:
+            budget = verifier.budget_s(prepared.reference, prepared.options, self.timeout_s)
+        except RewardgateError as exc:
+            return _Shared(prepared, lowest, fingerprint, key_parts, 0.0, exc)
+        return _Shared(prepared, lowest, fingerprint, key_parts, min(budget, self.max_timeout_s))
 
     async def _lookup(self, key: str) -> RewardResult | None:
         """A cached verdict, or the verdict of an identical item already being judged.
@@ -319,7 +545,8 @@ class Engine:
         """
         assert self.cache is not None
         try:
-            # A shared cache asks its second level (Redis) in one batch per request.
+            # `aget` when the cache has one: the SQLite cache reads on its own thread,
+            # a shared cache asks its second level (Redis) in one batch per request.
             aget = getattr(self.cache, "aget", None)
             hit = await aget(key) if aget is not None else self.cache.get(key)
         except Exception as exc:  # the cache is an optimisation
@@ -330,22 +557,22 @@ class Engine:
         return hit
 
     async def _judge_and_share(
-        self,
-        key: str,
-        verifier: Verifier,
-        request: RewardRequest,
-        prepared: Prepared,
-        fingerprint: str,
+        self, key: str, verifier: Verifier, request: RewardRequest, hooked: _Hooked
     ) -> RewardResult:
         assert self.cache is not None
         shared: asyncio.Future[RewardResult | None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(key, shared)
         result: RewardResult | None = None
         try:
-            result = await self._judge(verifier, request, prepared, fingerprint)
+            result = await self._judge(verifier, request, hooked)
             if result.status == "ok":
                 try:
-                    self.cache.put(key, result)
+                    # An on-disk cache writes off the loop (`aput`).
+                    aput = getattr(self.cache, "aput", None)
+                    if aput is not None:
+                        await aput(key, result)
+                    else:
+                        self.cache.put(key, result)
                 except Exception as exc:  # the cache is an optimisation
                     self._cache_failed("put", exc)
             return result
@@ -366,25 +593,25 @@ class Engine:
         log.warning("result cache %s failed, scoring without it: %r", operation, exc)
 
     async def _judge(
-        self, verifier: Verifier, request: RewardRequest, prepared: Prepared, fingerprint: str
+        self, verifier: Verifier, request: RewardRequest, hooked: _Hooked
     ) -> RewardResult:
-        budget = verifier.budget_s(prepared.reference, prepared.options, self.timeout_s)
-        budget = min(budget, self.max_timeout_s)
-        return verifier.result(await self._run(request, budget), request.id, fingerprint)
+        verdict = await self._run(request, hooked.budget_s)
+        return verifier.result(verdict, request.id, hooked.fingerprint)
 
-    def _cache_key(
-        self, verifier: Verifier, request: RewardRequest, prepared: Prepared, fingerprint: str
-    ) -> str | None:
-        """The cache key, keyed on the verdict fingerprint (version, sources, tools), so
-        an upgraded verifier or judging tool never serves an old verdict."""
+    def _key_parts(
+        self, verifier: Verifier, request: RewardRequest, prepared: Prepared
+    ) -> tuple[dict[str, Any], dict[str, Any], list[str]] | None:
+        """What the cache key covers besides the verifier, fingerprint and response: the
+        validated reference and options and the named files' fingerprints (the key is
+        on the verdict fingerprint, so an upgraded verifier or tool never serves an old
+        verdict); None when the item is not cached."""
         reference, options = prepared.reference, prepared.options
-        if self.cache is None or not verifier.cacheable_for(reference, options):
+        if self.cache is None or request.session is not None:
             return None
-        return cache_key(
-            verifier.name,
-            fingerprint,
-            request.response,
-            reference.model_dump(mode="json"),
+        if not verifier.cacheable_for(reference, options):
+            return None
+        return (
+            verifier.reference_key(reference),
             options.model_dump(mode="json"),
             verifier.fingerprints(reference),
         )
@@ -414,24 +641,29 @@ class Engine:
         pool = self._pool
         if pool is None:
             raise RewardgateError("engine is not started")
-        try:
-            job = pool.submit(
-                _judge,
-                (request.verifier, request.response, request.reference, request.options),
-                timeout=budget_s,
-                urgent=retry,
-            )
-        except PoolClosed:
-            raise RewardgateError("engine is shutting down") from None
+        args = (request.verifier, request.response, request.reference, request.options)
+        job = Job(_judge, args, budget_s)
+        if retry or self.chunk_target_ms <= 0:
+            try:
+                pool.submit_chunks([[job]], urgent=retry)
+            except PoolClosed:
+                raise RewardgateError("engine is shutting down") from None
+        else:
+            self._outbox.append((request.verifier, job))
+            if len(self._outbox) == 1:
+                # After the other items resumed in this turn reached here too.
+                asyncio.get_running_loop().call_soon(self._dispatch)
         judging = self._judging.setdefault(request.verifier, set())
         judging.add(job)
         try:
-            verdict: Verdict = await asyncio.wrap_future(job.future)
-            return verdict
+            await self._completions().waiter(job.future)
+            reward, steps, details = job.future.result()
+            return Verdict(reward=reward, steps=steps, details=details)
         except asyncio.CancelledError:
             job.cancel()
             raise
         except JobTimeout:
+            self._observe_cost(request.verifier, budget_s)
             self.metrics.worker_restarts.inc()
             raise VerifierTimeout(
                 f"verifier {request.verifier!r} ran past its {budget_s:g} s budget"
@@ -455,6 +687,54 @@ class Engine:
             ) from None
         finally:
             judging.discard(job)
+            if job.elapsed is not None:  # the worker finished it, with any outcome
+                self._observe_cost(request.verifier, job.elapsed)
+
+    def _completions(self) -> Completions:
+        """The running loop's batcher of worker outcomes (service/completions.py)."""
+        loop = asyncio.get_running_loop()
+        if self._done is None or self._done.loop is not loop:
+            # A waiter keeps the batcher that made it, so replacing it loses none.
+            self._done = Completions(loop)
+        return self._done
+
+    def _dispatch(self) -> None:
+        """Send the jobs that reached the pool in this turn, in chunks per verifier."""
+        outbox, self._outbox = self._outbox, []
+        by_verifier: dict[str, list[Job]] = {}
+        for name, job in outbox:
+            by_verifier.setdefault(name, []).append(job)
+        chunks: list[list[Job]] = []
+        for name, jobs in by_verifier.items():
+            size = self._chunk_size(name, len(jobs))
+            chunks.extend(jobs[i : i + size] for i in range(0, len(jobs), size))
+        try:
+            if self._pool is None:
+                raise PoolClosed("pool closed")
+            self._pool.submit_chunks(chunks)
+        except PoolClosed as exc:
+            for _, job in outbox:
+                if job.future.set_running_or_notify_cancel():
+                    job.future.set_exception(exc)
+
+    def _chunk_size(self, verifier: str, jobs: int) -> int:
+        """Items per chunk: about `chunk_target_ms` of the verifier's measured cost, at
+        most `chunk_max_items`, and no more than an equal share per worker (so a
+        request's items still spread over every worker); 1 until it is measured."""
+        cost = self.cost_ms.get(verifier)
+        if cost is None:
+            return 1
+        size = min(
+            int(self.chunk_target_ms / max(cost, 1e-3)),
+            self.chunk_max_items,
+            -(-jobs // self.workers),
+        )
+        return max(1, size)
+
+    def _observe_cost(self, verifier: str, seconds: float) -> None:
+        ms = seconds * 1000
+        mean = self.cost_ms.get(verifier)
+        self.cost_ms[verifier] = ms if mean is None else mean + COST_WEIGHT * (ms - mean)
 
 
 async def _as_completed(

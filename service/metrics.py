@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -16,6 +17,7 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._item_children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self.requests = Counter(
             "rewardgate_requests",
             "HTTP requests by route and status code.",
@@ -82,6 +84,18 @@ class Metrics:
             ["operation"],
             registry=self.registry,
         )
+
+    def observe_item(self, verifier: str, status: str, seconds: float) -> None:
+        """Count one scored item and its latency. The labelled children are kept:
+        looking them up (`labels()`, a lock and a dict) cost more per item than the
+        counting itself. `verifier` is a registered name or "unknown", so this holds
+        one pair per verifier and status."""
+        children = self._item_children.get((verifier, status))
+        if children is None:
+            children = (self.items.labels(verifier, status), self.item_seconds.labels(verifier))
+            self._item_children[(verifier, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def watch_verifiers(self, read: Callable[[], Mapping[str, tuple[int, int]]]) -> None:
         """Expose in-flight and queued items per verifier, read at each scrape.

@@ -22,10 +22,12 @@ from rewardgate.service.metrics import Metrics
 
 __all__ = [
     "JSON_ONLY_PATHS",
+    "UI_COOKIE",
     "AuthMiddleware",
     "BodyLimitMiddleware",
     "JsonOnlyMiddleware",
     "RequestContextMiddleware",
+    "ui_token",
 ]
 
 log = logging.getLogger("rewardgate.http")
@@ -111,14 +113,55 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
+UI_COOKIE = "rewardgate_ui"
+UI_PREFIX = "/ui"
+# The login form itself and its stylesheet must be reachable without a key.
+UI_PUBLIC_PATHS = frozenset({"/ui/login", "/ui/static/ui.css"})
+
+
+def ui_token(key: bytes) -> bytes:
+    """The /ui cookie for an API key: a digest of it, so the cookie never holds the key."""
+    return hmac.new(key, b"rewardgate /ui session", "sha256").hexdigest().encode()
+
+
+def _cookie(scope: Scope, name: str) -> bytes | None:
+    for header, value in scope["headers"]:
+        if header == b"cookie":
+            for part in value.split(b";"):
+                key, _, found = part.strip().partition(b"=")
+                if key == name.encode():
+                    return found
+    return None
+
+
+def _is_ui(path: str) -> bool:
+    return path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
+
+
 class AuthMiddleware:
-    """Bearer-token auth on every path but the health probes; off when no keys are set."""
+    """Bearer-token auth on every path but the health probes; off when no keys are set.
+
+    A browser cannot send a bearer header when it navigates, so under /ui (only) the
+    login form's HttpOnly cookie, a digest of a key, is accepted as well; a page
+    navigation without it is sent to the login form.
+    """
 
     def __init__(self, app: ASGIApp, api_keys: Iterable[str]) -> None:
         self.app = app
         self.keys = [k.encode() for k in api_keys]
+        self.ui_tokens = [ui_token(k) for k in self.keys]
+
+    def _ui_authorized(self, scope: Scope) -> bool:
+        if not _is_ui(scope["path"]):
+            return False
+        if scope["path"] in UI_PUBLIC_PATHS:
+            return True
+        token = _cookie(scope, UI_COOKIE)
+        return token is not None and any(hmac.compare_digest(token, t) for t in self.ui_tokens)
 
     def _authorized(self, scope: Scope) -> bool:
+        if self._ui_authorized(scope):
+            return True
         for name, value in scope["headers"]:
             if name == b"authorization":
                 scheme, _, token = value.partition(b" ")
@@ -136,6 +179,10 @@ class AuthMiddleware:
             or self._authorized(scope)
         ):
             await self.app(scope, receive, send)
+            return
+        if _is_ui(scope["path"]) and scope["method"] == "GET":
+            login = error_response(303, "unauthorized", "log in first", {"Location": "/ui/login"})
+            await login(scope, receive, send)
             return
         response = error_response(
             401, "unauthorized", "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"}

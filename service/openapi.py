@@ -33,11 +33,12 @@ _REF = {"$ref": "#/components/schemas/ErrorEnvelope"}
 ERROR_RESPONSES: dict[int, str] = {
     400: "Malformed request (bad JSON, parameters or batch shape)",
     401: "Missing or invalid bearer token (when the server has API keys)",
-    404: "No such asset",
+    404: "No such asset, or no live session of this key",
     413: "Body or batch over the server's limits",
     415: "Body is not application/json",
     429: "Overloaded; retry after `Retry-After` seconds",
     501: "A SandboxFusion route rewardgate does not serve",
+    502: "The replica owning the session did not answer",
     503: "Not ready, or shutting down; retry after `Retry-After` seconds",
     504: "The run could not start within its own time budget; retry",
     507: "The asset store is full",
@@ -55,6 +56,14 @@ _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("/healthz", "get"): (503,),
     ("/readyz", "get"): (503,),
     ("/metrics", "get"): (401, 503),
+    # Tool sessions (service/routes/sessions.py, verltool.py)
+    ("/v1/sessions", "post"): _SCORING,
+    ("/v1/sessions/{session_id}/run", "post"): (400, 401, 404, 413, 415, 502, 503),
+    ("/v1/sessions/{session_id}", "get"): (400, 401, 404, 502, 503),
+    ("/v1/sessions/{session_id}/files", "get"): (400, 401, 404, 502, 503),
+    ("/v1/sessions/{session_id}", "delete"): (400, 401, 404, 502, 503),
+    ("/run_jupyter", "post"): _SCORING,
+    ("/get_observation", "post"): _SCORING,
 }
 _NO_BODY_METHODS = frozenset({"head"})
 

@@ -3,19 +3,20 @@
 The engine (worker pool, deadlines, cache, dedup) stays the unit of work; Ray only
 places and feeds copies of it, so a verdict on a cluster is the verdict on a laptop:
 
-- Ray Data reads the input (JSONL as text lines, parsed where they are scored, so a
-  row keeps its exact JSON; Parquet as Arrow), zips it with `range(n)` for a row id,
-  and splits it into enough blocks to feed every actor (one file is one block, which
-  would keep all but one actor idle).
+- Ray Data reads the input in one pass (`ray_read.RowsDatasource`: local mode's rows,
+  JSONL lines parsed where they are scored so a row keeps its exact JSON, Parquet as
+  Arrow, each with its row id) and cuts it into enough blocks to feed every actor (one
+  file is one block by default, which would keep all but one actor idle). The driver
+  counts the rows first, as local mode does, for the progress bar and the final check.
 - `map_batches` runs `Scorer` on an actor pool. Each actor owns one warm in-process
   engine whose workers it forks itself; Ray cannot see those processes, so the actor
   reserves one CPU per worker, plus any custom resource the caller names (to keep
   reward actors off a trainer's GPU nodes). Actors restart and tasks retry when a
   process or a node dies.
-- The driver consumes the results in input order (`preserve_order`) and writes them
-  through the same sinks as local mode, so the output is always a prefix of the
-  finished one: `--resume` after a killed driver counts what was written and skips
-  those row ids, and no row is lost or written twice. The old driver's actors die
+- The driver consumes the results in input order (`preserve_order`) and writes the
+  lines the actors encoded through local mode's sink, so the output is always a prefix
+  of the finished one: `--resume` after a killed driver counts what was written and the
+  read leaves those rows out, and no row is lost or written twice. The old driver's actors die
   with it (they are owned by its job), so no stale actor writes anything.
 
 Ray is imported only here, and only when a run starts (`pip install "rewardgate[ray]"`).
@@ -33,16 +34,20 @@ from typing import Any
 import orjson
 
 from rewardgate.service.batch import FieldMap, ScoreSummary, score_columns
-from rewardgate.service.ray_io import open_sink, open_source
+from rewardgate.service.ray_io import ROW_ID, TEXT, open_sink, open_source
 from rewardgate.verifiers.errors import InvalidRequest, RewardgateError
 
 __all__ = ["RayOptions", "RayUnavailable", "Scorer", "run_ray", "score_with_ray"]
 
-ROW_ID = "__rewardgate_row_id"
-# The scorer's output columns: the input row as JSON text, the score columns as JSON
-# text, and a problem with the row (not JSON, not an object) that stops the run as it
-# stops a local one.
-OUT_ROW, OUT_SCORES, OUT_PROBLEM = "row", "scores", "problem"
+# The scorer's output columns: the output line exactly as local mode writes it (the
+# input row and the score columns, or the score columns alone for Parquet's journal),
+# what the closing summary counts, and a problem with the row (not JSON, not an object)
+# that stops the run as it stops a local one.
+OUT_LINE, OUT_STATUS, OUT_REWARD, OUT_VERIFIER = "line", "status", "reward", "verifier"
+OUT_PROBLEM = "problem"
+# Local-mode chunks per actor call: enough that the chunk being encoded overlaps the
+# ones being scored, few enough that a lost call costs little to redo.
+CHUNKS_PER_CALL = 4
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class RayOptions:
     actors: int | None = None  # None: as many as the cluster's CPUs allow
     workers_per_actor: int = 2  # engine worker processes per actor = CPUs it reserves
     resources: dict[str, float] = field(default_factory=dict)  # custom, per actor
-    batch_size: int = 256  # rows per map_batches call
+    batch_size: int = 256  # rows per request to an actor's engine (local mode's chunk)
     settings: dict[str, Any] = field(default_factory=dict)  # Settings overrides per actor
 
 
@@ -62,40 +67,69 @@ class Scorer:
 
     The engine starts in the constructor, so its workers are forked and warm before the
     first batch arrives; a restarted actor builds a fresh one.
+
+    A batch is several of local mode's chunks. They are handed to the engine as soon as
+    each is parsed and are turned into output lines as each comes back, so the workers
+    are scoring while this process parses and encodes (as local mode keeps chunks in
+    flight); one chunk at a time would leave them idle between chunks. The lines are
+    encoded here, exactly as local mode's sink encodes them, so the driver only writes
+    bytes: decoding and re-encoding every row there cost it as much as the scoring
+    actor's own work.
     """
 
     def __init__(
-        self, fields: FieldMap, fmt: str, workers: int, settings: dict[str, Any], skip: int
+        self,
+        fields: FieldMap,
+        fmt: str,
+        workers: int,
+        settings: dict[str, Any],
+        chunk: int = 256,
+        whole_rows: bool = True,
     ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from rewardgate.clients.local import LocalClient
         from rewardgate.service.settings import Settings
 
         self.fields = fields
         self.format = fmt
-        self.skip = skip
-        self.client = LocalClient(Settings(**{"workers": workers, **settings}))
+        self.chunk = max(1, chunk)
+        self.whole_rows = whole_rows
+        self.client = LocalClient(Settings(**{"workers": workers, **settings}), batch_size=chunk)
         self.client._run(self.client._async.engine())  # fork the workers now
+        # Threads only wait for the engine's answers (it runs on the client's own loop).
+        self.waiters = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rewardgate-chunk")
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        if self.skip:
-            batch = batch.filter(pc.greater_equal(batch[ROW_ID], pa.scalar(self.skip, pa.int64())))
         ids = batch[ROW_ID].to_pylist()
         rows, problems = self._rows(batch)
-        todo = [i for i, p in enumerate(problems) if p is None]
-        results = self.client.score_batch([self.fields.item(ids[i], rows[i]) for i in todo])
-        scores: list[str | None] = [None] * len(ids)
-        texts: list[str | None] = [None] * len(ids)
-        for i, result in zip(todo, results, strict=True):
-            scores[i] = orjson.dumps(score_columns(result)).decode()
-            texts[i] = orjson.dumps(rows[i], default=str).decode()
+        starts = range(0, len(ids), self.chunk)
+        pending = []
+        for start in starts:
+            todo = [i for i in range(start, min(start + self.chunk, len(ids))) if not problems[i]]
+            items = [self.fields.item(ids[i], rows[i]) for i in todo]
+            pending.append((todo, self.waiters.submit(self.client.score_batch, items)))
+        lines: list[bytes | None] = [None] * len(ids)
+        statuses: list[str | None] = [None] * len(ids)
+        rewards: list[float | None] = [None] * len(ids)
+        verifiers: list[str | None] = [None] * len(ids)
+        for todo, future in pending:
+            for i, result in zip(todo, future.result(), strict=True):
+                scores = score_columns(result)
+                record = {**rows[i], **scores} if self.whole_rows else scores
+                lines[i] = orjson.dumps(record, default=str) + b"\n"
+                statuses[i] = result.status
+                rewards[i] = result.reward if result.status == "ok" else None
+                verifiers[i] = result.verifier or "?"
         return pa.table(
             {
                 ROW_ID: pa.array(ids, pa.int64()),
-                OUT_ROW: pa.array(texts, pa.string()),
-                OUT_SCORES: pa.array(scores, pa.string()),
+                OUT_LINE: pa.array(lines, pa.binary()),
+                OUT_STATUS: pa.array(statuses, pa.string()),
+                OUT_REWARD: pa.array(rewards, pa.float64()),
+                OUT_VERIFIER: pa.array(verifiers, pa.string()),
                 OUT_PROBLEM: pa.array(problems, pa.string()),
             }
         )
@@ -106,7 +140,7 @@ class Scorer:
             return table_rows, [None] * len(table_rows)
         rows: list[dict[str, Any]] = []
         problems: list[str | None] = []
-        for line in batch["text"].to_pylist():
+        for line in batch[TEXT].to_pylist():
             try:
                 row = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
@@ -130,19 +164,33 @@ def _connect(address: str | None) -> None:
         ray.init(address=address, log_to_driver=False, configure_logging=False)
 
 
-def _cluster_cpus() -> int:
+def _cluster_cpus(per_actor: int) -> int:
+    """The cluster's CPUs; refuses an actor no node could ever hold (it would wait forever)."""
     import ray
 
+    largest = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n["Alive"]), default=0)
+    if per_actor > largest:
+        raise InvalidRequest(
+            f"--ray-workers-per-actor {per_actor}: each actor reserves a CPU per worker and "
+            f"the largest node of the cluster has {largest}"
+        )
     return int(ray.cluster_resources().get("CPU", 1))
 
 
 def build_dataset(
-    source_uri: str, fields: FieldMap, options: RayOptions, skip: int
+    source_uri: str, fields: FieldMap, options: RayOptions, skip: int, whole_rows: bool = True
 ) -> tuple[Any, int]:
-    """The scored dataset (lazy) and the input's row count."""
+    """The scored dataset (lazy) and the input's row count.
+
+    `whole_rows`: each output line is the input row plus the score columns (False: the
+    score columns alone, as the journal of a Parquet output holds them).
+    """
     import ray.data as rd
 
+    from rewardgate.service.ray_read import RowsDatasource
+
     source = open_source(source_uri)
+    total = source.count_rows()
     ctx = rd.DataContext.get_current()
     ctx.execution_options.preserve_order = True
     # The CLI draws its own progress bar; Ray Data's bars and operator logs would
@@ -150,28 +198,33 @@ def build_dataset(
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
-    if source.format == "jsonl":
-        ds = rd.read_text(source.path, filesystem=source.filesystem)
-    else:
-        ds = rd.read_parquet(source.path, filesystem=source.filesystem)
-    total = ds.count()
     per_actor = max(1, options.workers_per_actor)
-    actors = options.actors or max(1, (_cluster_cpus() - 1) // per_actor)
-    ids = rd.range(total).rename_columns({"id": ROW_ID})
-    # Enough blocks that every actor has several to work on, none larger than a few
-    # batches, so a lost actor costs little work to redo.
-    blocks = max(actors * 4, -(-total // (options.batch_size * 4)), 1)
-    with warnings.catch_warnings():
-        # Ray 2.60 marks `zip` (positional, so it needs preserve_order, set above) and
-        # the actor options passed as keywords as deprecated; both work in the tested
-        # range, which stops before 2.64 where they go.
-        warnings.simplefilter("ignore")
-        ds = ds.zip(ids).repartition(blocks)
-        return _score_on_actors(ds, fields, options, source.format, skip, actors), total
+    cpus = _cluster_cpus(per_actor)
+    actors = options.actors or max(1, cpus // per_actor)
+    rows_per_call = options.batch_size * CHUNKS_PER_CALL
+    left = max(0, total - skip)
+    # Enough blocks that every actor has several to work on, none larger than a call,
+    # so a lost actor costs little work to redo. One file is one read task; asked for
+    # more blocks than tasks, Ray Data splits the task's output into as many.
+    blocks = max(actors * 4, -(-left // rows_per_call), 1)
+    datasource = RowsDatasource(
+        source.path, fmt=source.format, filesystem=source.filesystem, skip=skip
+    )
+    # One read pass, finished before the scoring actors start: the actors reserve every
+    # CPU their workers use, so a read still waiting for a CPU then would wait forever
+    # (on a 2-CPU node one actor of two workers holds both).
+    ds = rd.read_datasource(datasource, override_num_blocks=blocks).materialize()
+    scored = _score_on_actors(ds, fields, options, source.format, actors, whole_rows)
+    return scored, total
 
 
 def _score_on_actors(
-    ds: Any, fields: FieldMap, options: RayOptions, fmt: str, skip: int, actors: int
+    ds: Any,
+    fields: FieldMap,
+    options: RayOptions,
+    fmt: str,
+    actors: int,
+    whole_rows: bool,
 ) -> Any:
     import ray.data as rd
 
@@ -185,10 +238,12 @@ def _score_on_actors(
                 "fmt": fmt,
                 "workers": per_actor,
                 "settings": options.settings,
-                "skip": skip,
+                "chunk": options.batch_size,
+                "whole_rows": whole_rows,
             },
             batch_format="pyarrow",
-            batch_size=options.batch_size,
+            # Several chunks a call, kept in flight together in the actor's engine.
+            batch_size=options.batch_size * CHUNKS_PER_CALL,
             compute=rd.ActorPoolStrategy(size=actors),
             # The actor's engine forks `per_actor` workers Ray cannot see: reserve them.
             num_cpus=per_actor,
@@ -200,30 +255,27 @@ def _score_on_actors(
         )
 
 
-def _add(summary: ScoreSummary, scores: dict[str, Any]) -> None:
-    summary.scored += 1
-    summary.by_status[scores["status"]] += 1
-    summary.by_verifier[scores["reward_details"].get("verifier") or "?"] += 1
-    if scores["status"] == "ok":
-        summary.ok += 1
-        summary.reward_sum += scores["reward"]
-
-
-def _results(scored: Any) -> Iterator[list[tuple[dict[str, Any], dict[str, Any]]]]:
+def _results(scored: Any, summary: ScoreSummary) -> Iterator[list[bytes]]:
+    """The output lines of each scored batch, in order, counted into `summary`."""
     for batch in scored.iter_batches(batch_format="pyarrow", batch_size=None):
-        pairs = []
-        for row_id, row, scores, problem in zip(
-            batch[ROW_ID].to_pylist(),
-            batch[OUT_ROW].to_pylist(),
-            batch[OUT_SCORES].to_pylist(),
-            batch[OUT_PROBLEM].to_pylist(),
-            strict=True,
-        ):
-            if problem is not None:
-                raise InvalidRequest(f"row {row_id + 1}: {problem}")
-            pairs.append((orjson.loads(row), orjson.loads(scores)))
-        if pairs:
-            yield pairs
+        problems = batch[OUT_PROBLEM]
+        if problems.null_count != len(problems):
+            for row_id, problem in zip(
+                batch[ROW_ID].to_pylist(), problems.to_pylist(), strict=True
+            ):
+                if problem is not None:
+                    raise InvalidRequest(f"row {row_id + 1}: {problem}")
+        lines: list[bytes] = batch[OUT_LINE].to_pylist()
+        if not lines:
+            continue
+        summary.scored += len(lines)
+        summary.by_status.update(batch[OUT_STATUS].to_pylist())
+        summary.by_verifier.update(batch[OUT_VERIFIER].to_pylist())
+        for reward in batch[OUT_REWARD].to_pylist():
+            if reward is not None:  # an `ok` row's (local mode adds them in this order)
+                summary.ok += 1
+                summary.reward_sum += reward
+        yield lines
 
 
 def score_with_ray(
@@ -248,21 +300,19 @@ def score_with_ray(
         try:
             _connect(options.address)
         except Exception as exc:  # ray's connection errors have no common base class
-            raise RayUnavailable(f"cannot reach the Ray cluster: {exc}") from exc
+            raise RayUnavailable(f"cannot reach the Ray cluster: {exc}{_auth_hint()}") from exc
         summary = ScoreSummary(already_done=sink.done)
         started = time.perf_counter()
-        scored, total = build_dataset(source_uri, fields, options, sink.done)
+        scored, total = build_dataset(source_uri, fields, options, sink.done, sink.whole_rows)
         if sink.done > total:
             raise InvalidRequest(f"{output_uri} has {sink.done} rows but the input {total}")
         if progress is not None:
             progress(total, sink.done)
         if sink.done < total:
-            for pairs in _results(scored):
-                sink.write(pairs)
-                for _, scores in pairs:
-                    _add(summary, scores)
+            for lines in _results(scored, summary):
+                sink.write_lines(lines)
                 if progress is not None:
-                    progress(total, len(pairs))
+                    progress(total, len(lines))
         summary.seconds = time.perf_counter() - started
         if sink.done != total:
             raise RayUnavailable(f"the run wrote {sink.done} of {total} rows")
@@ -270,6 +320,21 @@ def score_with_ray(
         return summary
     finally:
         sink.close()
+
+
+def _auth_hint() -> str:
+    """Ray (2.52 on) starts clusters with token auth when ~/.ray/auth_token exists, which
+    any earlier local `ray.init()` writes; a driver given an explicit address sends the
+    token only when told to. The connection error alone does not say so."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("RAY_AUTH_MODE") or not (Path.home() / ".ray" / "auth_token").exists():
+        return ""
+    return (
+        " (if the cluster uses token authentication, as `ray start` does when "
+        "~/.ray/auth_token exists, set RAY_AUTH_MODE=token)"
+    )
 
 
 class RayUnavailable(RewardgateError):

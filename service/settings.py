@@ -5,6 +5,10 @@ Each field has a name, type, default and one-line doc; its environment variable 
 model), and its row in the README's settings table is checked against this model by
 a test. Precedence: argument > environment > config file (TOML, named by
 `REWARDGATE_CONFIG`) > default.
+
+A verifier's own settings are not listed here: each verifier declares its model
+(`Verifier.Settings`), and its values arrive in `verifiers` (TOML `[verifiers.<name>]`,
+variables `REWARDGATE_<NAME>__<KEY>`); see `rewardgate.service.verifier_settings`.
 """
 
 from __future__ import annotations
@@ -12,9 +16,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -23,6 +34,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rewardgate.contract.settings import VerifierSettings
+from rewardgate.service.verifier_settings import (
+    VerifierTablesSource,
+    check_tables,
+    deprecation_message,
+    installed_settings,
+    legacy_split,
+)
 from rewardgate.verifiers.judge.endpoint import JudgeEndpoint
 
 __all__ = ["MIN_API_KEY_CHARS", "MIN_RUN_MEMORY_MB", "Settings", "host_memory_budget_mb"]
@@ -79,6 +98,15 @@ class Settings(BaseSettings):
         32 * 2**20, ge=1024, description="Largest request body outside asset uploads (413)."
     )
     retry_after_s: float = Field(1.0, gt=0, description="Retry-After seconds sent with a 429.")
+    chunk_target_ms: float = Field(
+        10.0,
+        ge=0,
+        description="Cheap items go to a worker several at a time, about this many ms of "
+        "work per message by the verifier's measured cost (0: one item per message).",
+    )
+    chunk_max_items: int = Field(
+        128, ge=1, description="Items one message to a worker carries at most."
+    )
     admission_wait_s: float = Field(
         10.0,
         ge=0,
@@ -140,15 +168,24 @@ class Settings(BaseSettings):
     max_asset_store_bytes: int = Field(
         10 * 2**30, ge=1, description="Total size of the asset store (507 when full)."
     )
-    sql_db_dir: Path | None = Field(
-        None, description="Folder of the databases the sql verifier's references name."
+    asset_s3_bucket: str | None = Field(
+        None,
+        description="S3-compatible bucket holding the assets (shared by replicas); unset: "
+        "asset_dir alone. With it, asset_dir is this replica's read-through cache.",
     )
-    sql_postgres: Annotated[dict[str, str], NoDecode] = Field(
-        {},
-        description=(
-            "PostgreSQL connections for the sql verifier's `pg:<name>` databases: "
-            "`name=DSN` pairs, comma-separated, or a JSON object."
-        ),
+    asset_s3_prefix: str = Field("assets/", description="Key prefix of the assets in the bucket.")
+    asset_s3_endpoint_url: str | None = Field(
+        None, description="Endpoint of a non-AWS S3 service (MinIO, Ceph, moto); unset: AWS."
+    )
+    asset_s3_region: str | None = Field(None, description="Region of the asset bucket.")
+    asset_s3_access_key_id: str | None = Field(
+        None, description="Access key of the asset bucket; unset: boto3's credential chain."
+    )
+    asset_s3_secret_access_key: str | None = Field(
+        None, description="Secret key matching asset_s3_access_key_id."
+    )
+    asset_s3_timeout_s: float = Field(
+        10.0, gt=0, description="Connect and read timeout of each object-store call."
     )
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
@@ -171,28 +208,17 @@ class Settings(BaseSettings):
         description="OpenAI-compatible endpoints `judge` may call, by name: "
         "`{base_url, model, api_key_env, timeout_s, max_retries, max_tokens}` (TOML or JSON).",
     )
-    length_tokenizer: Path | None = Field(
-        None, description="tokenizer.json (or its folder) `length` counts tokens with."
-    )
-    cad_runtime: Path | None = Field(
-        None,
-        description="Prefix of the CAD runtime (CadQuery for the sandbox's python3, from "
-        "scripts/install-cad.sh), mounted read-only into CAD sandboxes; unset: "
-        "/usr/local/lib/rewardgate/cad.",
-    )
     get_reward_verifier: str = Field(
         "math", min_length=1, description="Verifier of POST /get_reward when `?verifier=` is unset."
     )
-    svg_max_elements: int = Field(
-        10_000, ge=1, description="Most elements an SVG may draw, each `<use>` counting its copy."
+    recent_items: int = Field(
+        0,
+        ge=0,
+        description="Scored items (request and result) /ui keeps in memory to show; "
+        "0 (default) keeps none, since a run's data may be sensitive.",
     )
-    svg_max_canvas_px: int = Field(
-        16_384, ge=1, description="Largest SVG width, height or viewBox side (px) rendered."
-    )
-    web_chromium: Path | None = Field(
-        None,
-        description="Chromium binary the `web` verifier drives (jailed, no network); "
-        "unset: Debian's /usr/lib/chromium/chromium.",
+    recent_max_bytes: int = Field(
+        16 * 2**20, ge=1024, description="Bytes of JSON the recent items may hold at most."
     )
     sandbox_backend: Literal["bwrap", "docker"] = Field(
         "bwrap",
@@ -222,6 +248,48 @@ class Settings(BaseSettings):
         description="Perceptual image metrics (dreamsim, lpips, clip) by name: a local weights "
         "`path`, or `{path, factory}` (TOML or JSON); none by default.",
     )
+    verifiers: dict[str, dict[str, Any]] = Field(
+        {},
+        description="Each verifier's own settings (the table below): TOML tables "
+        "`[verifiers.NAME]`, variables `REWARDGATE_NAME__KEY`, or JSON.",
+    )
+    session_max_live: int = Field(
+        200, ge=0, description="Tool sessions alive at once on this replica (0: sessions off)."
+    )
+    session_backend: Literal["bwrap", "docker"] | None = Field(
+        None,
+        description="Sandbox backend of tool sessions (bwrap or docker); unset: `sandbox_backend`.",
+    )
+    session_memory_mb: int = Field(
+        256, ge=32, description="Memory cap of one tool session, all its processes together."
+    )
+    session_memory_budget_mb: int = Field(
+        0,
+        ge=0,
+        description="Memory caps of all live tool sessions together at most; a session "
+        "past it is refused with 429 (0: session_max_live x session_memory_mb).",
+    )
+    session_replica: str = Field(
+        "",
+        description="This replica's name among session_peers: its session ids start with "
+        "it, and a call for another peer's session is forwarded there (empty: no forwarding).",
+    )
+    session_peers: dict[str, str] = Field(
+        {},
+        description="Every replica's name -> base URL (the same on each, TOML or JSON), for "
+        "forwarding session calls and VerlTool trajectories to the replica that owns them.",
+    )
+    session_call_timeout_s: float = Field(
+        30.0, gt=0, description="Longest one session call (cell or command) may run."
+    )
+    session_lifetime_s: float = Field(
+        3600.0, gt=0, description="A tool session ends this long after it was created."
+    )
+    session_idle_s: float = Field(
+        600.0, gt=0, description="A tool session ends after this long without a call."
+    )
+    # Deprecated flat names given (`sql_db_dir`), moved into `verifiers`; logged at start.
+    _deprecated: tuple[str, ...] = PrivateAttr(())
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -253,7 +321,14 @@ class Settings(BaseSettings):
                 )
         return keys
 
-    @field_validator("reward_specs", "judge_endpoints", "image_perceptual", mode="before")
+    @field_validator(
+        "reward_specs",
+        "judge_endpoints",
+        "image_perceptual",
+        "verifiers",
+        "session_peers",
+        mode="before",
+    )
     @classmethod
     def _json_tables(cls, value: Any) -> Any:
         """A flag or an argument may give a table as JSON text."""
@@ -274,17 +349,57 @@ class Settings(BaseSettings):
                 raise ValueError(f"reward_specs.{name}: {exc}") from None
         return specs
 
-    @field_validator("sql_postgres", mode="before")
+    @field_validator("verifiers")
     @classmethod
-    def _parse_connections(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        if value.strip().startswith("{"):
-            return json.loads(value)
-        pairs = [p.strip() for p in value.split(",") if p.strip()]
-        if any("=" not in p for p in pairs):
-            raise ValueError("sql_postgres must be name=DSN pairs or a JSON object")
-        return dict(p.split("=", 1) for p in pairs)
+    def _tables_fit_their_models(
+        cls, tables: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """A verifier's table is checked against its settings model at start-up."""
+        check_tables(tables)
+        return tables
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _move_deprecated_names(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Settings]
+    ) -> Settings:
+        """Deprecated flat names (`sql_db_dir`) move into their verifier's table; a key
+        set there under its new name wins. Any other unknown name is refused."""
+        moved: list[str] = []
+        if isinstance(data, dict):
+            data = dict(data)
+            tables = cls._json_tables(data.get("verifiers") or {})
+            tables = {name: dict(table) for name, table in tables.items()}
+            for flat in [key for key in data if key not in cls.model_fields]:
+                split = legacy_split(flat)
+                if split is not None:
+                    tables.setdefault(split[0], {}).setdefault(split[1], data.pop(flat))
+                    moved.append(flat)
+            if tables:
+                data["verifiers"] = tables
+        settings = handler(data)
+        settings._deprecated = tuple(moved)
+        return settings
+
+    def deprecation_warnings(self) -> list[str]:
+        """One line for each deprecated setting name this configuration used."""
+        return [deprecation_message(flat) for flat in self._deprecated]
+
+    def verifier_settings(self, name: str) -> VerifierSettings:
+        """The installed verifier `name`'s settings as configured here, validated."""
+        model = installed_settings(name)
+        if model is None:
+            raise KeyError(f"no installed verifier {name!r} with settings")
+        return model.model_validate(self.verifiers.get(name, {}))
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, item: str) -> Any:
+            # Deprecated flat names still read, from their verifier's table.
+            split = None if item.startswith("_") else legacy_split(item)
+            if split is not None:
+                return getattr(self.verifier_settings(split[0]), split[1])
+            return super().__getattr__(item)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -313,7 +428,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            VerifierTablesSource(settings_cls),
+        ]
         config_file = os.environ.get("REWARDGATE_CONFIG")
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))

@@ -1,7 +1,8 @@
 """The pool's watchdog: the backstop for what a slot cannot see, and the liveness probe.
 
 Every `interval_s` it (1) kills a worker whose job ran `grace_s` past its deadline
-(a slot blocked writing to a stopped worker cannot enforce the deadline itself),
+(a slot blocked writing to a stopped worker cannot enforce the deadline itself; in a
+chunk of jobs the deadline is that of the job the worker reported it is on),
 (2) restarts a slot thread that ended by a bug, and (3) sends a trivial job through
 the pool ahead of the queue with its own short deadline. A probe that fails kills the
 worker that took it (the slot's deadline does that), so a stopped or stuck idle worker

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -157,6 +158,102 @@ def test_the_overlay_pins_the_image_and_namespaces_everything() -> None:
         if o["kind"] == "Deployment" and o["metadata"]["name"] != "rewardgate-redis"
     }
     assert images == {"registry.example.com/rewardgate/service:0.1.0"}
+
+
+# -- Autoscaling and the shared asset store ---------------------------------------------
+
+ADAPTER_VALUES = DEPLOY / "kubernetes" / "prometheus-adapter" / "values.yaml"
+
+
+def exported_metrics(folder: Path) -> set[str]:
+    """The metric families a real gateway's /metrics serves."""
+    from fastapi.testclient import TestClient
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from rewardgate.service.app import create_app, verifier_env
+    from rewardgate.verifiers.registry import Registry
+    from tests.service.probes import PROBES
+
+    settings = Settings(workers=1, asset_dir=folder / "assets")
+    app = create_app(settings, Registry(PROBES, env=verifier_env(settings)))
+    with TestClient(app) as http:
+        text = http.get("/metrics").text
+    return {family.name for family in text_string_to_metric_families(text)}
+
+
+def hpa_metrics(kustomization: str) -> list[dict[str, Any]]:
+    hpa = by_kind(render(kustomization))[("HorizontalPodAutoscaler", "rewardgate-gateway")]
+    return hpa["spec"]["metrics"]
+
+
+def test_the_inflight_hpa_scales_on_a_metric_the_gateway_exports(tmp_path: Path) -> None:
+    # The base needs no metrics pipeline: CPU alone (a missing metric blocks scale-down).
+    assert [m["type"] for m in hpa_metrics("kubernetes/base")] == ["Resource"]
+    metrics = hpa_metrics("kubernetes/overlays/example")
+    pods = [m["pods"]["metric"]["name"] for m in metrics if m["type"] == "Pods"]
+    assert pods == ["rewardgate_verifier_inflight"]
+    assert "Resource" in {m["type"] for m in metrics}
+    exported = exported_metrics(tmp_path)
+    assert set(pods) <= exported
+    # The name the HPA's comment once used is not exported: this check can fail.
+    assert "rewardgate_inflight_items" not in exported
+    # The adapter serves the pods' series under the very name the HPA asks for.
+    [rule] = yaml.safe_load(ADAPTER_VALUES.read_text())["rules"]["custom"]
+    assert rule["seriesQuery"].startswith(pods[0] + "{")
+    assert re.fullmatch(rule["name"]["matches"], pods[0]) and rule["name"]["as"] == pods[0]
+
+
+def test_the_s3_component_sets_a_bucket_and_opens_only_the_object_store() -> None:
+    base = by_kind(render("kubernetes/base"))
+    example = by_kind(render("kubernetes/overlays/example"))
+    settings = Settings(**settings_from(example))
+    assert settings.asset_s3_bucket and settings.asset_s3_endpoint_url
+    assert Settings(**settings_from(base)).asset_s3_bucket is None
+    before = base[("NetworkPolicy", "rewardgate-sandbox")]["spec"]["egress"]
+    after = example[("NetworkPolicy", "rewardgate-sandbox")]["spec"]["egress"]
+    assert after[: len(before)] == before
+    [added] = after[len(before) :]
+    [peer] = added["to"]
+    assert "ipBlock" not in peer
+    assert peer["podSelector"]["matchLabels"] == {"rewardgate.io/asset-store": "true"}
+    assert [p["port"] for p in added["ports"]] == [9000]
+
+
+def compose_gateway_settings(**env: str) -> dict[str, Any]:
+    """The `replicas` profile's gateway settings as `docker-compose config` renders them."""
+    compose = shutil.which("docker-compose")
+    assert compose is not None, "docker-compose is installed by setup (scripts/debian-packages.txt)"
+    names = [k for k in os.environ if k.startswith("REWARDGATE_ASSET_S3_")]
+    clean = {k: v for k, v in os.environ.items() if k not in names}
+    out = subprocess.run(
+        [compose, "--profile", "replicas", "config"],
+        cwd=ROOT,
+        env={**clean, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    gateway = yaml.safe_load(out)["services"]["gateway"]["environment"]
+    return {k.removeprefix("REWARDGATE_").lower(): v for k, v in gateway.items()}
+
+
+def test_compose_replicas_use_the_bucket_when_one_is_set(tmp_path: Path) -> None:
+    from rewardgate.service.asset_store_s3 import asset_store
+    from rewardgate.verifiers.assets import attach_remote
+
+    folder = {"asset_dir": tmp_path / "assets"}
+    plain = asset_store(Settings(**{**compose_gateway_settings(), **folder}))
+    assert plain.remote is None
+    given = compose_gateway_settings(
+        REWARDGATE_ASSET_S3_BUCKET="shared", REWARDGATE_ASSET_S3_ENDPOINT_URL="http://minio:9000"
+    )
+    try:
+        store = asset_store(Settings(**{**given, **folder}))
+        assert store.remote is not None
+        assert store.remote.describe() == "s3://shared/assets/ at http://minio:9000"
+    finally:
+        attach_remote(tmp_path / "assets", None)
 
 
 # -- KubeRay -------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 Verifiers whose options carry a `backend` field (code, chart, cad) share this rule:
 a request that names a backend gets it, one that names none gets the server's
-`sandbox_backend` setting (carried in `VerifierEnv.config`), and a name no backend
+`sandbox_backend` setting (carried in `VerifierEnv.sandbox`), and a name no backend
 answers to is the request's fault (`invalid`, listing the available ones). The docker
-backend's constructor options (image, pool size) come from the server's config too,
+backend's constructor options (image, pool size) come from the server's settings too,
 so a worker builds the backend its server was configured with.
 """
 
@@ -46,7 +46,7 @@ OptionsT = TypeVar("OptionsT", bound=VerifierOptions)
 
 def backend_name(options: VerifierOptions, env: VerifierEnv) -> str:
     """The backend `options` run on: theirs if set, else the server's, else their default."""
-    default = env.config.get("sandbox_backend")
+    default = env.sandbox.backend
     if default and "backend" not in options.model_fields_set:
         return str(default)
     return str(getattr(options, "backend"))  # noqa: B009  (every such Options has it)
@@ -75,7 +75,7 @@ def capped_memory(options: OptionsT, env: VerifierEnv) -> OptionsT:
     Asked above the cap is the request's fault (`invalid`); a default above it is
     lowered to it, so every run of code, chart and CAD scripts stays within the host.
     """
-    cap = env.config.get("max_run_memory_mb")
+    cap = env.sandbox.max_run_memory_mb
     memory = getattr(options, "memory_mb", None)
     if not isinstance(cap, int) or not isinstance(memory, int) or memory <= cap:
         return options
@@ -91,7 +91,7 @@ def configure_docker(env: VerifierEnv) -> None:
     """The docker backend as the server says (image, pool size), before any use of it."""
     from rewardgate.sandbox.registry import configure
 
-    configure("docker", **env.config.get("docker_sandbox", {}))
+    configure("docker", **env.sandbox.docker_options())
 
 
 def sandbox_backend(name: str, env: VerifierEnv) -> Backend:

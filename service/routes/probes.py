@@ -40,14 +40,16 @@ async def readyz(request: Request) -> JSONResponse:
     A missing tool (bwrap, a compiler, a browser) breaks only the verifiers that need
     it: they answer `error` for their items while the rest keep scoring, so it is
     listed under `degraded` rather than taking the whole replica out of rotation.
+    The tools are probed off the event loop with a timeout and re-probed once their
+    answer is older than the engine's `health.refresh_s` (service/doctor.py), so a
+    hung docker daemon is reported as such, never stalls this endpoint or the
+    scoring beside it, and a backend that recovers is ready again.
     """
     engine: Engine = request.app.state.engine
     problem = engine.problem
     ready = engine.running and problem is None
     checks: dict[str, Any] = {"workers": "ok" if ready else problem or "worker pool is down"}
-    for cls in engine.registry.classes():
-        for tool, state in engine.registry.get(cls.name).health().items():
-            checks[f"{cls.name}.{tool}"] = state
+    checks.update(await engine.health.checks())
     degraded = sorted(name for name, state in checks.items() if state != "ok")
     body = {"ready": ready, "degraded": degraded, "checks": checks, "pool": engine.pool_state()}
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -8,10 +8,11 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from starlette.responses import Response, StreamingResponse
 
 from rewardgate.service.engine import Engine
+from rewardgate.service.session_rewards import resolve_session_items
 from rewardgate.service.settings import Settings
 from rewardgate.verifiers.errors import InvalidRequest, PayloadTooLarge
 from rewardgate.verifiers.models import RewardRequest, RewardResult
@@ -26,6 +27,10 @@ NDJSON = "application/x-ndjson"
 
 class RewardBatchResponse(BaseModel):
     results: list[RewardResult]
+
+
+# The results serialised in one call (the same bytes as each result's own JSON, joined).
+_RESULTS = TypeAdapter(list[RewardResult])
 
 
 # Each item should be a RewardRequest, but the batch takes any JSON value as an item
@@ -104,8 +109,14 @@ def _log_failures(results: list[tuple[int, RewardResult]]) -> None:
 async def score(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     items = _items_of(await request.body(), request.app.state.settings)
+    # Items naming a live session: read here, where the session lives (or forwarded).
+    sessions = await resolve_session_items(items, request)
+    if sessions is not None:
+        items = sessions.items
     if NDJSON in request.headers.get("accept", ""):
         stream = await engine.open_stream(items)
+        if sessions is not None:
+            stream = sessions.stream(stream)
 
         async def lines() -> Any:
             async for index, result in stream:
@@ -127,8 +138,10 @@ async def score(request: Request) -> Response:
         log.info("client disconnected; cancelled %d items", len(items))
         return Response(status_code=499)
     results = scoring.result()
+    if sessions is not None:
+        results = sessions.merge(results)
     _log_failures(list(enumerate(results)))
-    body = b'{"results":[' + b",".join(r.model_dump_json().encode() for r in results) + b"]}"
+    body = b'{"results":' + _RESULTS.dump_json(results) + b"}"
     return Response(body, media_type="application/json")
 
 
@@ -147,6 +160,7 @@ async def verifiers(request: Request) -> dict[str, Any]:
                 "description": cls.description,
                 "reference_schema": cls.Reference.model_json_schema(),
                 "options_schema": cls.Options.model_json_schema(),
+                "settings_schema": cls.Settings.model_json_schema(),
             }
             for cls in engine.registry.classes()
         ],

@@ -196,6 +196,7 @@ def run_code(body: RunCodeRequest, settings: Settings) -> RunCodeResponse:
         cpu_s=body.run_timeout,
         memory_mb=memory,
         output_bytes=OUTPUT_BYTES,
+        open_files=max(Limits.open_files, language.open_files),  # R needs more
     )
     if fetch:
         limits = dataclasses.replace(limits, output_bytes=OUTPUT_BYTES + FETCH_BYTES * len(fetch))

@@ -6,7 +6,7 @@ SandboxFusion's server also has dataset and judging routes (`submit`, `get_promp
 calls one gets the error envelope saying so, with the route that is served instead
 (`/run_code`, or `/v1/rewards` for judging): SandboxFusion's own client puts the body
 in its exception, and `submit_safe`, which turns any failure into `accepted=False`,
-logs it. `/run_jupyter` belongs to the agentic-sessions work and is not listed here.
+logs it. `/run_jupyter` is served (by a tool session: `service/routes/sessions.py`).
 """
 
 from __future__ import annotations

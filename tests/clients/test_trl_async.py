@@ -1,12 +1,14 @@
-"""TRL's async trainer's conditions, reproduced exactly (TRL needs torch, not installed here).
+"""TRL's async trainer's conditions, with TRL's own rollout worker.
 
 The async GRPO trainer checks at start that each reward function pickles
 (`pickle.dumps(func)`), ships them to its rollout worker, which it starts from a
 `spawn` context with `daemon=True`, and awaits coroutine functions there
 (`inspect.iscoroutinefunction`). A daemonic process may not start children, so the
-in-process engine (a pool of worker processes) cannot run there: the function must
-refuse at once with the way out (a service URL), while with a URL it scores. At exit,
-closing the shared client must print no traceback.
+in-process engine runs in a helper process there (clients/helper_service.py): scoring
+works, deadlines hold, and the helper dies with its owner. A service that cannot be
+reached fails the rollout worker, never a 0. At exit, closing the shared client must
+print no traceback. `tests/clients/trl_async_loop.py` runs TRL's `AsyncRolloutWorker`
+without its vLLM generation.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,7 +57,7 @@ def run_in_daemon(func: Any) -> tuple[str, Any]:
     worker = context.Process(target=rollout_worker, args=(func, queue), daemon=True)
     worker.start()
     try:
-        return queue.get(timeout=120)  # type: ignore[no-any-return]
+        return queue.get(timeout=120)
     finally:
         worker.join(timeout=30)
 
@@ -72,13 +75,123 @@ def test_a_spawned_daemonic_rollout_worker_scores_through_the_service(url: str) 
     assert (status, rewards) == ("ok", [1.0, 0.0])
 
 
-def test_in_process_scoring_in_a_daemonic_worker_refuses_with_the_way_out(
-    monkeypatch: pytest.MonkeyPatch,
+def deadline_worker(settings: Any, queue: Any) -> None:
+    """In a daemonic process: score in-process (echo, and a sleep past its deadline)
+    and report the statuses and the helper's pid; then, told to, exit or wait."""
+    from rewardgate.clients.connect import connect
+    from rewardgate.service.app import verifier_env
+    from rewardgate.verifiers.registry import Registry
+    from tests.service.probes import PROBES
+
+    try:
+        client: Any = connect(
+            None, settings=settings, registry=Registry(PROBES, env=verifier_env(settings))
+        )
+        results = client.score_batch(
+            [
+                {"verifier": "echo", "response": "42", "reference": {"answer": "42"}},
+                {"verifier": "sleepy", "response": "", "reference": {"seconds": 120},
+                 "options": {"timeout_s": 1}},
+            ]
+        )  # fmt: skip
+        queue.put(("ok", [r.status for r in results], client.helper.process.pid))
+    except Exception as exc:
+        queue.put(("error", f"{type(exc).__name__}: {exc}", None))
+    time.sleep(600)  # the test kills this process: the helper must not outlive it
+
+
+def gone(pid: int, within_s: float = 60) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+def test_in_process_scoring_in_a_daemonic_worker_keeps_deadlines(tmp_path: Path) -> None:
+    from rewardgate.service.settings import Settings
+
+    settings = Settings(workers=1, asset_dir=tmp_path / "assets")
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    worker = context.Process(target=deadline_worker, args=(settings, queue), daemon=True)
+    worker.start()
+    try:
+        status, statuses, helper = queue.get(timeout=300)
+        assert (status, statuses) == ("ok", ["ok", "timeout"])
+        assert not gone(helper, within_s=0)  # the helper serves while its owner lives
+    finally:
+        worker.kill()  # no clean-up runs: the helper sees its input close and stops
+        worker.join(timeout=30)
+    assert gone(helper)
+
+
+@pytest.mark.slow
+def test_async_reward_func_in_trls_rollout_worker_in_process_and_served(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """TRL's own AsyncRolloutWorker: pickling check, daemonic spawn, its `_score_group`."""
+    from tests.clients.test_trl_trainer import tiny_tokenizer
+    from tests.clients.trl_async_loop import ScoringWorker, group
+
     monkeypatch.delenv("REWARDGATE_URL", raising=False)
-    status, message = run_in_daemon(async_reward_func("echo"))
-    assert status == "error"
-    assert "daemonic process" in message and "REWARDGATE_URL" in message
+    monkeypatch.setenv("REWARDGATE_WORKERS", "1")
+    monkeypatch.setenv("REWARDGATE_ASSET_DIR", str(tmp_path / "assets"))
+    from datasets import Dataset
+
+    worker = ScoringWorker(
+        model_name="tiny",
+        dataset=Dataset.from_dict({"prompt": ["p"]}),
+        reward_funcs=[
+            async_reward_func("string", name="in_process"),
+            async_reward_func("echo", name="served", url=url),
+        ],
+        processing_class=tiny_tokenizer(),
+        eos_token_ids=[1],
+        groups=[group(["42", "41", "42"], solution=[{"answer": "42"}] * 3)],
+        child_ready_timeout=600,
+    )
+    worker.start()
+    try:
+        samples = worker.samples(3, timeout_s=600)
+    finally:
+        worker.close()
+    assert [s.metrics["rewards/in_process"] for s in samples] == [1.0, 0.0, 1.0]
+    assert [s.metrics["rewards/served"] for s in samples] == [1.0, 0.0, 1.0]
+
+
+@pytest.mark.slow
+def test_an_unreachable_service_fails_trls_rollout_worker(tmp_path: Path) -> None:
+    from datasets import Dataset
+
+    from rewardgate.clients import Retry
+    from tests.clients.test_trl_trainer import tiny_tokenizer
+    from tests.clients.trl_async_loop import ScoringWorker, group
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    worker = ScoringWorker(
+        model_name="tiny",
+        dataset=Dataset.from_dict({"prompt": ["p"]}),
+        reward_funcs=[async_reward_func("string", url=dead, retry=Retry(attempts=2))],
+        processing_class=tiny_tokenizer(),
+        eos_token_ids=[1],
+        groups=[group(["42"], solution=["42"])],
+        child_ready_timeout=600,
+    )
+    worker.start()
+    try:
+        with pytest.raises(RuntimeError, match="child has failed") as failed:
+            worker.samples(1, timeout_s=600)
+    finally:
+        worker.close()
+    assert "ConnectionFailed" in str(failed.value.__cause__) or "RetriesExhausted" in str(
+        failed.value.__cause__
+    )
 
 
 @pytest.mark.slow

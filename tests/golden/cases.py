@@ -202,3 +202,51 @@ CASES.update(
         ],
     }
 )
+
+CALC = "def add(a, b):\n    return a + b\n\n\ndef divide(a, b):\n    return a / b\n"
+CALC_TESTS = (
+    "import unittest\n\nfrom calc import add, divide\n\n\nclass T(unittest.TestCase):\n"
+    "    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n\n"
+    "    def test_zero(self):\n        with self.assertRaises(ValueError):\n"
+    "            divide(1, 0)\n"
+)
+CALC_ORACLE = (
+    "--- a/calc.py\n+++ b/calc.py\n@@ -3,4 +3,6 @@\n \n \n def divide(a, b):\n"
+    "+    if b == 0:\n+        raise ValueError('b is zero')\n     return a / b\n"
+)
+CALC_FIX = (
+    "<think>\nguard divide\n</think>\n<solution>\n```python\n### calc.py\n<<<<<<< SEARCH\n"
+    "    return a / b\n=======\n    if b == 0:\n        raise ValueError('b is zero')\n"
+    "    return a / b\n>>>>>>> REPLACE\n```\n</solution>"
+)
+CALC_REF = {
+    "files": {"calc.py": CALC, "test_calc.py": CALC_TESTS},
+    "oracle_patch": CALC_ORACLE,
+    "fail_to_pass": ["test_calc.T.test_zero"],
+    "pass_to_pass": ["test_calc.T.test_add"],
+}
+
+CASES["patch"] = [
+    {"response": CALC_FIX, "reference": CALC_REF},
+    {
+        "response": CALC_FIX.replace("ValueError('b is zero')", "ZeroDivisionError"),
+        "reference": CALC_REF,
+    },
+    {
+        "response": CALC_FIX.replace("    return a / b\n=", "    return b / a\n="),
+        "reference": CALC_REF,
+    },
+    {"response": CALC_FIX.replace("<think>\nguard divide\n</think>\n", ""), "reference": CALC_REF},
+    {"response": CALC_FIX.replace("### calc.py", "### ../calc.py"), "reference": CALC_REF},
+    {"response": CALC_FIX, "reference": {"files": {"calc.py": CALC}}},
+    {
+        "response": CALC_FIX,
+        "reference": CALC_REF,
+        "options": {"mode": "execution", "backend": "bwrap"},
+    },
+    {
+        "response": CALC_FIX.replace("ValueError('b is zero')", "ZeroDivisionError"),
+        "reference": CALC_REF,
+        "options": {"mode": "execution", "backend": "bwrap"},
+    },
+]

@@ -244,9 +244,14 @@ def test_host_environment_invisible(
     backend: BwrapBackend = request.getfixturevalue(mode)
     monkeypatch.setenv("REWARDGATE_TEST_SECRET", "hunter2")
     result = backend.run_python(entry("print(sorted(os.environ.items()))"))
+    # The sandbox's own variables only: its paths, and BLAS pools of one thread.
     assert ast.literal_eval(result.stdout.decode()) == [
         ("HOME", "/sandbox"),
         ("LANG", "C.UTF-8"),
+        ("MKL_NUM_THREADS", "1"),
+        ("NUMEXPR_NUM_THREADS", "1"),
+        ("OMP_NUM_THREADS", "1"),
+        ("OPENBLAS_NUM_THREADS", "1"),
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
         ("PWD", "/sandbox"),
         ("TMPDIR", "/sandbox"),

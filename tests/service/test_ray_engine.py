@@ -1,7 +1,8 @@
 """`rewardgate score --engine ray`: Ray Data on a real local cluster against the local engine.
 
 One cluster for the module (Ray is heavy on two cores): a head on 127.0.0.2 (loopback;
-127.0.0.1 would be rewritten to the external address), dashboard off, stopped at the end
+127.0.0.1 would be rewritten to the external address), its dashboard on 127.0.0.2 too
+(the job server `ray job submit` talks to), stopped at the end
 by killing the processes it started, never `ray stop` (which stops every cluster on the
 machine). Each run is the real CLI in a subprocess, the driver of its own Ray job.
 """
@@ -24,12 +25,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.service.moto_server import moto_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 HEAD_IP = "127.0.0.2"
 CLI = [sys.executable, "-m", "rewardgate.service.cli"]
 RAY = str(Path(sys.executable).with_name("ray"))
+# No token auth on the test clusters: `ray start` turns it on when ~/.ray/auth_token
+# exists (any earlier local `ray.init()` writes one), and a driver given an explicit
+# address then needs RAY_AUTH_MODE=token. Pinned, so the user's home changes nothing.
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 # moto accepts any credentials; the cluster's workers read these from their environment.
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -105,16 +111,17 @@ def scoring_actor_pids(temp_dir: str) -> list[int]:
 
 
 class Cluster:
-    def __init__(self, address: str, temp_dir: str) -> None:
+    def __init__(self, address: str, temp_dir: str, dashboard: str) -> None:
         self.address = address
         self.temp_dir = temp_dir
+        self.dashboard = dashboard  # the job server's URL
 
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[Cluster]:
     temp_dir = tempfile.mkdtemp(prefix="rgray-", dir="/tmp")  # short: socket paths
-    port = free_port(HEAD_IP)
-    env = {**os.environ, **AWS_ENV, "RAY_USAGE_STATS_ENABLED": "0"}
+    port, dashboard_port = free_port(HEAD_IP), free_port(HEAD_IP)
+    env = {**os.environ, **AWS_ENV, **RAY_ENV}
     subprocess.run(
         [
             RAY,
@@ -124,9 +131,11 @@ def ray_cluster() -> Iterator[Cluster]:
             HEAD_IP,
             "--port",
             str(port),
-            "--include-dashboard=false",
+            "--include-dashboard=true",
+            "--dashboard-host",
+            HEAD_IP,
             "--dashboard-port",
-            str(free_port("127.0.0.1")),
+            str(dashboard_port),
             # Ports that default to fixed numbers: another cluster on this machine (a
             # test running beside this one) must not collide with them.
             "--ray-client-server-port",
@@ -151,13 +160,18 @@ def ray_cluster() -> Iterator[Cluster]:
         timeout=180,
     )
     try:
-        yield Cluster(f"{HEAD_IP}:{port}", temp_dir)
+        yield Cluster(f"{HEAD_IP}:{port}", temp_dir, f"http://{HEAD_IP}:{dashboard_port}")
     finally:
         for pid in cluster_pids(temp_dir):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         if not os.environ.get("REWARDGATE_KEEP_RAY_LOGS"):
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+# Characters JSON allows raw in a string that `str.splitlines` (Ray's read_text) also
+# splits at: written unescaped (write_jsonl), a row holding one must stay one row.
+LINE_BREAKERS = ("\u2028", "\u2029", "\x85")
 
 
 def string_rows(n: int) -> list[dict[str, object]]:
@@ -168,7 +182,7 @@ def string_rows(n: int) -> list[dict[str, object]]:
             "row": i,
             "response": f"answer {i % 11}",
             "reference": f"answer {i % 7}",
-            "meta": {"split": "train", "tags": [i % 2]},
+            "meta": {"split": "train", "tags": [i % 2], "note": LINE_BREAKERS[i % 3]},
         }
         if i % 5 == 0:
             row["options"] = {"operation": "fuzzy"}
@@ -179,7 +193,8 @@ def string_rows(n: int) -> list[dict[str, object]]:
 
 
 def write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    path.write_text(text, encoding="utf-8")
 
 
 def comparable(row: dict[str, object]) -> dict[str, object]:
@@ -191,6 +206,31 @@ def comparable(row: dict[str, object]) -> dict[str, object]:
 
 def read_jsonl(data: bytes) -> list[dict[str, object]]:
     return [json.loads(line) for line in data.splitlines()]
+
+
+_ALIVE_NODES = (
+    "import sys, ray; ray.init(address=sys.argv[1], log_to_driver=False); "
+    "print(sum(1 for n in ray.nodes() if n['Alive']))"
+)
+
+
+def wait_for_alive_nodes(cluster: Cluster, count: int, timeout_s: float = 120) -> None:
+    """Until the cluster's GCS lists `count` live nodes (a driver's own view of it)."""
+    deadline = time.monotonic() + timeout_s
+    seen = ""
+    while time.monotonic() < deadline:
+        answer = subprocess.run(
+            [sys.executable, "-c", _ALIVE_NODES, cluster.address],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **RAY_ENV},
+            timeout=120,
+        )
+        seen = answer.stdout.strip().splitlines()[-1] if answer.stdout.strip() else answer.stderr
+        if seen == str(count):
+            return
+        time.sleep(1)
+    raise AssertionError(f"the cluster never listed {count} live nodes (last: {seen[-500:]})")
 
 
 def ray_args(cluster: Cluster, source: str, output: str, *extra: str) -> list[str]:
@@ -216,6 +256,7 @@ def ray_args(cluster: Cluster, source: str, output: str, *extra: str) -> list[st
 
 
 def run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    kwargs.setdefault("env", {**os.environ, **RAY_ENV})
     result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=400, **kwargs)  # type: ignore[call-overload]
     assert result.returncode == 0, result.stderr[-3000:]
     return result  # type: ignore[no-any-return]
@@ -308,19 +349,7 @@ def s3(tmp_path: Path) -> Iterator[str]:
     """A moto S3 server on loopback; yields the query string pyarrow's URIs need."""
     import pyarrow.fs as pafs
 
-    port = free_port("127.0.0.1")
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            assert time.monotonic() < deadline and server.poll() is None, "moto did not start"
-            time.sleep(0.1)
+    with moto_server() as port:
         fs = pafs.S3FileSystem(
             access_key="testing",
             secret_key="testing",
@@ -331,9 +360,6 @@ def s3(tmp_path: Path) -> Iterator[str]:
         )
         fs.create_dir("rewards")
         yield f"endpoint_override=127.0.0.1%3A{port}&scheme=http&region=us-east-1"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_object_store_input_and_output(
@@ -357,7 +383,7 @@ def test_object_store_input_and_output(
         f.write(local_source.read_bytes())
     run(
         ray_args(ray_cluster, f"s3://rewards/in.parquet?{s3}", f"s3://rewards/scored?{s3}"),
-        env={**os.environ, **AWS_ENV},
+        env={**os.environ, **AWS_ENV, **RAY_ENV},
     )
     with fs.open_input_stream("rewards/scored/manifest.json") as f:
         manifest = json.loads(f.read())
@@ -372,6 +398,86 @@ def test_object_store_input_and_output(
         data += chunk
         first += part["rows"]
     assert [comparable(r) for r in read_jsonl(data)] == expected
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, object]]]:
+    """1,000 rows and the local engine's output for them."""
+    folder = tmp_path_factory.mktemp("ray-small")
+    source, local_out = folder / "in.jsonl", folder / "local.jsonl"
+    write_jsonl(source, string_rows(1000))
+    run([*CLI, "score", str(source), "-o", str(local_out), "--verifier", "string", "--quiet"])
+    return source, [comparable(r) for r in read_jsonl(local_out.read_bytes())]
+
+
+def test_ray_job_submit_with_default_actor_sizes(
+    ray_cluster: Cluster, small: tuple[Path, list[dict[str, object]]], tmp_path: Path
+) -> None:
+    """`ray job submit -- rewardgate score ...`: the job's driver finds the cluster through
+    the RAY_ADDRESS the job server sets. Default sizes (two workers per actor, as many
+    actors as the 4 CPUs allow) reserve every CPU of the cluster for the actors: the read
+    must be done before they start, or it waits for a CPU forever (it once did)."""
+    source, expected = small
+    output = tmp_path / "ray.jsonl"
+    args = [*CLI, "score", str(source), "-o", str(output), "--verifier", "string"]
+    job = run(
+        [RAY, "job", "submit", "--address", ray_cluster.dashboard, "--", *args, "--engine", "ray"],
+        env={**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, **RAY_ENV},
+    )
+    assert "succeeded" in job.stdout + job.stderr
+    assert [comparable(r) for r in read_jsonl(output.read_bytes())] == expected
+
+
+def test_ray_refuses_an_actor_no_node_can_hold(ray_cluster: Cluster, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    write_jsonl(source, string_rows(10))
+    args = ray_args(ray_cluster, str(source), str(tmp_path / "out.jsonl"))
+    args[args.index("--ray-workers-per-actor") + 1] = "64"
+    refused = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert refused.returncode != 0
+    assert "the largest node of the cluster has 4" in refused.stderr
+
+
+def test_local_cluster_started_when_no_address_is_given(
+    small: tuple[Path, list[dict[str, object]]], tmp_path: Path
+) -> None:
+    """No --ray-address and no RAY_ADDRESS: the run starts a local cluster of its own
+    (with this machine's CPUs) and stops it when it ends, every process of it: the
+    cluster's daemons, its workers, the scoring actors and the engine workers they fork.
+    They all inherit the run's environment, so a mark put there finds each of them."""
+    source, expected = small
+    output = tmp_path / "ray.jsonl"
+    before = set(_raylets())
+    mark = f"{os.getpid()}-{time.monotonic_ns()}"
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE")}
+    # A new local cluster writes a token to ~/.ray/auth_token: keep it in this test's home.
+    result = run(
+        [*CLI, "score", str(source), "-o", str(output), "--verifier", "string", "--engine", "ray"],
+        env={**env, "HOME": str(tmp_path), "RAY_USAGE_STATS_ENABLED": "0", "RG_RAY_MARK": mark},
+    )
+    assert "scored 1000 rows" in result.stderr
+    assert [comparable(r) for r in read_jsonl(output.read_bytes())] == expected
+    assert set(_raylets()) <= before, "the local cluster outlived the run"
+    deadline = time.monotonic() + 30  # processes told to stop may take a moment to go
+    while (left := _marked(f"RG_RAY_MARK={mark}")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, [f"{pid}: {_cmdline(pid)[:200]}" for pid in left]
+
+
+def _raylets() -> list[int]:
+    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    return [pid for pid in pids if _cmdline(pid).split(" ", 1)[0].endswith("/raylet")]
+
+
+def _marked(entry: str) -> list[int]:
+    """Live processes whose environment holds `entry` (zombies have none left)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if entry.encode() in (proc / "environ").read_bytes().split(b"\0"):
+                    found.append(int(proc.name))
+    return found
 
 
 def test_second_node_killed_midway_loses_nothing(
@@ -394,9 +500,12 @@ def test_second_node_killed_midway_loses_nothing(
         ],
         check=True,
         capture_output=True,
-        env={**os.environ, **AWS_ENV, "RAY_USAGE_STATS_ENABLED": "0"},
+        env={**os.environ, **AWS_ENV, **RAY_ENV},
         timeout=180,
     )
+    # `ray start` returns before the head counts the node: a run started earlier sizes
+    # and spreads its actors over the head alone (seen in CI: no actor on the node).
+    wait_for_alive_nodes(ray_cluster, 2)
     output = tmp_path / "ray.jsonl"
     process = subprocess.Popen(
         ray_args(ray_cluster, str(source), str(output), "--chunk-size", "200"),

@@ -188,7 +188,7 @@ def test_memory_limit_is_applied(make_client: Callable[..., TestClient]) -> None
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"language": "php"}, "'php' (a SandboxFusion id) has no toolchain"),
+        ({"language": "julia"}, "'julia' (a SandboxFusion id) has no toolchain"),
         ({"files": {"../up.txt": "eA=="}}, "relative path"),
         ({"files": {"a.txt": "not base64!"}}, "not base64"),
         ({"run_timeout": 0}, "run_timeout"),

@@ -173,9 +173,7 @@ def test_other_aliases_run(client: TestClient, alias: str, code: str) -> None:
     assert run(client, code, alias)["run_result"]["stdout"] == "1\n"
 
 
-@pytest.mark.parametrize(
-    "language", ["go_test", "junit", "R", "D_ut", "php", "kotlin_script", "verilog", "pytest"]
-)
+@pytest.mark.parametrize("language", ["python_gpu", "julia", "swift", "lean", "cuda"])
 def test_sandbox_fusion_ids_without_a_toolchain_name_the_id(
     client: TestClient, language: str
 ) -> None:

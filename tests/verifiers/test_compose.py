@@ -348,7 +348,7 @@ def test_the_readme_config_names_a_spec_requests_can_use(
     monkeypatch.setenv("REWARDGATE_CONFIG", str(config))
     monkeypatch.setenv("JUDGE_API_KEY", "k")
     env = verifier_env(Settings(asset_dir=tmp_path))
-    assert env.config["judge_endpoints"]["local"].api_key == "k"
+    assert env.judge_endpoints["local"].api_key == "k"
     registry = Registry([ComposeVerifier, FormatVerifier, LengthVerifier, MathVerifier], env=env)
     for overrides, reward in [({}, 1.0), ({"len": {"length": 3584}}, 0.5)]:
         options = {"spec": "r1_math", "overrides": overrides}

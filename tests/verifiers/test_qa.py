@@ -223,9 +223,29 @@ def test_through_the_engine(verifier_engine: Any) -> None:
 def test_the_linear_tag_scan_finds_what_the_papers_regex_finds(text: str) -> None:
     import re
 
-    from rewardgate.verifiers.qa.tags import answer_tags
+    from rewardgate.verifiers.qa.tags import answer_tags, first_answer, last_answer
 
-    assert answer_tags(text) == re.findall(r"<answer>(.*?)</answer>", text, re.S)
+    found = re.findall(r"<answer>(.*?)</answer>", text, re.S)
+    assert answer_tags(text) == found
+    assert last_answer(text) == (found[-1] if found else None)
+    assert first_answer(text) == (found[0] if found else None)
+
+
+def test_the_last_tag_read_from_the_end_is_the_scans_on_random_texts() -> None:
+    """`last_answer` reads from the end only where that provably equals the scan from
+    the start; on texts made of tag fragments (nested, stray, overlapping, unclosed)
+    it must agree with the papers' regex every time."""
+    import random
+    import re
+
+    from rewardgate.verifiers.qa.tags import last_answer
+
+    pieces = ["<answer>", "</answer>", "a", "<", ">", "/", "answer", "<answer", "</", " "]
+    rng = random.Random(20261207)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        found = re.findall(r"<answer>(.*?)</answer>", text, re.S)
+        assert last_answer(text) == (found[-1] if found else None), text
 
 
 def test_many_unclosed_tags_are_a_verdict_not_a_hang() -> None:

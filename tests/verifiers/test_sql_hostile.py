@@ -145,3 +145,35 @@ def test_the_engine_refuses_writes_without_the_parser(db_dir: Path, db: str, que
     assert failure.value.kind == "refused", failure.value.message
     assert tree_digest(db_dir) == before
     assert not list(Path("/tmp").glob("rewardgate-sql-escape*"))
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb", "postgres"])
+def test_the_safety_check_by_query_shape_gives_each_query_its_own_verdict(engine: str) -> None:
+    """Queries differing only in comments share one parse; anything else the tokens see
+    (a write hidden after a comment, a string that looks like a comment, a function
+    name) is its own shape and is judged on its own."""
+    from rewardgate.verifiers.sql import safety
+
+    safety.check_query.cache_clear()
+    safety._SHAPES.clear()
+    first = safety.check_query("SELECT name FROM t -- the names", engine)
+    assert first.parsed and first.refusal is None
+    assert len(safety._SHAPES) == 1
+    twin = safety.check_query("SELECT /* all */ name FROM t -- other words", engine)
+    assert twin is first and len(safety._SHAPES) == 1  # one shape: no second parse
+    hidden = safety.check_query("SELECT name FROM t -- x\n; DELETE FROM t", engine)
+    assert hidden.refusal is not None and "statement" in hidden.refusal
+    quoted = safety.check_query("SELECT '-- not a comment' FROM t", engine)
+    assert quoted.refusal is None
+    assert safety.check_query("SELECT '-- other' FROM t", engine).refusal is None
+    denied = "load_extension" if engine == "sqlite" else "pg_read_file"
+    if engine == "duckdb":
+        denied = "read_text"
+    called = safety.check_query(f"SELECT {denied}('x') -- harmless?", engine)
+    assert called.refusal == f"function not allowed: {denied}"
+    # A parse error quotes its own query, so it is never shared by shape.
+    broken_a = safety.check_query("SELECT FROM WHERE ((( -- a", engine)
+    broken_b = safety.check_query("SELECT FROM WHERE ((( -- b", engine)
+    if not broken_a.parsed:
+        assert broken_a is not broken_b
+    assert all(checked.parse_error is None for checked in safety._SHAPES.values())

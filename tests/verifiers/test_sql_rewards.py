@@ -292,9 +292,9 @@ def test_server_settings_reach_the_verifier(tmp_path: Path) -> None:
     settings = Settings(
         sql_db_dir=tmp_path, sql_postgres="main=postgresql://u@127.0.0.1/a, other=postgresql://b"
     )
-    env = verifier_env(settings)
-    assert env.config["sql_db_dir"] == tmp_path
-    assert env.config["sql_postgres"] == {
+    sql = SqlVerifier(verifier_env(settings)).settings
+    assert sql.db_dir == tmp_path
+    assert sql.postgres == {
         "main": "postgresql://u@127.0.0.1/a",
         "other": "postgresql://b",
     }

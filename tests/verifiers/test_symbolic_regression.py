@@ -7,18 +7,22 @@ The fit metrics are checked against independent numpy formulas and scipy's
 from __future__ import annotations
 
 import hashlib
+import io
 import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from rewardgate.verifiers.base import VerifierEnv
 from rewardgate.verifiers.compose import ComposeVerifier
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.models import RewardRequest, RewardResult
-from rewardgate.verifiers.symbolic_regression import SymbolicRegressionVerifier
+from rewardgate.verifiers.symbolic_regression import SymbolicRegressionVerifier, data
 
 SR = SymbolicRegressionVerifier()
 XS = [1.0, 2.0, 3.0, 4.0, 5.0]
@@ -239,3 +243,113 @@ def test_through_the_engine(verifier_engine: Any) -> None:
     assert [r.status for r in results] == ["ok", "ok", "ok", "invalid"]
     assert results[0].reward == 1.0 and results[0].details["recovered"] is True
     assert results[1].reward == 0.0 and "division by zero" in results[1].details["reason"]
+
+
+# --- Parquet data assets ------------------------------------------------------------------
+
+
+def _store(asset_dir: Path, blob: bytes) -> str:
+    sha = hashlib.sha256(blob).hexdigest()
+    (asset_dir / sha[:2]).mkdir(exist_ok=True)
+    (asset_dir / sha[:2] / sha).write_bytes(blob)
+    return f"asset:{sha}"
+
+
+def _parquet(table: pa.Table, **write: Any) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, **write)
+    return sink.getvalue()
+
+
+def test_parquet_asset(tmp_path: Path) -> None:
+    """A Parquet file (pyarrow's own writer) reads as the CSV with the same columns does."""
+    table = pa.table(
+        {
+            "X": pa.array(XS, pa.float32()),
+            "y": pa.array([int(2 * x * x) for x in XS], pa.int64()),
+            "z": pa.array([Decimal("1.5")] * 5, pa.decimal128(4, 2)),
+        }
+    )
+    verifier = SymbolicRegressionVerifier(VerifierEnv(asset_dir=tmp_path))
+    reference = {"data": _store(tmp_path, _parquet(table, compression="zstd")), "target": "2*x^2"}
+    exact = verifier.verify(
+        RewardRequest(verifier="symbolic_regression", response="2*x**2", reference=reference)
+    )
+    assert (exact.status, exact.reward, exact.details["recovered"]) == ("ok", 1.0, True)
+    off = verifier.verify(
+        RewardRequest(verifier="symbolic_regression", response="2*x**2 + z", reference=reference)
+    )
+    # every residual is 1.5: NMSE = 2.25 / var(y)
+    assert off.reward == pytest.approx(1 - 2.25 / VAR)
+    assert verifier.fingerprints(verifier.prepare(reference, {}).reference) == [reference["data"]]
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        pytest.param({"x": ["1", "2"], "y": [1.0, 2.0]}, "string column", id="strings"),
+        pytest.param({"x": [True, False], "y": [1.0, 2.0]}, "bool column", id="booleans"),
+        pytest.param({"x": [1.0, None], "y": [1.0, 2.0]}, "not a number", id="null"),
+        pytest.param({"x": [1.0, float("nan")], "y": [1.0, 2.0]}, "finite", id="nan"),
+        pytest.param({"x": [[1.0], [2.0]], "y": [1.0, 2.0]}, "list", id="nested"),
+        pytest.param({"x": [1.0, 2.0], "Y": [1.0, 2.0], "y": [3.0, 4.0]}, "twice", id="case-dup"),
+        pytest.param({"x": [1.0, 2.0]}, "no target column", id="no-target"),
+        pytest.param({f"x{i}": [1.0] for i in range(40)} | {"y": [1.0]}, "columns", id="wide"),
+    ],
+)
+def test_hostile_parquet_is_invalid(tmp_path: Path, columns: dict[str, Any], message: str) -> None:
+    verifier = SymbolicRegressionVerifier(VerifierEnv(asset_dir=tmp_path))
+    asset = _store(tmp_path, _parquet(pa.table(columns)))
+    with pytest.raises(InvalidRequest, match=message):
+        verifier.prepare({"data": asset}, {})
+
+
+def test_parquet_limits_are_read_from_the_footer(tmp_path: Path) -> None:
+    """Too many rows are refused from the footer: the file is small although its data
+    would be large in memory."""
+    verifier = SymbolicRegressionVerifier(VerifierEnv(asset_dir=tmp_path))
+    rows = data.MAX_ROWS + 1
+    tall = pa.table({"x": pa.array(np.zeros(rows)), "y": pa.array(np.zeros(rows))})
+    blob = _parquet(tall, compression="zstd")
+    assert len(blob) < 100_000  # zeros compress to almost nothing
+    with pytest.raises(InvalidRequest, match="points"):
+        verifier.prepare({"data": _store(tmp_path, blob)}, {})
+    huge_text = pa.table({"x": ["9" * 1_000_000], "y": [1.0]})
+    with pytest.raises(InvalidRequest, match="string column"):
+        verifier.prepare({"data": _store(tmp_path, _parquet(huge_text))}, {})
+
+
+def test_oversized_file_is_invalid(tmp_path: Path) -> None:
+    blob = _parquet(pa.table({"x": XS, "y": XS}))
+    verifier = SymbolicRegressionVerifier(VerifierEnv(asset_dir=tmp_path))
+    asset = _store(tmp_path, blob)
+    limit = data.MAX_DATA_BYTES
+    try:
+        data.MAX_DATA_BYTES = len(blob) - 1  # the same check, at a size a test writes quickly
+        with pytest.raises(InvalidRequest, match="file over"):
+            verifier.prepare({"data": asset}, {})
+    finally:
+        data.MAX_DATA_BYTES = limit
+
+
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [
+        pytest.param(b"PAR1" + b"\x00" * 64 + b"PAR1", "unreadable Parquet", id="fake-footer"),
+        pytest.param(b"PAR1garbage", "unreadable Parquet", id="truncated"),
+        pytest.param(b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "", id="not-parquet"),
+    ],
+)
+def test_broken_or_foreign_files_are_invalid(tmp_path: Path, blob: bytes, message: str) -> None:
+    """A file with Parquet's magic but a broken body is an unreadable Parquet file; any
+    other bytes are read as CSV and fail its rules."""
+    verifier = SymbolicRegressionVerifier(VerifierEnv(asset_dir=tmp_path))
+    with pytest.raises(InvalidRequest, match=message or "reference.data"):
+        verifier.prepare({"data": _store(tmp_path, blob)}, {})
+
+
+def test_truncated_real_parquet_is_invalid(tmp_path: Path) -> None:
+    blob = _parquet(pa.table({"x": XS, "y": XS}))
+    verifier = SymbolicRegressionVerifier(VerifierEnv(asset_dir=tmp_path))
+    with pytest.raises(InvalidRequest, match="unreadable Parquet"):
+        verifier.prepare({"data": _store(tmp_path, blob[: len(blob) // 2])}, {})

@@ -1,5 +1,6 @@
 """The web verifier on its ten pages: identity, markup-only rewrites, and one aspect
-changed at a time (colours, text, positions), each lowering the matching sub-score."""
+changed at a time (colours, text, positions), each lowering the matching sub-score. The
+browser on the docker backend (the compose deployment's) scores as the host's does."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from rewardgate.contract.verifier import SandboxEnv
 from rewardgate.verifiers.base import VerifierEnv
 from rewardgate.verifiers.errors import InvalidRequest, VerifierError
 from rewardgate.verifiers.models import RewardRequest, RewardResult
@@ -36,7 +38,8 @@ def test_the_page_set_is_complete() -> None:
 
 
 @pytest.mark.parametrize("path", PAGES, ids=PAGE_IDS)
-def test_page_against_itself_scores_one(verifier: WebVerifier, path: Path) -> None:
+def test_page_against_itself_scores_one(any_verifier: WebVerifier, path: Path) -> None:
+    verifier = any_verifier
     html = path.read_text()
     result = score(verifier, f"Here is the page:\n```html\n{html}\n```", {"target_html": html})
     assert result.status == "ok"
@@ -68,6 +71,33 @@ def test_one_aspect_changed_lowers_its_sub_score(
     assert result.reward < 0.98
     assert terms[term] < 0.95, terms
     assert terms["block"] == pytest.approx(1.0), "every block still matches its original"
+
+
+@pytest.mark.parametrize("name", ["landing", "faq", "dashboard"])
+def test_the_docker_browser_scores_as_the_hosts(
+    verifier: WebVerifier, docker_verifier: WebVerifier, name: str
+) -> None:
+    """Same Chromium and fonts in the image as on the host: every edit of a page gets
+    the same reward on either backend, within 0.002."""
+    html = page(name)
+    for change, _ in [(lambda h: h, ""), *EDITS.values()]:
+        results = [
+            score(v, change(html), {"target_html": html}) for v in (verifier, docker_verifier)
+        ]
+        assert [r.status for r in results] == ["ok", "ok"]
+        assert results[1].reward == pytest.approx(results[0].reward, abs=0.002)
+        assert results[1].fingerprint != results[0].fingerprint  # the image judges too
+
+
+def test_docker_health_names_the_images_browser(docker_verifier: WebVerifier) -> None:
+    assert docker_verifier.health() == {"playwright": "ok", "chromium": "ok"}
+    missing = WebVerifier(
+        VerifierEnv(
+            sandbox=SandboxEnv(backend="docker"),
+            verifiers={"web": {"chromium": "/usr/lib/no-such-browser"}},
+        )
+    )
+    assert "not in the sandbox image" in missing.health()["chromium"]
 
 
 def test_reward_falls_as_the_page_drifts_further(verifier: WebVerifier) -> None:
@@ -112,7 +142,8 @@ def test_no_html_is_the_lowest_reward(verifier: WebVerifier, response: str) -> N
     assert result.details["reason"] == "no_html"
 
 
-def test_time_and_random_numbers_draw_the_same_every_time(verifier: WebVerifier) -> None:
+def test_time_and_random_numbers_draw_the_same_every_time(any_verifier: WebVerifier) -> None:
+    verifier = any_verifier
     html = (
         "<p id='t'></p><p id='r'></p><canvas id='c' width='300' height='100'></canvas><script>"
         "document.getElementById('t').textContent = new Date().toISOString();"

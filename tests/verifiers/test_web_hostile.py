@@ -6,7 +6,8 @@ stylesheet, font, script src, prefetch, preconnect, ...) must leave the listener
 untouched, because the browser runs where no network exists, not because requests are
 filtered. Pages that loop, crash their renderer or navigate away get reward 0 with the
 reason; the browser is replaced, its processes gone, and the next page scores as usual,
-in-process, through the engine and through the HTTP app.
+in-process, through the engine and through the HTTP app. The containment cases run on
+both backends: the docker one is what the compose deployment uses.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ NETWORK_IDS = sorted(network_cases(1))
 
 
 @pytest.mark.parametrize("case", NETWORK_IDS)
-def test_page_reaches_no_network(verifier: WebVerifier, listener: Listener, case: str) -> None:
+def test_page_reaches_no_network(any_verifier: WebVerifier, listener: Listener, case: str) -> None:
+    verifier = any_verifier
     before = len(listener.connections)
     result = score(verifier, network_cases(listener.port)[case])
     time.sleep(0.3)  # a beacon or preconnect fired late would land by now
@@ -134,7 +136,8 @@ def test_the_page_believes_it_is_offline(verifier: WebVerifier) -> None:
     "how",
     ["fetch", "xhr", "iframe", "navigate", "object"],
 )
-def test_page_reads_no_host_file(verifier: WebVerifier, secret_file: Path, how: str) -> None:
+def test_page_reads_no_host_file(any_verifier: WebVerifier, secret_file: Path, how: str) -> None:
+    verifier = any_verifier
     url = f"file://{secret_file}"
     show = "then(t => document.body.append(t)).catch(e => document.body.append('blocked'))"
     pages = {
@@ -155,13 +158,25 @@ def test_page_reads_no_host_file(verifier: WebVerifier, secret_file: Path, how: 
     assert result.details.get("terms", {}).get("text", 0.0) < 0.5
 
 
+def _in_jail(argv: list[str], backend: str = "bwrap") -> str:
+    """What `argv`, started where Chromium is, writes on its stdout (until it exits)."""
+    import os
+
+    from rewardgate.verifiers.web.containment import spawn_jailed
+
+    r, w = os.pipe()
+    process = spawn_jailed(argv, stdio=(None, w, w), backend=backend)
+    os.close(w)
+    try:
+        assert process.wait(60) is not None
+        with os.fdopen(r, "rb") as f:
+            return f.read().decode()
+    finally:
+        process.close()
+
+
 def test_the_jail_holds_no_network_no_home_and_no_privilege(listener: Listener) -> None:
     """The browser's jail, with a shell in Chromium's place: what a page could reach."""
-    import shutil
-    import subprocess
-
-    from rewardgate.verifiers.web.containment import jail_argv
-
     connect = (
         "import socket; s = socket.socket(); s.settimeout(2); "
         f"print('connect', s.connect_ex(('127.0.0.1', {listener.port})))"
@@ -171,18 +186,88 @@ def test_the_jail_holds_no_network_no_home_and_no_privilege(listener: Listener) 
         "tail -n +3 /proc/net/dev | cut -d: -f1; touch /usr/x 2>&1; "
         f'env; python3 -c "{connect}"'
     )
-    argv = jail_argv("/bin/sh", shutil.which("bwrap") or "bwrap")
-    out = subprocess.run(
-        [*argv, "-c", script], capture_output=True, text=True, timeout=30
-    ).stdout.split()
+    out = _in_jail(["/bin/sh", "-c", script]).split()
     assert out[0] == "65534"
     assert "home" not in out and "root" not in out and "run" not in out and "sys" not in out
     assert "passwd" not in out and "shadow" not in out and "ssh" not in out
+    assert "fonts" in out  # the font configuration, for text drawn the same everywhere
     assert out.count("lo") == 1 and not any(x.startswith(("eth", "en", "veth")) for x in out)
     assert "Read-only" in out
     assert not any(x.startswith(("SECRET", "AWS", "REWARDGATE")) for x in out)
     assert out[out.index("connect") + 1] != "0"
     assert listener.connections == []
+
+
+def test_the_docker_jail_holds_no_network_no_secret_and_no_privilege(listener: Listener) -> None:
+    """The browser's container, with a shell in Chromium's place."""
+    connect = (
+        "import socket; s = socket.socket(); s.settimeout(2); "
+        f"print('connect', s.connect_ex(('127.0.0.1', {listener.port})))"
+    )
+    script = (
+        "id -u; ls /home 2>&1; cat /etc/shadow 2>&1; tail -n +3 /proc/net/dev | cut -d: -f1; "
+        f'touch /usr/x 2>&1; env; grep CapEff /proc/self/status; python3 -c "{connect}"'
+    )
+    out = _in_jail(["/bin/sh", "-c", script], "docker").split()
+    assert out[0] == "65534"
+    assert "Permission" in out and "Read-only" in out  # /etc/shadow, /usr
+    assert out.count("lo") == 1 and not any(x.startswith(("eth", "en", "veth")) for x in out)
+    assert out[out.index("CapEff:") + 1] == "0000000000000000"
+    assert not any(x.startswith(("SECRET", "AWS", "REWARDGATE")) for x in out)
+    assert out[out.index("connect") + 1] != "0"
+    assert listener.connections == []
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "docker"])
+def test_the_jail_has_the_sandbox_seccomp_filter(backend: str) -> None:
+    """A process started as Chromium is gets the filter every sandboxed run gets: the
+    calls tests/sandbox/test_seccomp.py tries are refused in the browser's jail too."""
+    from rewardgate.sandbox.seccomp import TABLES
+
+    numbers = TABLES["x86_64"][1]
+    probe = (
+        "import ctypes, errno\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"for name, nr in {[(n, numbers[n]) for n in ('unshare', 'keyctl', 'bpf', 'mount')]}:\n"
+        "    ctypes.set_errno(0)\n"
+        "    r = libc.syscall(nr, 0, 0, 0, 0, 0)\n"
+        "    print(name, 'ok' if r >= 0 else errno.errorcode[ctypes.get_errno()])\n"
+    )
+    out = _in_jail(["python3", "-c", probe], backend).split()
+    assert out == ["unshare", "EPERM", "keyctl", "EPERM", "bpf", "EPERM", "mount", "EPERM"]
+
+
+def _sleeps(pids: set[int]) -> set[int]:
+    """Those of `pids` that run `sleep` now."""
+    found = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "sleep":
+                found.add(pid)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "docker"])
+def test_closing_the_jail_kills_everything_in_it(backend: str) -> None:
+    """Whatever a jailed process leaves (a daemon in a session of its own) dies with it."""
+    import os
+
+    from rewardgate.verifiers.web.containment import spawn_jailed
+
+    tree = "(setsid sleep 600 &) ; (sleep 600 &) ; exec sleep 600"
+    process = spawn_jailed(["/bin/sh", "-c", tree], backend=backend)
+    try:
+        deadline = time.monotonic() + 30
+        while len(_sleeps(process.pids())) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pids = _alive(process.pids())
+        assert len(_sleeps(pids)) == 3  # the subshells' sleeps and the one in sh's place
+    finally:
+        process.close()
+    assert _alive(pids) == set()
+    assert os.getpid() not in pids
 
 
 def _alive(pids: set[int]) -> set[int]:
@@ -208,9 +293,13 @@ def _alive(pids: set[int]) -> set[int]:
     ids=["inline-loop", "loop-after-load", "dom-growing-loop"],
 )
 def test_endless_script_is_a_timeout_verdict_and_the_browser_is_replaced(
-    verifier: WebVerifier, script: str
+    any_verifier: WebVerifier, script: str
 ) -> None:
-    manager = browser_manager()
+    from rewardgate.verifiers.web.containment import using_backend
+
+    verifier = any_verifier
+    with using_backend(verifier.default_backend()):
+        manager = browser_manager()
     assert score(verifier, PROBE).details["reason"] == "scored"
     old = manager.browser_pids()
     launches = manager.launches
@@ -240,7 +329,8 @@ def test_endless_script_is_a_timeout_verdict_and_the_browser_is_replaced(
     ],
     ids=["memory-bomb", "navigate-away", "meta-refresh"],
 )
-def test_page_faults_are_verdicts(verifier: WebVerifier, html: str, reason: str) -> None:
+def test_page_faults_are_verdicts(any_verifier: WebVerifier, html: str, reason: str) -> None:
+    verifier = any_verifier
     result = score(verifier, html, render_timeout_s=5)
     assert result.status == "ok"
     assert result.reward == 0.0

@@ -14,16 +14,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.cad.models import CadOptions, CadReference, Expected, Tolerances
 from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.evidence_images import EvidenceSettings, wants_images
 from rewardgate.verifiers.sandboxed import SANDBOX_TOOLCHAINS, backend_identity, backend_name
 
-__all__ = ["CadOptions", "CadReference", "CadVerifier", "Expected", "Tolerances"]
+__all__ = ["CadOptions", "CadReference", "CadSettings", "CadVerifier", "Expected", "Tolerances"]
 
 MARGIN_S = 10.0
+
+
+class CadSettings(EvidenceSettings):
+    """Where this server's CAD runtime lives (`[verifiers.cad]`)."""
+
+    legacy_keys = ("runtime",)
+
+    runtime: Path | None = Field(
+        None,
+        description="Prefix of the CAD runtime (CadQuery for the sandbox's python3, from "
+        "scripts/install-cad.sh), mounted read-only into CAD sandboxes; unset: "
+        "/usr/local/lib/rewardgate/cad.",
+    )
+
+
+_CONFORMANCE_BOX = "import cadquery as cq\nresult = cq.Workplane('XY').box(10, 10, 10)\n"
 
 
 class CadVerifier(Verifier[CadReference, CadOptions]):
@@ -36,9 +54,16 @@ class CadVerifier(Verifier[CadReference, CadOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = CadReference
     Options: ClassVar[type[VerifierOptions]] = CadOptions
+    conformance = Conformance(
+        full=Case(f"```python\n{_CONFORMANCE_BOX}```", {"reference_code": _CONFORMANCE_BOX}),
+        zero=Case("no code here", {"reference_code": _CONFORMANCE_BOX}),
+        invalid=Case("no code here", {}),  # no reference
+    )
     source_modules = ("rewardgate.sandbox",)
     judging_packages = ("numpy", "scipy")
     judging_debian_packages = SANDBOX_TOOLCHAINS
+    Settings = CadSettings
+    settings: CadSettings
 
     def fingerprint_for(self, reference: CadReference, options: CadOptions) -> str:
         return self.fingerprint(backend_name(options, self.env))
@@ -57,11 +82,10 @@ class CadVerifier(Verifier[CadReference, CadOptions]):
 
     @property
     def runtime(self) -> Path:
-        """The CAD runtime's prefix (setting `cad_runtime`), seen read-only by sandboxes."""
+        """The CAD runtime's prefix (`[verifiers.cad] runtime`), seen read-only by sandboxes."""
         from rewardgate.verifiers.cad.run import DEFAULT_RUNTIME
 
-        configured = self.env.config.get("cad_runtime")
-        return Path(configured) if configured else DEFAULT_RUNTIME
+        return self.settings.runtime or DEFAULT_RUNTIME
 
     def prepare(
         self, reference: object, options: dict[str, object] | None
@@ -78,12 +102,30 @@ class CadVerifier(Verifier[CadReference, CadOptions]):
             raise InvalidRequest("options.metric: params needs reference.expected")
         return Prepared(ref, opts)
 
+    def warmup(self) -> None:
+        """Before the workers fork: let them share reference builds (`run.share_builds`)."""
+        from rewardgate.verifiers.cad.run import share_builds
+
+        share_builds()
+
     def judge(self, response: str, reference: CadReference, options: CadOptions) -> Verdict:
         from rewardgate.verifiers.cad.judge import judge
         from rewardgate.verifiers.sandboxed import sandbox_backend
 
         backend = sandbox_backend(options.backend, self.env)
-        return judge(response, reference, options, self.runtime, self.env.asset_dir, backend)
+        return judge(
+            response,
+            reference,
+            options,
+            self.runtime,
+            self.env.asset_dir,
+            backend,
+            self.settings.evidence_max_bytes,
+        )
+
+    def cacheable_for(self, reference: CadReference, options: CadOptions) -> bool:
+        """Verdicts with evidence images are not cached (see `evidence_images`)."""
+        return not wants_images(options)
 
     def budget_s(self, reference: CadReference, options: CadOptions, default_s: float) -> float:
         if options.timeout_s:

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from rewardgate.verifiers.base import Verdict
 from rewardgate.verifiers.cad.models import MAX_REFERENCE_BYTES, CadOptions, CadReference, Expected
-from rewardgate.verifiers.cad.run import execute, reference_brep
+from rewardgate.verifiers.cad.run import execute, reference_input
 from rewardgate.verifiers.code.extract import extract_program
 from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.evidence_images import wants_images
 from rewardgate.verifiers.models import StepReward
 
 if TYPE_CHECKING:
@@ -109,13 +110,15 @@ def judge(
     runtime: Path,
     asset_dir: Path | None,
     backend: Backend,
+    max_image_bytes: int = 0,
 ) -> Verdict:
+    """The verdict; with `evidence: "images"` the parts' views too, within `max_image_bytes`."""
     script = extract_program(response, "python")
     reference: tuple[str, bytes] | None = None
     if ref.geometry is not None:
         fmt, value = ref.geometry
         if fmt == "code":
-            reference = ("brep", reference_brep(value, options, runtime, backend))
+            reference = reference_input(value, options, runtime, backend)
         else:
             reference = (fmt, reference_bytes(value, f"reference_{fmt}", asset_dir))
     report = execute("score", script, options, runtime, backend, reference)
@@ -170,4 +173,8 @@ def judge(
         StepReward(index=1, reward=float(valid or label == "compare_failed"), label=STEPS[1]),
         StepReward(index=2, reward=score, label=STEPS[2]),
     ]
+    if wants_images(options) and ("views" in report or "views_error" in report):
+        from rewardgate.verifiers.cad.evidence import attach_views
+
+        attach_views(details, report, max_image_bytes)
     return Verdict(reward=reward, steps=steps, details=details)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rewardgate.verifiers.assets import ASSET_PREFIX
-from rewardgate.verifiers.base import VerifierOptions
+from rewardgate.verifiers.evidence_images import EvidenceOptions
 
 __all__ = [
     "MAX_REFERENCE_BYTES",
@@ -146,7 +146,7 @@ class Tolerances(BaseModel):
     bbox: float = Field(default=0.01, ge=0)
 
 
-class CadOptions(VerifierOptions):
+class CadOptions(EvidenceOptions):
     """How a CadQuery response is run and scored.
 
     `reward = scale * score` for a valid solid, `invalid_reward` otherwise, where

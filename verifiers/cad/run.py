@@ -15,10 +15,12 @@ failure or an overrun there raises (`error` / `timeout`), never a reward of 0.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import hashlib
 import json
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -34,6 +36,7 @@ from rewardgate.verifiers.errors import (
     VerifierError,
     VerifierTimeout,
 )
+from rewardgate.verifiers.evidence_images import wants_images
 
 __all__ = [
     "ANALYSIS_S",
@@ -43,10 +46,12 @@ __all__ = [
     "execute",
     "raise_for_service_failure",
     "reference_brep",
+    "reference_input",
     "runner_entry",
     "runtime_health",
     "runtime_mounts",
     "sandbox_s",
+    "share_builds",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +65,8 @@ IMAGE_RUNTIME_BACKENDS = frozenset({"docker"})
 IMAGE_HINT = "rebuild the sandbox image with scripts/docker-images.sh"
 RUNNER_MB = 1024  # the runner's own memory (CadQuery, the two meshes) beside the script's
 MAX_BREP_BYTES = 48 << 20
+MAX_MEASURED_BYTES = 24 << 20  # runner.py's: a build's `measured` line, at most
+MEASURED = "measured"  # runner.py's reference format of a reference its build measured
 CACHE_BYTES = 256 << 20
 
 
@@ -67,7 +74,8 @@ CACHE_BYTES = 256 << 20
 def runner_entry() -> PythonEntry:
     """runner.py with geometry.py and where the runtime is mounted: what a zygote preloads."""
     files = {
-        name: (HERE / name).read_text(encoding="utf-8") for name in ("runner.py", "geometry.py")
+        name: (HERE / name).read_text(encoding="utf-8")
+        for name in ("runner.py", "geometry.py", "views.py")
     }
     files["cad_runtime.json"] = json.dumps({"prefix": RUNTIME_MOUNT})
     return PythonEntry("runner.py", files)
@@ -141,6 +149,8 @@ def execute(
         "seed": options.seed,
         "chamfer_protocol": options.chamfer_protocol,
         "reference_format": reference[0] if reference else None,
+        "views": kind == "score" and wants_images(options),
+        "measure": kind == "build",
     }
     wall = sandbox_s(options)
     limits = Limits(
@@ -150,7 +160,7 @@ def execute(
         processes=64,
         open_files=256,
         file_size_mb=MAX_BREP_BYTES >> 20,
-        output_bytes=MAX_BREP_BYTES * 4 // 3 + (1 << 20),
+        output_bytes=MAX_BREP_BYTES * 4 // 3 + (1 << 20) + MAX_MEASURED_BYTES,
     )
     files = {"job.json": json.dumps(job), "script.py": script}
     try:
@@ -254,19 +264,160 @@ def reference_brep(code: str, options: CadOptions, runtime: Path, backend: Backe
 
     A reference that does not build a valid solid is a malformed request (`invalid`).
     """
-    import base64
-
-    where = backend.name if backend.name in IMAGE_RUNTIME_BACKENDS else str(runtime)
-    key = hashlib.sha256(f"{where}\0{options.memory_mb}\0{code}".encode()).hexdigest()
+    key = _brep_key(code, options, runtime, backend)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
+    return _build(code, options, runtime, backend)[0]
+
+
+# A folder the engine's workers share their reference builds through (`share_builds`).
+_shared: Path | None = None
+
+
+def share_builds() -> Path:
+    """Make this process and the workers it forks later share reference builds.
+
+    Called in the gateway before the workers fork (`CadVerifier.warmup`): each worker
+    otherwise builds each reference once more (a GRPO group's items spread over the
+    workers, so every worker builds every reference: half the builds wasted on two
+    workers, bench/cad_throughput.py). A private folder (mode 0700) of the service's
+    temporary directory, removed when this process exits; one build per reference at
+    a time (a lock file), bounded by `CACHE_BYTES` on disk.
+    """
+    global _shared
+    if _shared is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = _shared = Path(tempfile.mkdtemp(prefix="rewardgate-cad-builds-"))
+        owner = os.getpid()
+
+        def remove() -> None:
+            if os.getpid() == owner:  # not a forked worker's exit
+                shutil.rmtree(folder, ignore_errors=True)
+
+        atexit.register(remove)
+    return _shared
+
+
+def reference_input(
+    code: str, options: CadOptions, runtime: Path, backend: Backend
+) -> tuple[str, bytes]:
+    """What a score run reads as the reference of a reference script, cached per worker.
+
+    `("measured", ...)`: the BREP with the properties and the mesh its build run made
+    of it (for this chamfer protocol), so no score run meshes the reference again;
+    the direct loop this is measured against (bench/cad_throughput.py) meshes each
+    reference once too. `("brep", ...)` where the build could not send them.
+    """
+    key = _brep_key(code, options, runtime, backend)
+    measured = _CACHE.get(f"{key}\0{MEASURED}\0{options.chamfer_protocol}")
+    if measured is not None:
+        return MEASURED, measured
+    brep = _CACHE.get(key)
+    if brep is not None:  # built for another protocol: measured the score run's way
+        return "brep", brep
+    brep, measured = _build_shared(code, options, runtime, backend)
+    return (MEASURED, measured) if measured is not None else ("brep", brep)
+
+
+def _build_shared(
+    code: str, options: CadOptions, runtime: Path, backend: Backend
+) -> tuple[bytes, bytes | None]:
+    """`_build`, once for every worker sharing `_shared` (the others wait and read it)."""
+    folder = _shared
+    if folder is None:
+        return _build(code, options, runtime, backend)
+    import fcntl
+
+    key = _brep_key(code, options, runtime, backend)
+    brep_file = folder / f"{key}.brep"
+    measured_file = folder / f"{key}.{options.chamfer_protocol}.{MEASURED}"
+    with open(folder / f"{key}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or we die
+        try:
+            brep = brep_file.read_bytes()
+        except OSError:
+            brep, measured = _build(code, options, runtime, backend)
+            _write(brep_file, brep)
+            if measured is not None:
+                _write(measured_file, measured)
+            _trim(folder)
+            return brep, measured
+        _CACHE.put(key, brep)
+        try:
+            measured = measured_file.read_bytes()
+        except OSError:
+            return brep, None
+        _CACHE.put(f"{key}\0{MEASURED}\0{options.chamfer_protocol}", measured)
+        return brep, measured
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Whole or not at all: a reader never sees a half-written file."""
+    part = path.with_name(f"{path.name}.{os.getpid()}.part")
+    part.write_bytes(data)
+    os.replace(part, path)
+
+
+def _trim(folder: Path) -> None:
+    """Drop the oldest builds while the folder holds more than `CACHE_BYTES`."""
+    files = []
+    for entry in os.scandir(folder):
+        if not entry.name.endswith(".lock"):
+            with contextlib.suppress(OSError):
+                stat = entry.stat()
+                files.append((stat.st_mtime_ns, stat.st_size, entry.path))
+    total = sum(size for _, size, _ in files)
+    for _, size, path in sorted(files):
+        if total <= CACHE_BYTES:
+            break
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        total -= size
+
+
+def _brep_key(code: str, options: CadOptions, runtime: Path, backend: Backend) -> str:
+    where = backend.name if backend.name in IMAGE_RUNTIME_BACKENDS else str(runtime)
+    return hashlib.sha256(f"{where}\0{options.memory_mb}\0{code}".encode()).hexdigest()
+
+
+def _build(
+    code: str, options: CadOptions, runtime: Path, backend: Backend
+) -> tuple[bytes, bytes | None]:
+    """Build the reference script: its BREP, and the measured reference when the build
+    sent one (see `reference_input`); both cached."""
+    import base64
+
     report = execute("build", code, options, runtime, backend)
     if "brep" not in report:
         raise InvalidRequest(f"reference.reference_code: {_build_failure(report)}")
     data = base64.b64decode(report["brep"])
+    key = _brep_key(code, options, runtime, backend)
     _CACHE.put(key, data)
-    return data
+    measured = _pack_measured(report.get("measured"), data, options.chamfer_protocol)
+    if measured is not None:
+        _CACHE.put(f"{key}\0{MEASURED}\0{options.chamfer_protocol}", measured)
+    return data, measured
+
+
+def _pack_measured(line: Any, brep: bytes, protocol: str) -> bytes | None:
+    """runner.py's `read_measured` input: a JSON header, the BREP, nodes, triangles."""
+    import base64
+
+    if not isinstance(line, dict) or line.get("protocol") != protocol:
+        return None
+    try:
+        nodes, tris = base64.b64decode(line["nodes"]), base64.b64decode(line["tris"])
+        sizes = {"brep": len(brep), "nodes": len(nodes), "tris": len(tris)}
+        head = json.dumps({"props": line["props"], **sizes}).encode()
+    except (KeyError, TypeError, ValueError):
+        return None
+    if len(nodes) % 24 or len(tris) % 24:
+        return None
+    return head + b"\n" + brep + nodes + tris
 
 
 def _build_failure(report: dict[str, Any]) -> str:

@@ -1,9 +1,10 @@
 """Trusted in-sandbox CAD runner: executes a CadQuery script, checks and measures its shape.
 
 Shipped as text into the sandbox work dir (with `geometry.py` and `cad_runtime.json`,
-which names the CAD runtime's prefix) and run as `python3 -I runner.py`, or as
+which names the CAD runtime's prefix) and run as the entry `runner.py`, cold or as
 `main()` in a fork of a zygote that ran `preload()` (CadQuery already imported). It
-must not import rewardgate. One run:
+imports nothing of rewardgate but the sandbox's inside library
+(`rewardgate.sandbox.inside`). One run:
 
 1. `job.json` (options) and `script.py` (the script) are in the work dir; stdin holds
    the reference file's bytes, unread so far.
@@ -12,7 +13,7 @@ must not import rewardgate. One run:
    result (`result`, else `r`, else what `show_object` was given) and writes it as a
    BREP file; whatever it does is reported, never trusted.
 3. When the child has ended (or hit its time limit) every other process the script
-   started is killed (`kill_the_rest`). Only then is the reference read from stdin:
+   started is killed (`reaper.kill_the_rest`). Only then is the reference read from stdin:
    the script never had a way to read it, in a file or in this process's memory.
 4. The analysis runs in a second child, this process's own code only, under its own
    deadline (`analysis_s`, counted from the script's end): it reads the script's BREP,
@@ -24,8 +25,10 @@ must not import rewardgate. One run:
 
 Channel lines, in order: `runner` (started), `script` (about to run it), `executed`,
 then the analysis' (`no_shape`, `candidate`, `reference`, `metrics`, `compare_error`,
-`reference_error`, `brep`) or `analysis_timeout` / `analysis_failed`, and `done`. What
-is missing tells how far a run got.
+`reference_error`, `brep` and, when a build job asks to `measure`, `measured`; `views`
+or `views_error` when the job asks for views) or
+`analysis_timeout` / `analysis_failed`, and `done`. What is missing tells how far a
+run got.
 """
 
 from __future__ import annotations
@@ -34,32 +37,29 @@ import base64
 import contextlib
 import json
 import os
-import resource
 import select
 import shutil
 import signal
 import sys
 import time
 
+from rewardgate.sandbox.inside import channel, limits, privileges, process, reaper
+from rewardgate.sandbox.inside.channel import emit
+
 TYPE_CHECKING = False  # typing costs milliseconds per sandbox run; only mypy needs it
 if TYPE_CHECKING:
     from typing import Any
 
-CHANNEL = 3
 TAIL = 2000
 RUNTIME_FILE = "cad_runtime.json"
 RESULT_BREP = ".result.brep"
 RESULT_INFO = ".result.json"
 MAX_BREP_BYTES = 64 << 20
 RESULT_NAMES = ("result", "r")
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def emit(obj: dict[str, Any]) -> None:
-    data = (json.dumps(obj) + "\n").encode()
-    while data:
-        data = data[os.write(CHANNEL, data) :]
+# A reference measured by its build run (`measure`, `read_measured`), and the most its
+# channel line may take (the host allows a build's channel that much more).
+MEASURED = "measured"
+MAX_MEASURED_BYTES = 24 << 20
 
 
 def use_runtime(files: dict[str, str] | None = None) -> None:
@@ -78,12 +78,33 @@ def use_runtime(files: dict[str, str] | None = None) -> None:
         os.environ.setdefault(name, "1")
 
 
+# The helper modules shipped beside the runner, imported by `main` before the script runs.
+HELPERS = ("geometry", "views")
+
+
 def preload(files: dict[str, str]) -> None:
-    """Warm start: import CadQuery and the metrics' modules once, in the zygote."""
+    """Warm start: import CadQuery, the metrics' modules and our helpers once, in the zygote.
+
+    The helpers come from `files` (the host's texts, as the work dir's copies are), so a
+    run's `main` finds them imported: compiling them in every run cost more CPU than
+    the fork that starts it.
+    """
+    import types
+
     use_runtime(files)
     with contextlib.suppress(ImportError):
         import cadquery  # noqa: F401
         import scipy.spatial  # noqa: F401
+
+        for name in HELPERS:
+            module = types.ModuleType(name)
+            module.__file__ = f"{name}.py"
+            sys.modules[name] = module
+            try:
+                exec(compile(files[f"{name}.py"], f"{name}.py", "exec"), module.__dict__)
+            except BaseException:
+                del sys.modules[name]  # `main` imports it from the work dir and reports
+                raise
 
 
 def to_shape(obj: Any) -> Any:
@@ -148,84 +169,29 @@ def spawn(job: dict[str, Any]) -> int:
         os.setsid()
         null = os.open("/dev/null", os.O_RDONLY)
         out = os.open(".output", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        for target, fd in enumerate((null, out, out)):
-            os.dup2(fd, target)
-        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-        with open("/proc/self/statm") as f:
-            in_use = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        memory = in_use + (job["memory_mb"] << 20)
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        cpu = int(job["time_limit_s"]) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        process.move_fds((null, out, out))
+        process.close_from(3)
+        limits.set_limits(
+            cpu_s=int(job["time_limit_s"]) + 1,
+            address_space_bytes=limits.address_space_in_use() + (job["memory_mb"] << 20),
+        )
         child_main(job)
     except BaseException:
         code = 1
     os._exit(code)
 
 
-def victims() -> list[int]:
-    """The live processes `kill_the_rest` must end (zombies are dead already).
-
-    In a sandbox's own pid namespace (the runner is pid 1 when warm, 2 when cold) that
-    is every process but pid 1 and this one. Elsewhere (a docker container, whose
-    launcher and warm zygotes run as the same uid) it is this process's descendants,
-    which are all the script ever started: the runner is their subreaper, so an orphan
-    (a daemon that forked away) is reparented to it and never leaves its tree.
-    """
-    me = os.getpid()
-    parents: dict[int, int] = {}
-    live: set[int] = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        with contextlib.suppress(OSError), open(f"/proc/{entry}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[-1].split()
-            parents[int(entry)] = int(fields[1])
-            if fields[0] not in (b"Z", b"X"):
-                live.add(int(entry))
-    if me <= 2:
-        return sorted(live - {1, me})
-    children: dict[int, list[int]] = {}
-    for pid, parent in parents.items():
-        children.setdefault(parent, []).append(pid)
-    found, todo = [], [me]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            todo.append(child)
-            if child in live:
-                found.append(child)
-    return found
-
-
-def kill_the_rest() -> bool:
-    """SIGKILL every process the script left (see `victims`) and reap ours; whether
-    none is left.
-
-    Bounded: a process the kernel has not finished killing after a second (stuck in
-    uninterruptible I/O) can no longer run a line of the script, and the analysis is
-    skipped. `kill(-1)` only inside a sandbox's own pid namespace: anywhere else it
-    reaches every process this user may signal (as root, the host's).
-    """
-    deadline = time.monotonic() + 1.0
-    while True:
-        alive = victims()
-        if not alive:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        for pid in [-1] if os.getpid() <= 2 else alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass
-        time.sleep(0.001)
-
-
 def clear_leftovers() -> None:
     """Remove what the script wrote besides its result: the space is the reference's."""
-    keep = {"job.json", "script.py", "runner.py", "geometry.py", RUNTIME_FILE, RESULT_BREP}
+    keep = {
+        "job.json",
+        "script.py",
+        "runner.py",
+        "geometry.py",
+        "views.py",
+        RUNTIME_FILE,
+        RESULT_BREP,
+    }
     for folder in (".", "/dev/shm"):
         with contextlib.suppress(OSError), os.scandir(folder) as entries:
             for entry in entries:
@@ -248,7 +214,7 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
     with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
-    contained = kill_the_rest()
+    contained = reaper.kill_the_rest()
     report: dict[str, Any] = {
         "exit": os.waitstatus_to_exitcode(status),
         "timed_out": timed_out,
@@ -289,6 +255,8 @@ def read_reference(job: dict[str, Any]) -> dict[str, Any]:
     import geometry
 
     data = sys.stdin.buffer.read()
+    if job["reference_format"] == MEASURED:
+        return read_measured(data)
     name = ".reference." + job["reference_format"]
     with open(name, "wb") as f:
         f.write(data)
@@ -299,6 +267,52 @@ def read_reference(job: dict[str, Any]) -> dict[str, Any]:
     props = geometry.properties(shape)
     mesh = geometry.tessellate(shape, max(props["bbox"]), job.get("chamfer_protocol") == "papers")
     return {"props": props, "mesh": mesh, "shape": shape}
+
+
+def read_measured(data: bytes) -> dict[str, Any]:
+    """A reference measured by its build run (`measure`): its BREP, read for the exact
+    IoU, with the properties and the mesh that run made of that same BREP (a JSON
+    header line, then the BREP, the nodes and the triangles as little-endian arrays)."""
+    import geometry
+    import numpy as np
+
+    head, _, body = data.partition(b"\n")
+    meta = json.loads(head)
+    size_brep, size_nodes, size_tris = meta["brep"], meta["nodes"], meta["tris"]
+    if len(body) != size_brep + size_nodes + size_tris:
+        raise ValueError("the measured reference is not the size its header says")
+    with open(".reference.brep", "wb") as f:
+        f.write(body[:size_brep])
+    shape = geometry.load(".reference.brep", "brep")
+    nodes = np.frombuffer(body, "<f8", size_nodes // 8, size_brep).reshape(-1, 3)
+    tris = np.frombuffer(body, "<i8", size_tris // 8, size_brep + size_nodes).reshape(-1, 3)
+    mesh = (nodes.astype(np.float64), tris.astype(np.int64))
+    return {"props": meta["props"], "mesh": mesh, "shape": shape}
+
+
+def measure(job: dict[str, Any], shape: Any, props: dict[str, Any]) -> None:
+    """Mesh a built reference as a score run would (`read_reference`: the shape read back
+    from its BREP, measured, then meshed), so each score run reads the mesh instead of
+    making it again: a third of a CAD item's work (bench/cad_throughput.py). Best
+    effort: without this line the host sends the BREP, and the score run meshes it."""
+    import geometry
+
+    try:
+        papers = job.get("chamfer_protocol") == "papers"
+        nodes, tris = geometry.tessellate(shape, max(props["bbox"]), papers)
+        line = {
+            "measured": {
+                "protocol": job.get("chamfer_protocol", "paired"),
+                "props": props,
+                "nodes": base64.b64encode(nodes.astype("<f8").tobytes()).decode(),
+                "tris": base64.b64encode(tris.astype("<i8").tobytes()).decode(),
+            }
+        }
+        text = json.dumps(line)
+    except Exception:  # the score runs will mesh it themselves
+        return
+    if len(text) < MAX_MEASURED_BYTES:
+        channel.write_all(channel.CHANNEL, (text + "\n").encode())
 
 
 def score(job: dict[str, Any], shape: Any, props: dict[str, Any]) -> None:
@@ -329,6 +343,19 @@ def score(job: dict[str, Any], shape: Any, props: dict[str, Any]) -> None:
         emit({"compare_error": f"{type(exc).__name__}: {exc}"[-TAIL:]})
         return
     emit({"metrics": metrics})
+    if job.get("views"):
+        draw_views(job, mesh, ref["mesh"])
+
+
+def draw_views(job: dict[str, Any], mesh: Any, ref_mesh: Any) -> None:
+    """Evidence images (`evidence: "images"`): the two meshes from fixed views."""
+    import views
+
+    own_frames = bool(job["normalize"]) or job.get("chamfer_protocol") == "papers"
+    try:
+        emit({"views": views.draw(mesh, ref_mesh, own_frames)})
+    except Exception as exc:  # the images are optional: the verdict stands without them
+        emit({"views_error": f"{type(exc).__name__}: {exc}"[-TAIL:]})
 
 
 def analyse(job: dict[str, Any]) -> None:
@@ -349,15 +376,11 @@ def analyse(job: dict[str, Any]) -> None:
         if props["valid_solid"]:
             with open(RESULT_BREP, "rb") as f:
                 emit({"brep": base64.b64encode(f.read()).decode()})
+            if job.get("measure"):
+                measure(job, shape, props)
         return
     if props["valid_solid"] and job.get("reference_format"):
         score(job, shape, props)
-
-
-def emit_after_cut(obj: dict[str, Any]) -> None:
-    """A line after a child that may have been killed mid-line: end its line first."""
-    os.write(CHANNEL, b"\n")
-    emit(obj)
 
 
 def supervise_analysis(job: dict[str, Any]) -> None:
@@ -382,10 +405,12 @@ def supervise_analysis(job: dict[str, Any]) -> None:
             os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     if not finished:
-        emit_after_cut({"analysis_timeout": job["analysis_s"]})
+        channel.emit_after_cut({"analysis_timeout": job["analysis_s"]})
     elif status:
         code = os.waitstatus_to_exitcode(status)
-        emit_after_cut({"analysis_failed": f"the analysis process ended with status {code}"})
+        channel.emit_after_cut(
+            {"analysis_failed": f"the analysis process ended with status {code}"}
+        )
 
 
 def run(job: dict[str, Any]) -> None:
@@ -401,12 +426,9 @@ def run(job: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # the script's orphans stay ours
-    os.set_inheritable(CHANNEL, False)
+    privileges.not_dumpable()
+    privileges.child_subreaper()  # the script's orphans stay ours, for the reaper
+    channel.keep_private()
     emit({"runner": "started"})
     try:
         use_runtime()
@@ -420,6 +442,7 @@ def main() -> None:
             import cadquery  # noqa: F401
             import geometry  # noqa: F401
             import scipy.spatial  # noqa: F401
+            import views  # noqa: F401
         except ImportError as exc:
             emit({"runtime_missing": f"{type(exc).__name__}: {exc}"})
             return

@@ -17,17 +17,26 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.chart.extract import extract_script
 from rewardgate.verifiers.chart.models import TERMS, ChartOptions, ChartReference
 from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.evidence_images import EvidenceSettings, wants_images
 from rewardgate.verifiers.sandboxed import SANDBOX_TOOLCHAINS, backend_identity, backend_name
 
-__all__ = ["ChartOptions", "ChartReference", "ChartVerifier", "extract_script"]
+__all__ = ["ChartOptions", "ChartReference", "ChartSettings", "ChartVerifier", "extract_script"]
 
 MARGIN_S = 10.0
 # Debian's python3-matplotlib, which the sandbox's /usr/bin/python3 imports.
 SANDBOX_MATPLOTLIB = "/usr/lib/python3/dist-packages/matplotlib/__init__.py"
+
+
+class ChartSettings(EvidenceSettings):
+    """This server's `chart` settings (`[verifiers.chart]`): the evidence images' cap."""
+
+
+_CONFORMANCE_CHART = "import matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [3, 1])\n"
 
 
 class ChartVerifier(Verifier[ChartReference, ChartOptions]):
@@ -39,6 +48,11 @@ class ChartVerifier(Verifier[ChartReference, ChartOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = ChartReference
     Options: ClassVar[type[VerifierOptions]] = ChartOptions
+    conformance = Conformance(
+        full=Case(f"```python\n{_CONFORMANCE_CHART}```", {"target_code": _CONFORMANCE_CHART}),
+        zero=Case("no code here", {"target_code": _CONFORMANCE_CHART}),
+        invalid=Case("no code here", {}),  # no target
+    )
     source_modules = ("rewardgate.verifiers.image", "rewardgate.sandbox")
     judging_packages = ("numpy", "pillow", "scikit-image", "scipy")
     # The chart script runs on the sandbox's python3 and Debian's matplotlib.
@@ -54,6 +68,12 @@ class ChartVerifier(Verifier[ChartReference, ChartOptions]):
         return backend_identity(backend, self.env)
 
     lowest_reward = 0.0
+    Settings = ChartSettings
+    settings: ChartSettings
+
+    def cacheable_for(self, reference: ChartReference, options: ChartOptions) -> bool:
+        """Verdicts with evidence images are not cached (see `evidence_images`)."""
+        return not wants_images(options)
 
     def prepare(
         self, reference: Any, options: dict[str, Any] | None
@@ -80,7 +100,9 @@ class ChartVerifier(Verifier[ChartReference, ChartOptions]):
         from rewardgate.verifiers.sandboxed import configure_docker
 
         configure_docker(self.env)
-        return judge(response, reference, options, self.env.asset_dir)
+        return judge(
+            response, reference, options, self.env.asset_dir, self.settings.evidence_max_bytes
+        )
 
     def budget_s(self, reference: ChartReference, options: ChartOptions, default_s: float) -> float:
         if options.timeout_s:

@@ -21,6 +21,7 @@ from rewardgate.verifiers.chart.models import MAX_SCRIPT_CHARS, ChartOptions, Ch
 from rewardgate.verifiers.chart.run import ChartRecord, execute
 from rewardgate.verifiers.chart.targets import canvas_of, target_of
 from rewardgate.verifiers.errors import VerifierError
+from rewardgate.verifiers.evidence_images import attach_images, difference_map, wants_images
 from rewardgate.verifiers.image.compare import compare, mix
 
 __all__ = ["judge", "structure_scores", "texts"]
@@ -64,8 +65,13 @@ def structure_scores(
 
 
 def judge(
-    response: str, reference: ChartReference, options: ChartOptions, asset_dir: Path | None
+    response: str,
+    reference: ChartReference,
+    options: ChartOptions,
+    asset_dir: Path | None,
+    max_image_bytes: int = 0,
 ) -> Verdict:
+    """The verdict; with `evidence: "images"` the renders too, within `max_image_bytes`."""
     script = extract_script(response)
     if script is None:
         return Verdict(LOWEST, details={"reason": "no_code"})
@@ -102,6 +108,13 @@ def judge(
         details["drawn"] = _drawn(outcome.record, options.tick_labels, options.color_reading)
     weights = {t: w for t, w in options.active_weights().items() if t in terms}
     details.update(reason="scored", terms=terms, weights=weights)
+    if wants_images(options):
+        images = {
+            "target": target.canvas,
+            "candidate": canvas,
+            "difference": difference_map(canvas, target.canvas),
+        }
+        attach_images(details, images, max_image_bytes)
     return Verdict(mix(terms, weights, LOWEST), details=details)
 
 

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rewardgate.verifiers.base import VerifierOptions
+from rewardgate.verifiers.evidence_images import EvidenceOptions
 from rewardgate.verifiers.image.presets import PIXEL_TERMS
 
 __all__ = [
@@ -78,7 +78,7 @@ class ChartReference(BaseModel):
         return self
 
 
-class ChartOptions(VerifierOptions):
+class ChartOptions(EvidenceOptions):
     """How the script is run and the charts compared."""
 
     weights: dict[Term, float] = Field(

@@ -2,9 +2,9 @@
 
 Shipped as text into the sandbox work dir with `startup.py`, `colours.py`,
 `chartmimic.py` and `instrument.py` (loaded into one namespace, `SHIPPED`) and run as
-`python3 -I runner.py`, or as `main()` in a fork of a zygote that ran `preload()`
-(matplotlib already imported, so a run skips its import). It must not import
-rewardgate. One run:
+the entry `runner.py`, cold or as `main()` in a fork of a zygote that ran `preload()`
+(matplotlib already imported, so a run skips its import). It imports nothing of
+rewardgate but the sandbox's inside library (`rewardgate.sandbox.inside`). One run:
 
 1. The job (dpi, figure size, seed, limits) arrives as JSON on stdin; the script is
    `chart.py` in the work dir. The runner says it started on fd 3 (the channel).
@@ -14,8 +14,9 @@ rewardgate. One run:
    the Agg backend, then saves the figure itself and sends one JSON line on its pipe:
    the PNG and the record (texts, layout, chart types, colours), or why it could not.
 3. The runner waits for that line until the time limit, then kills the child and
-   every other process left in the sandbox (`kill(-1)` reaches the whole pid
-   namespace but pid 1 and the runner), and reports on fd 3: {"runner": "started"},
+   every other process the script left (`reaper.kill_the_rest`: the whole pid
+   namespace but pid 1 and the runner in a bwrap sandbox, the runner's descendants
+   in a docker container), and reports on fd 3: {"runner": "started"},
    then {"executed": {"ms", "exit", "signal", "timed_out"}} and {"result": ...} with
    the child's line as it came (the host checks it; the script could have written it),
    or {"internal_error": traceback} if the runner itself broke.
@@ -26,17 +27,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import select
 import signal
 import sys
 import time
 
+from rewardgate.sandbox.inside import channel, limits, loader, privileges, process, reaper
+
 TYPE_CHECKING = False  # typing costs milliseconds per sandbox run; only mypy needs it
 if TYPE_CHECKING:
     from typing import Any
 
-CHANNEL = 3
 SCRIPT = "chart.py"
 MAX_RESULT_BYTES = 48 << 20
 # The shipped modules, loaded into one namespace before any script runs (the work dir
@@ -45,16 +46,9 @@ SHIPPED = ("startup.py", "colours.py", "chartmimic.py", "instrument.py")
 INSTRUMENT: dict[str, Any] = {}
 
 
-def emit(obj: dict[str, Any]) -> None:
-    data = (json.dumps(obj) + "\n").encode()
-    while data:
-        data = data[os.write(CHANNEL, data) :]
-
-
 def load_shipped(sources: dict[str, str]) -> None:
     INSTRUMENT["__name__"] = "instrument"
-    for name in SHIPPED:
-        exec(compile(sources[name], name, "exec"), INSTRUMENT)
+    loader.exec_files(INSTRUMENT, sources, SHIPPED)
 
 
 def preload(files: dict[str, str]) -> None:
@@ -77,13 +71,6 @@ def child_main(write_fd: int, source: str, job: dict[str, Any]) -> None:
             send({"error": "memory_limit", "message": "MemoryError"})
 
 
-def _address_space_mb() -> int:
-    """This process's virtual size (the preloaded libraries count against RLIMIT_AS)."""
-    with open("/proc/self/statm", encoding="ascii") as f:
-        pages = int(f.read().split()[0])
-    return pages * os.sysconf("SC_PAGE_SIZE") >> 20
-
-
 def start_child(source: str, job: dict[str, Any]) -> tuple[int, int]:
     """Fork the script's process: (pid, read end of its result pipe)."""
     read_fd, write_fd = os.pipe()
@@ -93,18 +80,15 @@ def start_child(source: str, job: dict[str, Any]) -> tuple[int, int]:
         return pid, read_fd
     try:
         os.setsid()
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)  # fd 0 is the job's pipe
+        process.null_stdio()
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the script's prints go nowhere
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115
-        os.closerange(3, write_fd)
-        os.closerange(write_fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-        memory = (_address_space_mb() + job["memory_mb"]) << 20
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        cpu = int(job["time_limit_s"]) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        process.close_from(3, keep=(write_fd,))
+        in_use_mb = limits.address_space_in_use() >> 20
+        limits.set_limits(
+            cpu_s=int(job["time_limit_s"]) + 1,
+            address_space_bytes=(in_use_mb + job["memory_mb"]) << 20,
+        )
         child_main(write_fd, source, job)
     finally:
         os._exit(0)
@@ -136,70 +120,47 @@ def collect(pid: int, read_fd: int, limit_s: float) -> tuple[bytes, bool]:
     return b"".join(chunks), timed_out
 
 
-def kill_the_rest() -> None:
-    """Every process of the sandbox but pid 1 and this one (the script may have forked).
-
-    Only inside a sandbox's own pid namespace, where the runner is pid 1 (warm) or 2
-    (cold, under the sandbox's shell): anywhere else `kill(-1)` would reach every
-    process of the host that this user may signal (as root, all of them).
-    """
-    if os.getpid() > 2:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(-1, signal.SIGKILL)
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
-
-
 def main() -> None:
     try:
         run()
     except Exception:  # a bug here must not read as the script's failure
         import traceback
 
-        emit({"internal_error": traceback.format_exc()[-2000:]})
+        channel.emit({"internal_error": traceback.format_exc()[-2000:]})
 
 
 def run() -> None:
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
-    os.set_inheritable(CHANNEL, False)
+    privileges.not_dumpable()
+    privileges.child_subreaper()  # the script's orphans stay ours, for the reaper
+    channel.keep_private()
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]
     if not INSTRUMENT:  # a cold start (a warm one preloaded them)
-        sources = {}
-        for name in SHIPPED:
-            with open(name, encoding="utf-8") as f:
-                sources[name] = f.read()
-        load_shipped(sources)
+        load_shipped(loader.read_files(SHIPPED))
         INSTRUMENT["preload_modules"](read_only=False)
     job = json.loads(sys.stdin.read())
     with open(SCRIPT, encoding="utf-8", errors="replace") as f:
         source = f.read()
-    emit({"runner": "started"})
+    channel.emit({"runner": "started"})
     started = time.monotonic()
     pid, read_fd = start_child(source, job)
     output, timed_out = collect(pid, read_fd, job["time_limit_s"])
     _, status = os.waitpid(pid, 0)
     ms = round((time.monotonic() - started) * 1000, 1)
-    kill_the_rest()
+    reaper.kill_the_rest()
     executed = {
         "ms": ms,
         "timed_out": timed_out,
         "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
     }
-    emit({"executed": executed})
+    channel.emit({"executed": executed})
     line = output.partition(b"\n")[0]
     if line:
         try:
             result = json.loads(line)
         except ValueError:
             result = {"error": "protocol", "message": "the script's process sent no result"}
-        emit({"result": result})
+        channel.emit({"result": result})
 
 
 if __name__ == "__main__":

@@ -21,6 +21,22 @@ TAGS: dict[str, frozenset[str]] = {
     "nodejs": frozenset({"javascript", "js", "node", "nodejs", "mjs", "cjs"}),
     "rust": frozenset({"rust", "rs"}),
     "go": frozenset({"go", "golang"}),
+    "bash": frozenset({"bash", "sh", "shell", "zsh"}),
+    "php": frozenset({"php"}),
+    "lua": frozenset({"lua"}),
+    "perl": frozenset({"perl", "pl"}),
+    "ruby": frozenset({"ruby", "rb"}),
+    "r": frozenset({"r"}),
+    "typescript": frozenset({"typescript", "ts"}),
+    "racket": frozenset({"racket", "rkt", "scheme"}),
+    "csharp": frozenset({"csharp", "cs", "c#"}),
+    "d": frozenset({"d", "dlang"}),
+    "d_ut": frozenset({"d", "dlang"}),
+    "scala": frozenset({"scala"}),
+    "kotlin": frozenset({"kotlin", "kt"}),
+    "kotlin_script": frozenset({"kotlin", "kt", "kts"}),
+    "jest": frozenset({"typescript", "ts", "javascript", "js"}),
+    "verilog": frozenset({"verilog", "v", "systemverilog", "sv"}),
 }
 
 # An opening fence at a line start: 3+ backticks or tildes, then an optional tag.

@@ -1,7 +1,8 @@
 """Trusted in-sandbox harness for the function-call formats (HumanEval, MBPP, pytest, APPS).
 
-Shipped as text into the sandbox work dir and run as `python3 -I harness.py` with the
-job as JSON on stdin; it must not import rewardgate. It keeps fd 3 (the result
+Shipped as text into the sandbox work dir and run as the entry `harness.py` with the
+job as JSON on stdin; it imports nothing of rewardgate but the sandbox's inside
+library (`rewardgate.sandbox.inside`, there in every sandbox). It keeps fd 3 (the result
 channel) and the test code. The program runs in a separate child process (see
 `Child`: fd 3 and the job's stdin are closed there before any of its code runs) that
 imports it and serves calls over a pipe (harness_child.py). Test code runs here, with
@@ -24,17 +25,17 @@ import builtins
 import contextlib
 import json
 import os
-import resource
 import select
 import signal
 import sys
 import time
 
+from rewardgate.sandbox.inside import channel, limits, loader, privileges, process
+
 TYPE_CHECKING = False  # typing costs milliseconds per sandbox run; only mypy needs it
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
-CHANNEL = 3
 MAX_MESSAGE = 32 << 20
 # Loaded from the shipped files at start-up, before any program runs (the work dir is
 # writable by the program; nothing is imported from it later).
@@ -91,14 +92,8 @@ class Child:
         if pid == 0:
             try:
                 os.setsid()
-                null = os.open(os.devnull, os.O_RDWR)
-                for fd in (0, 1, 2):
-                    os.dup2(null, fd)  # fd 0 is the job's pipe: gone before any program runs
-                keep = {0, 1, 2, to_child, from_child}
-                for fd in range(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0]):
-                    if fd not in keep:  # fd 3, the channel, above all
-                        with contextlib.suppress(OSError):
-                            os.close(fd)
+                process.null_stdio()
+                process.close_from(3, keep=(to_child, from_child))  # the channel above all
                 return to_child, from_child
             except BaseException:
                 os._exit(127)
@@ -123,9 +118,7 @@ class Child:
 
     @staticmethod
     def _limit(memory_mb: int) -> None:
-        memory = memory_mb << 20
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        limits.set_limits(address_space_bytes=memory_mb << 20)
 
     def start(self, limit_s: float) -> None:
         if self.pid:  # the preforked child waits for its settings
@@ -226,15 +219,9 @@ class Child:
         return call
 
 
-def emit(obj: dict[str, Any]) -> None:
-    data = (json.dumps(obj) + "\n").encode()
-    while data:
-        data = data[os.write(CHANNEL, data) :]
-
-
 def run_tests(child: Child, tests: list[tuple[str, Any]], stop_on_failure: bool) -> None:
     """Run `(name, thunk)` pairs; one verdict line per test on the channel."""
-    emit({"tests": [name for name, _ in tests]})
+    channel.emit({"tests": [name for name, _ in tests]})
     limit = child.job["time_limit"]
     for index, (_name, thunk) in enumerate(tests):
         child.failed = None
@@ -263,10 +250,10 @@ def run_tests(child: Child, tests: list[tuple[str, Any]], stop_on_failure: bool)
         if child.failed is not None:
             label, message = child.failed.label, str(child.failed)
         ms = round((time.monotonic() - started) * 1000, 1)
-        emit({"test": index, "label": label, "message": message[:500], "ms": ms})
+        channel.emit({"test": index, "label": label, "message": message[:500], "ms": ms})
         if label != "passed" and stop_on_failure:
             break
-    emit({"done": True})
+    channel.emit({"done": True})
 
 
 def main() -> None:
@@ -275,13 +262,13 @@ def main() -> None:
     except Exception:  # a bug here must not read as the program's failure
         import traceback
 
-        emit({"internal_error": traceback.format_exc()[-2000:]})
+        channel.emit({"internal_error": traceback.format_exc()[-2000:]})
 
 
 def load_shipped(sources: dict[str, str]) -> None:
-    for (name, namespace), text in zip(SHIPPED.items(), (sources[n] for n in SHIPPED), strict=True):
+    for name, namespace in SHIPPED.items():
         namespace["__name__"] = name.removesuffix(".py")
-        exec(compile(text, name, "exec"), namespace)
+        loader.exec_files(namespace, sources, [name])
 
 
 def preload(files: dict[str, str]) -> None:
@@ -294,24 +281,18 @@ def preload(files: dict[str, str]) -> None:
 
 
 def harness() -> None:
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
-    os.set_inheritable(CHANNEL, False)
+    privileges.not_dumpable()
+    channel.keep_private()
     sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.getcwd()]
     sys.set_int_max_str_digits(0)
     if not WIRE:  # a cold start (a warm one preloaded them)
         # The test collectors load before any candidate runs: the work dir is writable.
-        sources = {}
-        for name in SHIPPED:
-            with open(name, encoding="utf-8") as f:
-                sources[name] = f.read()
-        load_shipped(sources)
+        load_shipped(loader.read_files(SHIPPED))
     child = Child()
     child.prefork()  # before the job is read: the child must not hold it
     job = json.loads(sys.stdin.read())
     child.job = job
-    emit({"harness": "started"})
+    channel.emit({"harness": "started"})
 
     def on_alarm(signum: int, frame: Any) -> NoReturn:
         raise CandidateFailure("time_limit", "time limit exceeded")
@@ -320,12 +301,12 @@ def harness() -> None:
     try:
         child.start(job["time_limit"] + 5)
     except CandidateFailure as failure:
-        emit({"import_failed": failure.label, "message": str(failure)[:1000]})
+        channel.emit({"import_failed": failure.label, "message": str(failure)[:1000]})
         return
     try:
         tests = FORMATS["collect"](job, child)[: job.get("max_tests") or None]
     except BaseException as exc:
-        emit({"collect_failed": f"{type(exc).__name__}: {exc}"[:1000]})
+        channel.emit({"collect_failed": f"{type(exc).__name__}: {exc}"[:1000]})
         return
     run_tests(child, tests, job.get("stop_on_failure", False))
     child.kill()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rewardgate.sandbox.languages import get_language
 from rewardgate.verifiers.base import Verdict
 from rewardgate.verifiers.code.calls import judge_calls
 from rewardgate.verifiers.code.extract import extract_program
@@ -29,7 +30,9 @@ def budget_s(ref: Any, options: CodeOptions, default_s: float) -> float:
     if options.timeout_s:
         return options.timeout_s
     run, check = sandbox_s(ref, options)
-    compile_s = COMPILE_S if ref.language != "python" else 0.0
+    compile_s = 0.0
+    if ref.language != "python":  # scalac and kotlinc may take longer than the rest
+        compile_s = max(COMPILE_S, get_language(ref.language).compile_wall_s + 5)
     return max(default_s, run + check + compile_s + MARGIN_S)
 
 

@@ -41,7 +41,26 @@ __all__ = [
 ]
 
 # SandboxFusion's ids (and `c`); the aliases are the usual names of each.
-Language = Literal["python", "c", "cpp", "java", "nodejs", "rust", "go"]
+Language = Literal[
+    "python", "c", "cpp", "java", "nodejs", "rust", "go",
+    "bash", "php", "lua", "perl", "ruby", "r", "typescript", "racket",
+    "csharp", "d", "d_ut", "scala", "kotlin", "kotlin_script", "verilog", "pytest",
+    "go_test", "junit", "jest",
+]  # fmt: skip
+# Languages with stdio tests only: their function formats are refused up front.
+STDIO_ONLY = frozenset({"d_ut", "kotlin_script", "pytest", "go_test", "junit", "jest"})
+# test_code only: `asserts` would need the response's class or object named (C#'s and
+# Scala's MultiPL-E suites), or are no Verilog (whose tests are a testbench module).
+NO_ASSERTS = frozenset({"csharp", "scala", "verilog"})
+
+
+def _function_tests(language: str) -> None:
+    if language in STDIO_ONLY:
+        raise ValueError(
+            f"language {language!r} runs stdio tests only (no function tests for it yet)"
+        )
+
+
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
@@ -51,7 +70,12 @@ class _Base(BaseModel):
 
     language: Language = Field(
         default="python",
-        description="python (default), c, cpp, java, nodejs, rust or go.",
+        description=(
+            "python (default), c, cpp, java, nodejs, rust, go, bash, php, lua, perl, ruby, "
+            "r, typescript, racket, csharp, d, d_ut, scala, kotlin, kotlin_script, verilog, "
+            "pytest, go_test, junit or jest (or an alias: js, ts, rb, sh, cs, kts, ...). d_ut, "
+            "kotlin_script and the four test runners run stdio tests only."
+        ),
     )
 
     @field_validator("language", mode="before")
@@ -126,6 +150,7 @@ class HumanEvalReference(_Base):
         language = info.data.get("language", "python")
         if language == "python":
             return _compiles(value)
+        _function_tests(language)
         from rewardgate.verifiers.code.native import check_test_program
 
         check_test_program(language, value)
@@ -161,9 +186,13 @@ class MbppReference(_Base):
     @field_validator("asserts", "setup_code")
     @classmethod
     def _python(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.data.get("language", "python") == "python":
+        language = info.data.get("language", "python")
+        if language == "python":
             for source in value if isinstance(value, list) else [value]:
                 _compiles(source)
+        _function_tests(language)
+        if language in NO_ASSERTS and info.field_name == "asserts":
+            raise ValueError(f"language {language!r} takes test_code (a test program), not asserts")
         return value
 
 

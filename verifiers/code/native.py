@@ -1,4 +1,6 @@
-"""Function tests in C, C++, Java, JavaScript, Rust and Go: one program holds both.
+"""Function tests in C, C++, Java, JavaScript, TypeScript, Rust and Go, and (through
+native_scripts.py, native_d.py, native_csharp.py, native_jvm.py and native_verilog.py)
+the scripted languages, D, C#, Kotlin, Scala and Verilog: one program holds both.
 
 Python's function formats call the program from a separate, trusted process. For the
 other languages the tests are source in the program's own language, so they are
@@ -34,7 +36,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardgate.sandbox.languages import java_names
+from rewardgate.verifiers.code.braces import blank_with, brace_depths
 from rewardgate.verifiers.code.models import CodeOptions, HumanEvalReference, MbppReference
+from rewardgate.verifiers.code.native_csharp import assemble_csharp, guard_suite
+from rewardgate.verifiers.code.native_d import assemble_d
+from rewardgate.verifiers.code.native_jvm import SCANNER as JVM_SCANNER
+from rewardgate.verifiers.code.native_jvm import assemble_kotlin, assemble_scala
+from rewardgate.verifiers.code.native_scripts import (
+    RUNTIME_FLAGS,
+    SCRIPTED,
+    SILENT_FAILURES,
+    assemble_script,
+)
+from rewardgate.verifiers.code.native_verilog import (
+    NONCE_PLUSARG,
+    assemble_verilog,
+    verilog_failure,
+    with_header,
+)
+from rewardgate.verifiers.code.native_verilog import (
+    SCANNER as VERILOG_SCANNER,
+)
 from rewardgate.verifiers.code.run import sandbox_s, select_tests
 from rewardgate.verifiers.code.stdio import (
     out_of_memory,
@@ -47,11 +69,24 @@ from rewardgate.verifiers.errors import InvalidRequest
 __all__ = ["NativeTests", "assemble", "judge_native", "native_label"]
 
 OUTPUT_CAP = 256 << 10  # per test: what the program prints, then the nonce
+# With a prompt, the response (after the prompt) and the suite are assembled apart, so
+# that what guards the suite (its asserts made ours) does not touch the response.
+SUITE_APART = frozenset({"csharp", "kotlin", "scala"})
 
-# A failed assertion: C and C++'s assert, Java's and Node's AssertionError, Rust's
-# assert! and assert_eq! (both wordings). Go has no assert: see `go_assert`, and a
-# failed `go test` function says "--- FAIL:" on stdout.
-ASSERT_SIGNS = ("Assertion `", "AssertionError", "assertion failed", "assertion `left")
+# A failed assertion: C and C++'s assert, Java's, Node's and PHP's AssertionError, Rust's
+# assert! and assert_eq! (both wordings), Lua's assert, R's stopifnot, MultiPL-E's PHP
+# suites, D's AssertError. Go has no assert: see `go_assert`, and a failed `go test`
+# function says "--- FAIL:" on stdout.
+ASSERT_SIGNS = (
+    "Assertion `",
+    "AssertionError",
+    "assertion failed",
+    "assertion `left",
+    "is not TRUE",
+    "are not all TRUE",
+    "Exception: Test failed!",
+    "core.exception.AssertError@",
+)
 
 
 @dataclass(frozen=True)
@@ -65,42 +100,41 @@ class NativeTests:
 
 
 # --- scanning: comments and literals blanked, so braces and keywords are real code ----
+# An unclosed block comment or raw string runs to the end of the text, as a compiler
+# reads it; matched only when closed, each unclosed opening made the scan quadratic
+# (50 KB of `/* ` took 10 s).
 
 _C_LIKE = re.compile(
-    r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'""",
+    r"""//[^\n]*|/\*.*?(?:\*/|\Z)|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'""",
     re.DOTALL,
 )
 _RUST = re.compile(
-    r"//[^\n]*|/\*.*?\*/|r(#*)\".*?\"\1|b?\"(?:\\.|[^\"\\])*\""
+    r"//[^\n]*|/\*.*?(?:\*/|\Z)|r(#*)\"(?:.*?\"\1|.*\Z)|b?\"(?:\\.|[^\"\\])*\""
     r"|b?'(?:\\(?:u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^'\\\n])'",
     re.DOTALL,
 )
 _GO = re.compile(
-    r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`[^`]*`""", re.DOTALL
+    r"""//[^\n]*|/\*.*?(?:\*/|\Z)|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`[^`]*`""", re.DOTALL
 )
 _JS = re.compile(
-    r"""//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`""",
+    r"""//[^\n]*|/\*.*?(?:\*/|\Z)|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`""",
     re.DOTALL,
 )
-_SCANNERS = {"c": _C_LIKE, "cpp": _C_LIKE, "java": _C_LIKE, "rust": _RUST, "go": _GO}
+_SCANNERS = {
+    "c": _C_LIKE,
+    "cpp": _C_LIKE,
+    "java": _C_LIKE,
+    "rust": _RUST,
+    "go": _GO,
+    "kotlin": JVM_SCANNER,
+    "scala": JVM_SCANNER,
+    "verilog": VERILOG_SCANNER,
+}
 
 
 def blank(source: str, language: str) -> str:
     """`source` with every comment and literal replaced by spaces (newlines kept)."""
-    pattern = _SCANNERS.get(language, _JS)
-    return pattern.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), source)
-
-
-def _depths(code: str) -> list[int]:
-    """The brace depth at each character of blanked code."""
-    depth, out = 0, []
-    for ch in code:
-        if ch == "}":
-            depth = max(depth - 1, 0)
-        out.append(depth)
-        if ch == "{":
-            depth += 1
-    return out
+    return blank_with(_SCANNERS.get(language, _JS), source)
 
 
 def _closing_brace(code: str, open_at: int) -> int:
@@ -150,6 +184,12 @@ _MAINS = {
     "rust": re.compile(r"\bfn\s+main\s*\("),
     # Go: a main, or `go test` functions (MultiPL-E's Go tests), run by testing.RunTests.
     "go": re.compile(r"\bfunc\s+(?:main|Test\w*)\s*\("),
+    "csharp": re.compile(
+        r"\bstatic\s+(?:(?:public|private|internal|async)\s+)*(?:void|int)\s+Main\s*\("
+    ),
+    "kotlin": re.compile(r"\bfun\s+main\s*\("),
+    "scala": re.compile(r"\bdef\s+main\s*\("),
+    "verilog": re.compile(r"\bmodule\s+\w+"),
 }
 
 
@@ -162,7 +202,8 @@ def check_test_program(language: str, test_code: str) -> None:
     match = pattern.search(blank(test_code, language))
     if match is None:
         hint = " (nor a TestXxx(t *testing.T) function)" if language == "go" else ""
-        raise ValueError(f"no main in the {language} test program{hint}")
+        what = "module (a testbench)" if language == "verilog" else "main"
+        raise ValueError(f"no {what} in the {language} test program{hint}")
 
 
 def _squeeze(text: str) -> str:
@@ -170,9 +211,15 @@ def _squeeze(text: str) -> str:
 
 
 def with_prompt(prompt: str, response: str, test_code: str, language: str) -> str:
-    """One text as MultiPL-E runs it: prompt + completion + tests, whose first line
-    closes the function the completion left open (and, in Java, whose last closes the
-    class the prompt opened).
+    """`prompt_parts` as one text."""
+    program, tests = prompt_parts(prompt, response, test_code, language)
+    return f"{program}\n{tests}"
+
+
+def prompt_parts(prompt: str, response: str, test_code: str, language: str) -> tuple[str, str]:
+    """(program, tests) as MultiPL-E runs them: prompt + completion, then the tests,
+    whose first line closes the function the completion left open (and, in Java, whose
+    last closes the class the prompt opened).
 
     A response that restates the prompt's last line (the signature) is the whole
     function: it replaces the prompt from there, and the tests lose the leading `}`
@@ -183,19 +230,23 @@ def with_prompt(prompt: str, response: str, test_code: str, language: str) -> st
     lines = [line for line in prompt.splitlines() if line.strip()]
     said = _squeeze(response)
     if not lines or _squeeze(lines[-1]) not in said:
-        return f"{prompt}{response}\n{test_code}"
+        return f"{prompt}{response}", test_code
     start = len(lines) - 1
     for k, line in enumerate(lines[:-1]):
         if line.rstrip().endswith("{") and _squeeze(line) in said:
             start = k
             break
+    # Only Java's tests close a block the prompt opened (the class); a scripted
+    # language's prompt opens the function alone (Perl's `sub f {` + `my(...) = @_;`).
     outer = sum(line.rstrip().endswith("{") for line in lines[start:-1])
+    if language in SCRIPTED:
+        outer = 0
     head = prompt[: prompt.index(lines[start])]  # includes and imports, kept
     for _ in range(outer):  # the tests go inside the block: its closing brace is theirs
         end = blank(response, language).rfind("}")
         response = response[:end] + response[end + 1 :] if end >= 0 else response
     tests = re.sub(r"^\s*}", "", test_code, count=1)
-    return f"{head}{response}\n{tests}"
+    return f"{head}{response}", tests
 
 
 def _c_test_main(test_code: str, language: str) -> tuple[str, str]:
@@ -227,7 +278,7 @@ _JAVA_PUBLIC_TYPE = re.compile(
 def _java_split(source: str) -> tuple[list[str], str]:
     """(import lines, the rest without package or imports, top-level `public` dropped)."""
     code = blank(source, "java")
-    depths = _depths(code)
+    depths = brace_depths(code)
     imports: list[str] = []
     pieces: list[str] = []
     last = 0
@@ -240,7 +291,7 @@ def _java_split(source: str) -> tuple[list[str], str]:
         last = match.end()
     pieces.append(source[last:])
     rest = "".join(pieces)
-    code, depths = blank(rest, "java"), _depths(blank(rest, "java"))
+    code, depths = blank(rest, "java"), brace_depths(blank(rest, "java"))
     starts = [m.start() for m in _JAVA_PUBLIC_TYPE.finditer(code) if depths[m.start()] == 0]
     for start in reversed(starts):
         rest = rest[:start] + rest[start + len("public") :]
@@ -301,6 +352,23 @@ def _node(tests: NativeTests, program: str) -> str:
     return "".join(parts)
 
 
+# TypeScript: Node's globals are declared beside the source (sandbox/languages.py);
+# MultiPL-E's suites declare `require` themselves, which TypeScript allows only at the
+# top level, so their declarations move there.
+_TS_DECLARE = re.compile(r"^[ \t]*declare[ \t]+(?:var|let|const)[ \t]+\w+[^;\n]*;?[ \t]*$", re.M)
+
+
+def _typescript(tests: NativeTests, program: str) -> str:
+    declared = _TS_DECLARE.findall(tests.test_code) + _TS_DECLARE.findall(tests.setup)
+    stripped = NativeTests(
+        tests.language,
+        _TS_DECLARE.sub("", tests.setup),
+        tests.asserts,
+        _TS_DECLARE.sub("", tests.test_code),
+    )
+    return "\n".join(line.strip() for line in declared) + "\n" + _node(stripped, program)
+
+
 def _rename_fn(source: str, language: str, keyword: str, new: str) -> str:
     code = blank(source, language)
     pattern = re.compile(rf"\b{keyword}\s+main\s*\(")
@@ -336,7 +404,7 @@ _GO_SPEC = re.compile(r'(?:[\w.]+[ \t]+)?"[^"\n]*"')
 def _go_split(source: str) -> tuple[list[str], str]:
     """(import specs, the rest without package clause or imports)."""
     code = blank(source, "go")
-    depths = _depths(code)
+    depths = brace_depths(code)
     specs: list[str] = []
     cut: list[tuple[int, int]] = []
     for match in _GO_PACKAGE.finditer(code):
@@ -346,7 +414,7 @@ def _go_split(source: str) -> tuple[list[str], str]:
         if depths[match.start()] != 0:
             continue
         text = source[match.start() : match.end()]
-        text = re.sub(r"//[^\n]*|/\*.*?\*/", " ", text, flags=re.DOTALL)
+        text = re.sub(r"//[^\n]*|/\*.*?(?:\*/|\Z)", " ", text, flags=re.DOTALL)
         specs += [spec.strip() for spec in _GO_SPEC.findall(text.split("import", 1)[1])]
         cut.append(match.span())
     rest, last = [], 0
@@ -415,10 +483,26 @@ def assemble(tests: NativeTests, program: str) -> str:
         return _java(tests, program)
     if language == "nodejs":
         return _node(tests, program)
+    if language == "typescript":
+        return _typescript(tests, program)
+    if language in SCRIPTED:
+        return assemble_script(language, program, tests.setup, tests.asserts, tests.test_code)
     if language == "rust":
         return _rust(tests, program)
     if language == "go":
         return _go(tests, program)
+    if language == "d":
+        source = f"{program}\n{tests.setup}\n{tests.test_code}"
+        return assemble_d(tests, source, blank(source, "c"))
+    if language == "csharp":
+        source = f"{program}\n{tests.setup}\n{guard_suite(tests.test_code)}"
+        return assemble_csharp(source, blank(source, "java"))
+    if language == "kotlin":
+        return assemble_kotlin(tests, program)
+    if language == "scala":
+        return assemble_scala(tests, program)
+    if language == "verilog":
+        return assemble_verilog(program, f"{tests.setup}\n{tests.test_code}")
     raise InvalidRequest(f"no native function tests for {language!r}")
 
 
@@ -431,9 +515,14 @@ def go_assert(stderr: str) -> bool:
     return "panic: runtime error" not in stderr and bool(_GO_TEST_FRAME.search(stderr))
 
 
-def native_label(exit_code: int, stdout: str, stderr: str, nonce: str) -> tuple[str, str]:
+def native_label(
+    exit_code: int, stdout: str, stderr: str, nonce: str, language: str = ""
+) -> tuple[str, str]:
     """(label, why) of a test that did not time out."""
     if exit_code == 0:
+        failure = verilog_failure(stdout) if language == "verilog" else ""
+        if failure:  # a testbench reports failures on stdout and exits 0
+            return "wrong_answer", failure
         if nonce in stdout.splitlines():
             return "passed", ""
         return "runtime_error", "the program ended the process before the test finished"
@@ -441,6 +530,10 @@ def native_label(exit_code: int, stdout: str, stderr: str, nonce: str) -> tuple[
         return "memory_limit", stderr
     if "--- FAIL:" in stdout:  # `go test` functions say why on stdout
         return "wrong_answer", stdout[stdout.index("--- FAIL:") :]
+    if language == "ruby" and exit_code == 1 and "Failure:" in stdout:  # test-unit
+        return "wrong_answer", stdout[stdout.index("Failure:") :]
+    if language in SILENT_FAILURES and exit_code == 1 and not stderr.strip():
+        return "wrong_answer", "a test failed (exit 1)"
     if go_assert(stderr) or any(sign in stderr for sign in ASSERT_SIGNS):
         return "wrong_answer", stderr
     return "runtime_error", stderr
@@ -456,6 +549,13 @@ def judge_native(
         tests = NativeTests(
             ref.language, ref.setup_code, asserts=tuple(ref.asserts[i] for i in chosen)
         )
+    elif ref.prompt is not None and ref.language == "verilog":
+        program = with_header(ref.prompt, program)
+        tests, chosen = NativeTests(ref.language, test_code=ref.test_code), [0]
+    elif ref.prompt is not None and (ref.language in SUITE_APART or ref.language in SCRIPTED):
+        # The suite kept apart from the response: what guards it goes between the two.
+        program, suite = prompt_parts(ref.prompt, program, ref.test_code, ref.language)
+        tests, chosen = NativeTests(ref.language, test_code=suite), [0]
     elif ref.prompt is not None:
         whole = with_prompt(ref.prompt, program, ref.test_code, ref.language)
         tests, program, chosen = NativeTests(ref.language, test_code=whole), "", [0]
@@ -465,8 +565,11 @@ def judge_native(
     source = assemble(tests, program)
     nonce = secrets.token_hex(16)
     args = [[str(position), nonce] for position in range(len(chosen))]
+    if ref.language == "verilog":  # vvp passes only plusargs to the design
+        args = [[f"+{NONCE_PLUSARG}={nonce}"]]
     run_s, _ = sandbox_s(ref, options)
-    flags = ("-ea",) if ref.language == "java" else ()  # Java ignores assert without it
+    # Java ignores assert without -ea; PHP's asserts are compiled out without its flags.
+    flags = ("-ea",) if ref.language == "java" else RUNTIME_FLAGS.get(ref.language, ())
     runs = run_program(
         source,
         ref.language,
@@ -491,7 +594,7 @@ def judge_native(
             outcome["label"] = "time_limit"
         else:
             stdout = base64.b64decode(report["stdout"]).decode("utf-8", "replace")
-            label, why = native_label(report["exit"], stdout, report["stderr"], nonce)
+            label, why = native_label(report["exit"], stdout, report["stderr"], nonce, ref.language)
             outcome["label"] = label
             if label != "passed":
                 outcome.update(exit=report["exit"], message=why[:500])

@@ -54,7 +54,10 @@ def _cases(node: ast.FunctionDef) -> int:
     return count
 
 
+@functools.lru_cache(maxsize=256)
 def _count_pytest(source: str) -> int:
+    """Memoised on the text: `budget_s` asks it on the gateway for every item, a GRPO
+    group repeats one test file, and `ast.parse` holds the GIL however it is threaded."""
     count = 0
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
@@ -118,20 +121,23 @@ def execute(
     output_bytes: int = 1 << 20,
     file_bytes: int = 0,
     mounts: tuple[Mount, ...] = (),
+    open_files: int = Limits.open_files,
 ) -> tuple[ExecResult, list[dict[str, Any]]]:
-    """Run `script` with `job` on stdin; its channel lines. `file_bytes`: largest file it writes."""
+    """Run `script` with `job` on stdin; its channel lines. `file_bytes`: largest file it
+    writes; `open_files`: what the program's runtime needs (R: 256)."""
     limits = Limits(
         wall_s=wall_s,
         cpu_s=wall_s,
         memory_mb=options.memory_mb + HARNESS_MB,
         file_size_mb=max(16, (file_bytes >> 20) + 2),
         output_bytes=output_bytes,
+        open_files=open_files,
     )
     backend = _backend(options.backend)
     try:
         if mounts:  # a program the host built: only a cold sandbox mounts host paths
             files = {**files, **_entry(script).files}
-            argv = ["python3", "-I", script]
+            argv = _entry(script).cold_argv
             result = backend.run(argv, files, json.dumps(job), limits, mounts=mounts, channel=True)
         else:
             result = backend.run_python(

@@ -1,7 +1,8 @@
 """Trusted in-sandbox runner for stdio tests and output checkers.
 
-Shipped as text into the sandbox work dir and run as `python3 -I runner.py` with the
-job as JSON on stdin; it must not import rewardgate. It runs the program (Python,
+Shipped as text into the sandbox work dir and run as the entry `runner.py` with the
+job as JSON on stdin; it imports nothing of rewardgate but the sandbox's inside
+library (`rewardgate.sandbox.inside`). It runs the program (Python,
 parsed first; or a binary the host built and mounted) once per test with that test's
 stdin, and writes one
 JSON line per test to fd 3 with the captured stdout (base64, cut at a cap the host
@@ -20,35 +21,26 @@ import base64
 import contextlib
 import json
 import os
-import resource
 import select
 import signal
 import sys
 import time
+
+from rewardgate.sandbox.inside import channel, limits, privileges, process
 
 TYPE_CHECKING = False  # typing costs milliseconds per sandbox run; only mypy needs it
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-CHANNEL = 3
 TAIL = 1000
 DEFAULT_MAX_STR_DIGITS = sys.get_int_max_str_digits()  # before main() lifts it
 
 
-def emit(obj: dict[str, Any]) -> None:
-    data = (json.dumps(obj) + "\n").encode()
-    while data:
-        data = data[os.write(CHANNEL, data) :]
-
-
 def limiter(memory_mb: int, cpu_s: int, file_bytes: int) -> Callable[[], None]:
     def apply() -> None:
-        if memory_mb:  # 0: a runtime RLIMIT_AS breaks (JVM, Go, V8); the cgroup bounds it
-            resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # memory_mb 0: a runtime RLIMIT_AS breaks (JVM, Go, V8); the cgroup bounds it.
+        limits.set_limits(cpu_s=cpu_s, file_bytes=file_bytes, address_space_bytes=memory_mb << 20)
 
     return apply
 
@@ -74,9 +66,7 @@ def exec_python(argv: list[str]) -> int:
     sys.modules["__main__"] = main
     sys.argv = list(argv)
     sys.path.insert(0, os.getcwd())
-    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    process.reopen_std_streams()
     code = 0
     try:
         with open(path, "rb") as f:
@@ -121,9 +111,8 @@ def spawn(argv: list[str], python: bool, files: tuple[Any, Any, Any], limit: Any
         return pid
     try:
         os.setsid()
-        for target, f in enumerate(files):
-            os.dup2(f.fileno(), target)
-        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        process.move_fds([f.fileno() for f in files])
+        process.close_from(3)
         limit()
         if not python:
             os.execvp(argv[0], argv)
@@ -188,16 +177,16 @@ def stdio(job: dict[str, Any]) -> None:
     if python:
         problem = syntax_error()
         if problem is not None:
-            emit({"compile_error": problem})
+            channel.emit({"compile_error": problem})
             return
         argv = ["solution.py"]
-    emit({"compiled": True})
+    channel.emit({"compiled": True})
     args = job.get("args") or [[] for _ in job["stdin"]]  # per test, after argv
     tests = zip(job["stdin"], job["caps"], args, strict=True)
     for index, (stdin_text, cap, extra) in enumerate(tests):
         stdin = stdin_text.encode()
         result = run(argv + extra, python, stdin, job["time_limit"], job["memory_mb"], cap)
-        emit({"test": index, **result})
+        channel.emit({"test": index, **result})
         if job["stop_on_failure"] and (result["exit"] != 0 or result["timed_out"]):
             break
 
@@ -209,7 +198,7 @@ def check(job: dict[str, Any]) -> None:
                 f.write(case[name])
         argv = ["checker.py", "input.txt", "expected.txt", "actual.txt"]
         result = run(argv, True, b"", job["time_limit"], job["memory_mb"], 1 << 16)
-        emit(
+        channel.emit(
             {
                 "test": index,
                 "exit": result["exit"],
@@ -220,21 +209,19 @@ def check(job: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
-    os.set_inheritable(CHANNEL, False)
+    privileges.not_dumpable()
+    channel.keep_private()
     sys.set_int_max_str_digits(0)
     job = json.loads(sys.stdin.read())
-    emit({"runner": "started"})
+    channel.emit({"runner": "started"})
     try:
         check(job) if job["kind"] == "check" else stdio(job)
     except Exception:  # a bug here must not read as the program's failure
         import traceback
 
-        emit({"internal_error": traceback.format_exc()[-2000:]})
+        channel.emit({"internal_error": traceback.format_exc()[-2000:]})
         return
-    emit({"done": True})
+    channel.emit({"done": True})
 
 
 if __name__ == "__main__":

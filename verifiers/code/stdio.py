@@ -10,7 +10,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from rewardgate.sandbox.api import ExecResult, Mount
+from rewardgate.sandbox.api import ExecResult, Limits, Mount
 from rewardgate.verifiers.code.compare import compare, first_difference
 from rewardgate.verifiers.code.models import AppsReference, Checker, CodeOptions, StdioReference
 from rewardgate.verifiers.code.run import (
@@ -40,7 +40,8 @@ APPS_PRELUDE = (
 
 
 # How each runtime says it ran out of memory (Python and Java's ...MemoryError, C++,
-# Go and Node's "out of memory", Rust's allocation failure, a JVM that cannot start).
+# Go and Node's "out of memory", Rust's allocation failure, a JVM that cannot start;
+# PHP and Perl's "Out of memory", bash's xrealloc, Lua's, R's vector allocation).
 MEMORY_SIGNS = (
     "MemoryError",
     "bad_alloc",
@@ -48,6 +49,10 @@ MEMORY_SIGNS = (
     "memory allocation of",
     "insufficient memory for the Java Runtime",
     "Could not reserve enough space",
+    "Out of memory",
+    "xrealloc: cannot allocate",
+    "not enough memory",
+    "cannot allocate vector",
 )
 SIGKILL_EXIT = -9
 
@@ -108,6 +113,7 @@ def run_program(
     largest = max(len(stdin.encode()) + cap for stdin, cap in zip(stdins, caps, strict=True))
     files = {"solution.py": program} if language == "python" else {}
     mounts: tuple[Mount, ...] = ()
+    open_files = Limits.open_files
     if language != "python":
         built = toolchain(options.backend).prepare(language, program)
         if not built.ok:
@@ -115,8 +121,11 @@ def run_program(
         argv = list(built.argv)
         job["argv"] = argv[:1] + list(runtime_flags) + argv[1:]
         mounts = tuple(built.mounts)
-        files = {name: data.decode() for name, data in built.files.items()}  # Node's source
-    result, lines = execute(options, "runner.py", files, job, run_s, output, largest, mounts)
+        files = {name: data.decode() for name, data in built.files.items()}  # scripts' sources
+        open_files = max(open_files, built.language.open_files)
+    result, lines = execute(
+        options, "runner.py", files, job, run_s, output, largest, mounts, open_files
+    )
     if "compile_error" in (lines[1] if len(lines) > 1 else {}):
         failed: list[dict[str, Any]] = [{"test": i, "label": "compile_error"} for i in chosen]
         failed[0]["stderr"] = str(lines[1]["compile_error"])[-1000:]  # once: the same for all

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, PrivateAttr, RootModel, ValidationError
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import (
     Prepared,
     Verdict,
@@ -54,6 +55,14 @@ class ComposeReference(RootModel[Any]):
     _spec: ComposeSpec | None = PrivateAttr(default=None)
 
 
+_CONFORMANCE_SPEC = {
+    "children": [
+        {"name": "answer", "verifier": "math", "weight": 0.5},
+        {"name": "form", "verifier": "format", "weight": 0.5, "options": {"pattern": "<think>.*"}},
+    ]
+}
+
+
 class ComposeVerifier(Verifier[ComposeReference, ComposeSpec]):
     name = "compose"
     version = "1"
@@ -63,6 +72,11 @@ class ComposeVerifier(Verifier[ComposeReference, ComposeSpec]):
     )
     Reference: ClassVar[type[BaseModel]] = ComposeReference
     Options: ClassVar[type[VerifierOptions]] = ComposeSpec
+    conformance = Conformance(
+        full=Case("<think>ok</think> \\boxed{4}", "4", _CONFORMANCE_SPEC),
+        zero=Case("no reasoning, \\boxed{5}", "4", _CONFORMANCE_SPEC),
+        invalid=Case("\\boxed{4}", "4", {"children": [], "formula": "x"}),
+    )
 
     _installed: Registry | None = None
 
@@ -86,7 +100,7 @@ class ComposeVerifier(Verifier[ComposeReference, ComposeSpec]):
         except ValidationError as exc:
             raise InvalidRequest(describe_validation_error(where, exc)) from None
         if spec.spec is not None:
-            named = self.env.config.get("reward_specs", {})
+            named = self.env.reward_specs
             if spec.spec not in named:
                 raise InvalidRequest(
                     f"{where}.spec: no reward spec named {spec.spec!r}; this server has "

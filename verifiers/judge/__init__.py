@@ -13,10 +13,12 @@ no verdict (`error`), after retries. Verdicts are cached only at temperature 0.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.errors import InvalidRequest, VerifierError
 from rewardgate.verifiers.judge import prompt
@@ -39,6 +41,13 @@ class JudgeVerifier(Verifier[JudgeReference, JudgeOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = JudgeReference
     Options: ClassVar[type[VerifierOptions]] = JudgeOptions
+    # Needs one endpoint configured (judge_endpoints) that scores as the response says:
+    # the test suite's tests/verifiers/judge_server.py.
+    conformance = Conformance(
+        full=Case("SCORE=10", "42"),
+        zero=Case("SCORE=0", "42"),
+        invalid=Case("SCORE=10", "42", {"score_pattern": "("}),  # not a regex
+    )
 
     _chat: ChatClient | None = None
 
@@ -56,7 +65,7 @@ class JudgeVerifier(Verifier[JudgeReference, JudgeOptions]):
 
     def endpoint(self, options: JudgeOptions) -> JudgeEndpoint:
         """The named endpoint (or the only one); never a URL from the request."""
-        endpoints: dict[str, JudgeEndpoint] = self.env.config.get("judge_endpoints", {})
+        endpoints: Mapping[str, JudgeEndpoint] = self.env.judge_endpoints
         name = options.endpoint
         if name is None and len(endpoints) == 1:
             name = next(iter(endpoints))

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.math.judge import judge
 from rewardgate.verifiers.math.models import MathOptions, MathReference
@@ -33,6 +34,11 @@ class MathVerifier(Verifier[MathReference, MathOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = MathReference
     Options: ClassVar[type[VerifierOptions]] = MathOptions
+    conformance = Conformance(
+        full=Case("\\boxed{\\frac{1}{2}}", "0.5"),
+        zero=Case("The answer is 41.", "42"),
+        invalid=Case("\\boxed{1}", "0,500"),  # ambiguous: 0.5 or 500
+    )
     judging_packages = JUDGING_PACKAGES
 
     def judge(self, response: str, reference: MathReference, options: MathOptions) -> Verdict:

@@ -33,7 +33,11 @@ def equivalent(gold: Any, answer: Any, options: MathOptions) -> bool:
     """math-verify's verdict on one pair, its own timeout off (the engine's deadline rules)."""
     from math_verify import verify
 
-    if _tiny_numbers_differ(gold, answer, options):
+    if (
+        _tiny_numbers_differ(gold, answer, options)
+        or _constants_differ(gold, answer)
+        or (options.strict and _polynomials_differ(gold, answer))
+    ):
         return False
     return bool(
         verify(
@@ -67,6 +71,113 @@ def _tiny_numbers_differ(gold: Any, answer: Any, options: MathOptions) -> bool:
         return False
     tolerance = 10.0 ** -max(options.float_rounding - 2, 1)
     return not math.isclose(gold_value, answer_value, rel_tol=tolerance)
+
+
+# A difference at least this large (relative to the gold, and at least absolute) is
+# read as certain from 30 evaluated digits.
+_CLEAR_DIFFERENCE = 1e-6
+
+
+def _constants_differ(gold: Any, answer: Any) -> bool:
+    """Whether two plain constants (`5\\sqrt{17}` and `5\\sqrt{18}`) are clearly unequal.
+
+    math-verify decides such a pair last by `simplify(gold - answer) == 0`, which takes
+    milliseconds for radicals and is reached whenever the faster tests failed; every
+    one of its tests is true only for equal values (structural equality, equal
+    evaluations, a difference that simplifies to zero). So a difference evaluated to 30
+    digits and far from zero is its verdict, False, without the simplification.
+
+    Plain constants only: integers, fractions, sums, products and rational powers of
+    them (radicals), pi and e. No Float (math-verify rounds those), no UnevaluatedExpr
+    (its percentages: 9% equals 9 there), no function, limit or sum. Anything else, and
+    any pair this cannot evaluate, goes to math-verify unchanged.
+    """
+    from sympy import Rational
+
+    if isinstance(gold, Rational) and isinstance(answer, Rational):
+        return False  # math-verify compares two rationals at once
+    if not (_is_plain_constant(gold) and _is_plain_constant(answer)) or gold == answer:
+        return False
+    try:
+        difference = abs(complex((gold - answer).evalf(30)))
+        scale = max(1.0, abs(complex(gold.evalf(30))))
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return False
+    return math.isfinite(difference) and difference > _CLEAR_DIFFERENCE * scale
+
+
+def _is_plain_constant(item: Any) -> bool:
+    from sympy import Add, Basic, Mul, Pow, Rational, S, preorder_traversal
+
+    if not isinstance(item, Basic):
+        return False
+    for node in preorder_traversal(item):
+        if isinstance(node, Pow):
+            if not isinstance(node.exp, Rational):
+                return False
+        elif not (isinstance(node, (Rational, Add, Mul)) or node is S.Pi or node is S.Exp1):
+            return False
+    return True
+
+
+# Where `_polynomials_differ` evaluates both sides: distinct primes, one per symbol.
+_POINTS = (101, 103, 107, 109, 113, 127, 131, 137)
+# The highest power it evaluates; higher ones go to math-verify.
+_MAX_DEGREE = 64
+
+
+def _polynomials_differ(gold: Any, answer: Any) -> bool:
+    """Whether two polynomials with rational coefficients (`x^2 - 3x - 10` and
+    `(x - 6)(x + 2)`) differ at a point, evaluated exactly: then `gold - answer` is not
+    identically zero, so math-verify's tests (structural equality, an evaluation to
+    zero, `simplify(gold - answer) == 0`) are all false, and its `simplify` took
+    milliseconds to say so. Not when either side is one symbol: math-verify compares
+    those by their letters (`\\text{odd}` equals `odd`, read o*d*d). Equal values at
+    the point decide nothing: math-verify judges the pair as before. Only under
+    `strict` (math-verify renames the answer's variables otherwise); symbols beyond
+    `_POINTS` or anything but integers, fractions, sums, products, natural powers and
+    numbers' reciprocals go to math-verify unchanged.
+    """
+    from sympy import Symbol
+
+    if isinstance(gold, Symbol) or isinstance(answer, Symbol):
+        return False  # math-verify reads `\\text{odd}` against `odd` (o*d*d) by its letters
+    symbols: set[Any] = set()
+    if not (_is_polynomial(gold, symbols) and _is_polynomial(answer, symbols)):
+        return False
+    if not symbols or len(symbols) > len(_POINTS):
+        return False  # constants: `_constants_differ`'s; too many symbols: not ours
+    from sympy import Integer, Rational
+
+    point = {
+        symbol: Integer(value)
+        for symbol, value in zip(sorted(symbols, key=str), _POINTS, strict=False)
+    }
+    difference = gold.xreplace(point) - answer.xreplace(point)
+    return isinstance(difference, Rational) and difference != 0
+
+
+def _is_polynomial(item: Any, symbols: set[Any]) -> bool:
+    """Whether `item` is a polynomial with rational coefficients; adds its symbols."""
+    from sympy import Add, Basic, Integer, Mul, Pow, Rational, Symbol, preorder_traversal
+
+    if not isinstance(item, Basic):
+        return False
+    for node in preorder_traversal(item):
+        if isinstance(node, Symbol):
+            symbols.add(node)
+        elif isinstance(node, Pow):
+            # A natural power, or a number's reciprocal (LaTeX's `\\frac{3x + 1}{6}`); not
+            # a high one: `x^{10000000}` at the point would be a number of 20 million digits.
+            if not (
+                isinstance(node.exp, Integer)
+                and abs(node.exp) <= _MAX_DEGREE
+                and (node.exp >= 0 or (isinstance(node.base, Rational) and node.base != 0))
+            ):
+                return False
+        elif not isinstance(node, (Rational, Add, Mul)):
+            return False
+    return True
 
 
 def find_match(gold: Reading, answers: Sequence[Reading], options: MathOptions) -> Match | None:

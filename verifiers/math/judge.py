@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from rewardgate.verifiers.base import Verdict
@@ -27,6 +28,7 @@ from rewardgate.verifiers.math.extract import (
     select_group,
 )
 from rewardgate.verifiers.math.numbers import Ambiguous
+from rewardgate.verifiers.math.numerals import install as install_numerals
 from rewardgate.verifiers.math.parse import (
     Extraction,
     is_too_large,
@@ -53,6 +55,7 @@ MAX_SHOWN_CHARS = 300
 
 def judge(response: str, answer: str, options: MathOptions) -> Verdict:
     """Score `response` against the gold `answer`; a gold that is one letter is a choice."""
+    install_numerals()  # once per process: numbers read without sympy's Python parser
     gold_boxes = find_boxes(answer)
     letter = gold_letter(",".join(box.content for box in gold_boxes) if gold_boxes else answer)
     groups: list[BoxGroup] = []
@@ -72,6 +75,21 @@ def _shown(items: Sequence[Any]) -> list[str]:
     if len(items) > MAX_SHOWN_ITEMS:
         shown.append(f"... {len(items) - MAX_SHOWN_ITEMS} more")
     return shown
+
+
+def _gold_shown(gold: Reading) -> tuple[str, ...]:
+    """The gold's value as `details` shows it, printed once per gold (`read_gold` gives a
+    GRPO group's items one reading): printing a sympy expression costs more than most
+    of the checks on an answer. A matrix gold (unhashable) is printed each time."""
+    try:
+        return _printed_gold(gold)
+    except TypeError:
+        return tuple(_shown([gold.value]))
+
+
+@lru_cache(maxsize=1024)
+def _printed_gold(gold: Reading) -> tuple[str, ...]:
+    return tuple(_shown([gold.value]))
 
 
 def _zero(rule: str, details: dict[str, Any]) -> Verdict:
@@ -154,7 +172,7 @@ def _judge_expression(
 ) -> Verdict:
     extraction = Extraction.of(options)
     gold = read_gold(answer, extraction, options.decimal_comma)
-    details: dict[str, Any] = {"gold_parsed": _shown([gold.value])}
+    details: dict[str, Any] = {"gold_parsed": list(_gold_shown(gold))}
     if gold.rules:
         details["gold_reading"] = list(gold.rules)
     located = _locate(response, groups, extraction, options)
@@ -190,9 +208,9 @@ def _judge_expression(
     if match is None:
         return _zero("not_equivalent", details)
     matched_gold, matched_pred, rule = match
-    return Verdict(
-        1.0, details={**details, "rule": rule, "matched": _shown([matched_gold, matched_pred])}
-    )
+    shown_gold = _gold_shown(gold) if matched_gold is gold.value else _shown([matched_gold])
+    matched = [*shown_gold, *_shown([matched_pred])]
+    return Verdict(1.0, details={**details, "rule": rule, "matched": matched})
 
 
 def _read_answer(located: _Located, options: MathOptions) -> list[Reading] | str:
@@ -302,7 +320,8 @@ def _as_candidate(text: str, extraction: Extraction) -> str:
 _ANSWER_PHRASE = re.compile(
     r"(?i)\banswer\s*(?:is\s*:?|:)\s*([^\n]+?)\s*(?:\.(?=\s)|\.?$)", re.MULTILINE
 )
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_ANSWER_OPEN = re.compile(r"<answer>", re.IGNORECASE)
+_ANSWER_CLOSE = re.compile(r"</answer>", re.IGNORECASE)
 # Words that may stand in a bare answer: function and constant names, LaTeX-free units
 # of math. Any other word of two letters or more makes the text prose.
 _WORD = re.compile(r"(?<![\\A-Za-z0-9{}])[A-Za-z]{2,}(?![A-Za-z0-9{(^_])")
@@ -362,8 +381,17 @@ _LEADING_WORDS = re.compile(r"^(?:[A-Za-z]{2,}\s+)+")
 
 
 def _last_answer_tag(text: str) -> str | None:
-    tags = _ANSWER_TAG.findall(text)
-    return tags[-1] if tags else None
+    """The last span `re.findall(r"<answer>(.*?)</answer>", text, re.S | re.I)` gives, in
+    one pass: that regex is quadratic on many unclosed tags (800 KB took minutes)."""
+    last = None
+    opening = _ANSWER_OPEN.search(text)
+    while opening is not None:
+        closing = _ANSWER_CLOSE.search(text, opening.end())
+        if closing is None:
+            break
+        last = text[opening.end() : closing.start()]
+        opening = _ANSWER_OPEN.search(text, closing.end())
+    return last
 
 
 def _is_bare(text: str, options: MathOptions) -> bool:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.math import JUDGING_PACKAGES
 from rewardgate.verifiers.math.models import MathOptions, MathReference
@@ -82,6 +83,11 @@ class MathStepsVerifier(Verifier[MathReference, MathStepsOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = MathReference
     Options: ClassVar[type[VerifierOptions]] = MathStepsOptions
+    conformance = Conformance(
+        full=Case("Step 1: $2+2=4$.\nStep 2: so the answer is \\boxed{4}.", "4"),
+        zero=Case("Step 1: $2+2=5$.\nStep 2: so the answer is \\boxed{5}.", "4"),
+        invalid=Case("\\boxed{4}", "4", {"no_such_option": 1}),
+    )
     source_modules = ("rewardgate.verifiers.math",)
     judging_packages = JUDGING_PACKAGES
 

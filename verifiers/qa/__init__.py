@@ -37,6 +37,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.qa.tags import answer_tags, tag_contents
 
@@ -186,6 +187,11 @@ class QaVerifier(Verifier[QaReference, QaOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = QaReference
     Options: ClassVar[type[VerifierOptions]] = QaOptions
+    conformance = Conformance(
+        full=Case("<answer>Paris</answer>", ["Paris"]),
+        zero=Case("no tags at all", "Paris"),
+        invalid=Case("<answer>Paris</answer>", []),  # no gold answer
+    )
     # Boxes are found by the math verifier's extractor.
     source_modules = ("rewardgate.verifiers.math",)
 

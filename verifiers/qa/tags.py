@@ -42,5 +42,13 @@ def first_answer(text: str) -> str | None:
 
 
 def last_answer(text: str) -> str | None:
-    tags = answer_tags(text)
-    return tags[-1] if tags else None
+    """The last of `answer_tags(text)`, found with the same scan but no list."""
+    start = text.find(OPEN)
+    last = None
+    while start >= 0:
+        end = text.find(CLOSE, start + 8)
+        if end < 0:
+            break
+        last = text[start + 8 : end]
+        start = text.find(OPEN, end + 9)
+    return last

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import NoReference, Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.errors import InvalidRequest
 
@@ -85,6 +86,11 @@ class FormatVerifier(Verifier[NoReference, FormatOptions]):
         "open-r1's tag-count partial credit, or a regex."
     )
     Options: ClassVar[type[VerifierOptions]] = FormatOptions
+    conformance = Conformance(
+        full=Case("<think>x</think> y", None, {"pattern": "^<think>.*</think> y$"}),
+        zero=Case("y", None, {"pattern": "^<think>.*</think>"}),
+        invalid=Case("y", None, {"pattern": "("}),  # not a regex
+    )
 
     def prepare(
         self, reference: Any, options: dict[str, Any] | None

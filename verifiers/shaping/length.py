@@ -2,7 +2,7 @@
 
 The length |y| is `options.length` when the trainer passes it (its tokenizer's count,
 the one that matters), else counted by `unit`: `auto` (the default) counts tokens of
-the tokenizer the server names in its config (`length_tokenizer`) when it has one and
+the tokenizer the server names in its settings (`[verifiers.length] tokenizer`) when it has one and
 whitespace-separated words otherwise; `tokens`, `words` and `chars` ask for one.
 
 - `dapo` (DAPO's soft overlong punishment, as verl's DAPO reward manager applies it),
@@ -26,13 +26,25 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, RootModel, model_validator
 
+from rewardgate.contract.conformance import Case, Conformance
+from rewardgate.contract.settings import VerifierSettings
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.errors import InvalidRequest, VerifierError
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["LengthOptions", "LengthVerifier", "cosine_reward", "dapo_reward"]
+__all__ = ["LengthOptions", "LengthSettings", "LengthVerifier", "cosine_reward", "dapo_reward"]
+
+
+class LengthSettings(VerifierSettings):
+    """The tokenizer this server counts tokens with (`[verifiers.length]`)."""
+
+    legacy_keys = ("tokenizer",)
+
+    tokenizer: Path | None = Field(
+        None, description="tokenizer.json (or its folder) `length` counts tokens with."
+    )
 
 
 class LengthReference(RootModel[Any]):
@@ -115,8 +127,17 @@ class LengthVerifier(Verifier[LengthReference, LengthOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = LengthReference
     Options: ClassVar[type[VerifierOptions]] = LengthOptions
+    conformance = Conformance(
+        full=Case("word " * 10, None, {"unit": "words", "max_len": 60, "buffer": 20}),
+        zero=Case("word " * 90, None, {"unit": "words", "max_len": 60, "buffer": 20}),
+        invalid=Case("word", None, {"unit": "words", "max_len": 0}),
+        full_reward=0.0,  # a penalty: nothing to take away
+        zero_reward=-1.0,
+    )
     judging_packages = ("tokenizers",)
     lowest_reward = -1.0
+    Settings = LengthSettings
+    settings: LengthSettings
 
     def prepare(
         self, reference: Any, options: dict[str, Any] | None
@@ -125,7 +146,8 @@ class LengthVerifier(Verifier[LengthReference, LengthOptions]):
         opts = prepared.options
         if opts.length is None and opts.unit == "tokens" and not self._tokenizer_path():
             raise InvalidRequest(
-                "options.unit: this server has no tokenizer (setting length_tokenizer); "
+                "options.unit: this server has no tokenizer (setting [verifiers.length] tokenizer, "
+                "formerly length_tokenizer); "
                 "pass options.length or count words or chars"
             )
         if opts.mode == "cosine" and opts.correct is None:
@@ -143,7 +165,7 @@ class LengthVerifier(Verifier[LengthReference, LengthOptions]):
         )
 
     def _tokenizer_path(self) -> str | None:
-        path = self.env.config.get("length_tokenizer")
+        path = self.settings.tokenizer
         return str(path) if path else None
 
     def _math_prepared(self, reference: LengthReference) -> Prepared[Any, Any]:

@@ -13,6 +13,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import NoReference, Verdict, Verifier, VerifierOptions
 
 __all__ = ["RepetitionOptions", "RepetitionVerifier", "repetition_penalty"]
@@ -47,6 +48,13 @@ class RepetitionVerifier(Verifier[NoReference, RepetitionOptions]):
         "(1 - distinct/total n-grams) * max_penalty."
     )
     Options: ClassVar[type[VerifierOptions]] = RepetitionOptions
+    conformance = Conformance(
+        full=Case("one two three four five six seven eight nine ten"),
+        zero=Case("the same line\n" * 40),
+        invalid=Case("x", None, {"no_such_option": 1}),
+        full_reward=0.0,  # a penalty: nothing to take away
+        zero_reward=-0.9,  # at most: the penalty grows towards -1 with the repeats
+    )
     lowest_reward = -1.0
 
     def lowest_reward_for(self, options: RepetitionOptions) -> float:

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.errors import InvalidRequest
 
@@ -145,6 +146,11 @@ class StringVerifier(Verifier[StringReference, StringOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = StringReference
     Options: ClassVar[type[VerifierOptions]] = StringOptions
+    conformance = Conformance(
+        full=Case("paris", "paris"),
+        zero=Case("Lyon", "paris"),
+        invalid=Case("paris", "paris", {"no_such_option": 1}),
+    )
     judging_packages = ("rapidfuzz",)
 
     def prepare(

@@ -17,8 +17,9 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
-from rewardgate.verifiers.sql.models import RewardWeights, SqlOptions, SqlReference
+from rewardgate.verifiers.sql.models import RewardWeights, SqlOptions, SqlReference, SqlSettings
 
 __all__ = ["RewardWeights", "SqlOptions", "SqlReference", "SqlVerifier"]
 
@@ -33,7 +34,21 @@ class SqlVerifier(Verifier[SqlReference, SqlOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = SqlReference
     Options: ClassVar[type[VerifierOptions]] = SqlOptions
+    # Needs `[verifiers.sql] db_dir` holding the Chinook sample as chinook.sqlite.
+    conformance = Conformance(
+        full=Case(
+            "SELECT COUNT(*) FROM Artist",
+            {"gold_sql": "SELECT COUNT(*) FROM Artist", "db": "chinook.sqlite"},
+        ),
+        zero=Case(
+            "SELECT COUNT(*) FROM Album",
+            {"gold_sql": "SELECT COUNT(*) FROM Artist", "db": "chinook.sqlite"},
+        ),
+        invalid=Case("SELECT 1", {"gold_sql": "SELECT 1", "db": "../outside.sqlite"}),
+    )
     judging_packages = ("sqlglot", "duckdb", "psycopg")
+    Settings = SqlSettings
+    settings: SqlSettings
 
     def judging_tools(self, backend: str | None) -> dict[str, str]:
         """The SQLite library Python links (not a distribution of its own)."""
@@ -49,7 +64,7 @@ class SqlVerifier(Verifier[SqlReference, SqlOptions]):
 
         prepared = super().prepare(reference, options)
         for name in (prepared.reference.db, *prepared.reference.test_dbs):
-            resolve(name, self.env)
+            resolve(name, self.env, self.settings)
         return prepared
 
     def lowest_reward_for(self, options: SqlOptions) -> float:
@@ -58,7 +73,10 @@ class SqlVerifier(Verifier[SqlReference, SqlOptions]):
     def fingerprints(self, reference: SqlReference) -> list[str]:
         from rewardgate.verifiers.sql.targets import resolve
 
-        return [resolve(name, self.env).fingerprint for name in (reference.db, *reference.test_dbs)]
+        return [
+            resolve(name, self.env, self.settings).fingerprint
+            for name in (reference.db, *reference.test_dbs)
+        ]
 
     def budget_s(self, reference: SqlReference, options: SqlOptions, default_s: float) -> float:
         if options.timeout_s:
@@ -68,7 +86,7 @@ class SqlVerifier(Verifier[SqlReference, SqlOptions]):
     def judge(self, response: str, reference: SqlReference, options: SqlOptions) -> Verdict:
         from rewardgate.verifiers.sql.judge import judge
 
-        return judge(response, reference, options, self.env)
+        return judge(response, reference, options, self.env, self.settings)
 
     def warmup(self) -> None:
         """Import sqlglot and build its dialect tables before workers fork."""

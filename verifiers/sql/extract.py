@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rewardgate.verifiers.qa.tags import tag_contents
+
 __all__ = ["Format", "check_format", "extract_query", "strip_query"]
 
 _SQL_BLOCK = re.compile(r"```sql(?!\w)[ \t]*\n?(.*?)```", re.S | re.I)
 # SQL-R1's own patterns (verl/utils/reward_score/synsql.py): case-sensitive `sql` fence.
 _R1_SQL_BLOCK = re.compile(r"```sql(.*?)```", re.S)
-_R1_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
-_R1_THINK = re.compile(r"<think>(.*?)</think>", re.S)
 _R1_TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 
 
@@ -45,8 +45,10 @@ class Format:
 
 def check_format(response: str) -> Format:
     """SQL-R1's `validate_response_structure`: each tag once, in order, SQL in the answer."""
-    answers = _R1_ANSWER.findall(response)
-    thinks = _R1_THINK.findall(response)
+    # SQL-R1's `<answer>(.*?)</answer>` and `<think>(.*?)</think>` spans, read in one
+    # pass: the regexes are quadratic on many unclosed tags.
+    answers = tag_contents(response, "answer")
+    thinks = tag_contents(response, "think")
     answer = answers[-1].strip() if answers else ""
     think = thinks[-1].strip() if thinks else ""
     counts = {tag: response.count(tag) for tag in _R1_TAGS}

@@ -29,7 +29,7 @@ from rewardgate.verifiers.sql.compare import (
 )
 from rewardgate.verifiers.sql.engines import QueryFailed, Rows, Target, connect, forget
 from rewardgate.verifiers.sql.extract import Format, check_format, extract_query, strip_query
-from rewardgate.verifiers.sql.models import RewardWeights, SqlOptions, SqlReference
+from rewardgate.verifiers.sql.models import RewardWeights, SqlOptions, SqlReference, SqlSettings
 from rewardgate.verifiers.sql.rewards import clean_abnormal, length_bonus, ves_bucket
 from rewardgate.verifiers.sql.safety import DIALECTS, check_query
 from rewardgate.verifiers.sql.targets import resolve
@@ -108,9 +108,15 @@ class _Scorer:
 _RULES = {"timeout": "timeout", "refused": "unsafe", "error": "exec_error"}
 
 
-def judge(response: str, reference: SqlReference, options: SqlOptions, env: VerifierEnv) -> Verdict:
+def judge(
+    response: str,
+    reference: SqlReference,
+    options: SqlOptions,
+    env: VerifierEnv,
+    settings: SqlSettings,
+) -> Verdict:
     weights = options.weights()
-    targets = [resolve(name, env) for name in (reference.db, *reference.test_dbs)]
+    targets = [resolve(name, env, settings) for name in (reference.db, *reference.test_dbs)]
     engines = sorted({t.engine for t in targets})
     score = _Scorer(weights, {"semantics": options.semantics, "engine": ",".join(engines)})
     fmt: Format | None = None

@@ -7,25 +7,63 @@ queries), `semantics` names the benchmark whose execution-accuracy rule applies.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from rewardgate.contract.settings import VerifierSettings
 from rewardgate.verifiers.base import VerifierOptions
 
-__all__ = ["RewardPreset", "RewardWeights", "Semantics", "SqlOptions", "SqlReference"]
+__all__ = [
+    "RewardPreset",
+    "RewardWeights",
+    "Semantics",
+    "SqlOptions",
+    "SqlReference",
+    "SqlSettings",
+]
 
 Semantics = Literal["spider", "bird"]
 RewardPreset = Literal["binary", "arctic", "sql_r1"]
 DbName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
 
+class SqlSettings(VerifierSettings):
+    """The databases this server's references may name (`[verifiers.sql]`)."""
+
+    legacy_keys = ("db_dir", "postgres")
+
+    db_dir: Path | None = Field(
+        None, description="Folder of the databases the sql verifier's references name."
+    )
+    postgres: dict[str, str] = Field(
+        {},
+        description="PostgreSQL connections for the sql verifier's `pg:<name>` databases: "
+        "`name=DSN` pairs, comma-separated, or a JSON object.",
+    )
+
+    @field_validator("postgres", mode="before")
+    @classmethod
+    def _parse_connections(cls, value: Any) -> Any:
+        """An environment variable gives `name=DSN` pairs or a JSON object as text."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("{"):
+            return json.loads(value)
+        pairs = [p.strip() for p in value.split(",") if p.strip()]
+        if any("=" not in p for p in pairs):
+            raise ValueError("postgres must be name=DSN pairs or a JSON object")
+        return dict(p.split("=", 1) for p in pairs)
+
+
 class SqlReference(BaseModel):
     """The gold query and the database(s) it answers on.
 
-    `db` is a name under the server's `sql_db_dir` (`chinook.sqlite`,
+    `db` is a name under the server's `[verifiers.sql] db_dir` (`chinook.sqlite`,
     `spider/concert_singer.sqlite`, `sales.duckdb`), `asset:<sha256>` for an uploaded
-    file, or `pg:<name>` for a PostgreSQL connection named in the server's config.
+    file, or `pg:<name>` for a PostgreSQL connection named in the server's settings.
     The prediction must match the gold on `db` and on every one of `test_dbs`.
     """
 

@@ -12,10 +12,12 @@ sqlglot cannot parse still runs: the engine then decides, exactly as its parser 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-__all__ = ["DENIED_FUNCTIONS", "Checked", "check_query"]
+__all__ = ["DENIED_FUNCTIONS", "Checked", "check_query", "tokenize"]
 
 # Lower-case names; a query calling any of them is refused before it reaches an engine.
 DENIED_FUNCTIONS = frozenset(
@@ -137,16 +139,78 @@ def _denied_nodes() -> tuple[type, ...]:
     return tuple(getattr(exp, name) for name in _DENIED_NODES if hasattr(exp, name))
 
 
+# Verdicts of `_check_tokens` by query shape: the token stream without its comments
+# (a GRPO group's samples often differ in nothing else). Refusals and passes only: a
+# parse error's message quotes the query's own text.
+_SHAPES: dict[tuple[str, tuple[tuple[object, str], ...]], Checked] = {}
+_SHAPES_MAX = 8192
+
+
+@lru_cache(maxsize=4)
+def _dialect(engine: str) -> Any:
+    from sqlglot.dialects.dialect import Dialect
+
+    return Dialect.get_or_raise(DIALECTS[engine])
+
+
+# One tokenizer per thread and dialect: sqlglot's `Dialect.tokenize` builds a new one
+# per call, and building its core cost more than tokenizing a Chinook query. A
+# tokenizer resets its state at each call, but is not safe to share between threads.
+_tokenizers = threading.local()
+
+
+def tokenize(sql: str, dialect: str) -> list[Any]:
+    """sqlglot's tokens of `sql` in `dialect` (a sqlglot dialect name), as
+    `Dialect.tokenize` gives them; raises what it raises."""
+    found: dict[str, Any] | None = getattr(_tokenizers, "by_dialect", None)
+    if found is None:
+        found = _tokenizers.by_dialect = {}
+    tokenizer = found.get(dialect)
+    if tokenizer is None:
+        from sqlglot.dialects.dialect import Dialect
+
+        tokenizer = found[dialect] = Dialect.get_or_raise(dialect).tokenizer()
+    tokens: list[Any] = tokenizer.tokenize(sql)
+    return tokens
+
+
 @lru_cache(maxsize=4096)
 def check_query(sql: str, engine: str) -> Checked:
-    """Whether `sql` may run on `engine`; cached, since GRPO groups repeat queries."""
-    import sqlglot
+    """Whether `sql` may run on `engine`; cached by text, and by shape (comments aside).
+
+    Tokenised once: the shape is looked up, and only a new shape is parsed, from the same
+    tokens (what `sqlglot.parse` does in one call). Comments are not tokens in these
+    dialects' token streams (optimizer hints would be: `/*+` is a token of its own), so
+    two queries of one shape are one query to the parser and to the engine.
+    """
+    from sqlglot.errors import SqlglotError
+
+    dialect = _dialect(engine)
+    try:
+        tokens = tokenize(sql, DIALECTS[engine])
+    except SqlglotError as exc:
+        return Checked(parsed=False, parse_error=str(exc).splitlines()[0][:300])
+    except RecursionError:
+        return Checked(parsed=False, refusal="query nested too deeply to parse")
+    shape = (engine, tuple((token.token_type, token.text) for token in tokens))
+    known = _SHAPES.get(shape)
+    if known is not None:
+        return known
+    checked = _check_tokens(tokens, sql, dialect)
+    if checked.parse_error is None:
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()  # a bound, not an LRU: refilled by the next groups
+        _SHAPES[shape] = checked
+    return checked
+
+
+def _check_tokens(tokens: list[Any], sql: str, dialect: Any) -> Checked:
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
 
     denied = _denied_nodes()
     try:
-        parsed = sqlglot.parse(sql, read=DIALECTS[engine])
+        parsed = dialect.parser().parse(tokens, sql)
         # A trailing `; -- comment` parses as an empty Semicolon statement: not a statement.
         statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
     except SqlglotError as exc:

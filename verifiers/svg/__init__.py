@@ -12,17 +12,33 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.evidence_images import EvidenceSettings, wants_images
 from rewardgate.verifiers.image.presets import PRESETS
 from rewardgate.verifiers.svg.extract import extract_svg
 from rewardgate.verifiers.svg.judge import judge, perceptual_terms
 from rewardgate.verifiers.svg.models import SvgOptions, SvgReference
 from rewardgate.verifiers.svg.sanitise import Limits
 
-__all__ = ["Limits", "SvgOptions", "SvgReference", "SvgVerifier", "extract_svg"]
+__all__ = ["Limits", "SvgOptions", "SvgReference", "SvgSettings", "SvgVerifier", "extract_svg"]
+
+
+class SvgSettings(EvidenceSettings):
+    """What this server lets one SVG draw (`[verifiers.svg]`)."""
+
+    legacy_keys = ("max_elements", "max_canvas_px")
+
+    max_elements: int = Field(
+        10_000, ge=1, description="Most elements an SVG may draw, each `<use>` counting its copy."
+    )
+    max_canvas_px: int = Field(
+        16_384, ge=1, description="Largest SVG width, height or viewBox side (px) rendered."
+    )
+
 
 _WARMUP_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><rect width="4" height="4"/></svg>'
@@ -39,18 +55,23 @@ class SvgVerifier(Verifier[SvgReference, SvgOptions]):
     )
     Reference: ClassVar[type[BaseModel]] = SvgReference
     Options: ClassVar[type[VerifierOptions]] = SvgOptions
+    conformance = Conformance(
+        full=Case(_WARMUP_SVG, {"target_svg": _WARMUP_SVG}),
+        zero=Case("no drawing here", {"target_svg": _WARMUP_SVG}),
+        invalid=Case(_WARMUP_SVG, {}),  # no target
+    )
     source_modules = ("rewardgate.verifiers.image",)
     judging_packages = ("cairosvg", "defusedxml", "numpy", "pillow", "scikit-image", "scipy")
     lowest_reward = 0.0
+    Settings = SvgSettings
+    settings: SvgSettings
 
     @property
     def limits(self) -> Limits:
-        """The server's limits (settings `svg_max_elements`, `svg_max_canvas_px`)."""
-        config = self.env.config
-        defaults = Limits()
+        """The server's limits (`[verifiers.svg]` `max_elements`, `max_canvas_px`)."""
         return Limits(
-            max_elements=int(config.get("svg_max_elements") or defaults.max_elements),
-            max_canvas_px=float(config.get("svg_max_canvas_px") or defaults.max_canvas_px),
+            max_elements=self.settings.max_elements,
+            max_canvas_px=float(self.settings.max_canvas_px),
         )
 
     def prepare(
@@ -79,7 +100,12 @@ class SvgVerifier(Verifier[SvgReference, SvgOptions]):
             self.limits,
             self.env.asset_dir,
             self._perceptual_config(),
+            self.settings.evidence_max_bytes,
         )
+
+    def cacheable_for(self, reference: SvgReference, options: SvgOptions) -> bool:
+        """Verdicts with evidence images are not cached (see `evidence_images`)."""
+        return not wants_images(options)
 
     def warmup(self) -> None:
         """Load cairo, numpy, scikit-image and scipy before workers fork."""
@@ -95,4 +121,4 @@ class SvgVerifier(Verifier[SvgReference, SvgOptions]):
         return {"cairosvg": "ok"}
 
     def _perceptual_config(self) -> dict[str, Any]:
-        return dict(self.env.config.get("image_perceptual") or {})
+        return dict(self.env.image_perceptual)

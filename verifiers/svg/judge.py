@@ -14,6 +14,7 @@ from typing import Any
 
 from rewardgate.verifiers.base import Verdict
 from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.evidence_images import attach_images, difference_map, wants_images
 from rewardgate.verifiers.image.compare import compare
 from rewardgate.verifiers.image.perceptual import PerceptualMetric, load_metric, resolve
 from rewardgate.verifiers.image.presets import PIXEL_TERMS, PRESETS
@@ -43,7 +44,9 @@ def judge(
     limits: Limits,
     asset_dir: Path | None,
     configured: dict[str, Any],
+    max_image_bytes: int = 0,
 ) -> Verdict:
+    """The verdict; with `evidence: "images"` the renders too, within `max_image_bytes`."""
     lowest = PRESETS[options.preset].lowest
     svg = extract_svg(response)
     if svg is None:
@@ -74,7 +77,11 @@ def judge(
         )
     except ValueError as exc:
         raise InvalidRequest(f"options.weights: {exc}") from None
-    return Verdict(scores.reward, details={**details, "reason": "scored", **scores.details()})
+    details = {**details, "reason": "scored", **scores.details()}
+    if wants_images(options):
+        images = {"target": target, "candidate": image, "difference": difference_map(image, target)}
+        attach_images(details, images, max_image_bytes)
+    return Verdict(scores.reward, details=details)
 
 
 def _lengths(svg: str, reference: SvgReference, options: SvgOptions) -> tuple[float, float] | None:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rewardgate.verifiers.base import VerifierOptions
+from rewardgate.verifiers.evidence_images import EvidenceOptions
 
 __all__ = ["PresetName", "SvgOptions", "SvgReference"]
 
@@ -40,7 +40,7 @@ class SvgReference(BaseModel):
         return self
 
 
-class SvgOptions(VerifierOptions):
+class SvgOptions(EvidenceOptions):
     """How the drawing is rendered and scored (see `rewardgate.verifiers.image.presets`)."""
 
     preset: PresetName = Field("default", description="Metric mix: default, rlrf or starvector.")

@@ -3,9 +3,9 @@
 The response gives an expression in the data's variables (`y = 2.5*x1**2 + sin(x2)` or
 LaTeX), in its last `<answer>`, else its last `\\boxed{}`, else its last line; a left side
 `y =` / `f(x) =` is dropped. The reference holds the data (`{"x1": [...], "y": [...]}`
-inline, or a CSV uploaded as `asset:<sha256>` with a header row) and optionally the true
-expression `target`. The fit is measured on at most `max_points` points (evenly spaced
-when there are more), as SRBench and RSRM measure it:
+inline, or a CSV with a header row or a Parquet file uploaded as `asset:<sha256>`) and
+optionally the true expression `target`. The fit is measured on at most `max_points`
+points (evenly spaced when there are more), as SRBench and RSRM measure it:
 
 - `nmse` = mean((y - ŷ)²) / var(y) (the plain MSE when y is constant);
 - metric `r2`: reward max(0, 1 - NMSE) (R² clipped at 0); `inv_nmse`: 1 / (1 + NMSE);
@@ -27,6 +27,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from rewardgate.contract.conformance import Case, Conformance
 from rewardgate.verifiers.base import Prepared, Verdict, Verifier, VerifierOptions
 from rewardgate.verifiers.errors import InvalidRequest
 from rewardgate.verifiers.symbolic_regression.data import Columns, load
@@ -53,6 +54,11 @@ class SymbolicRegressionReference(BaseModel):
     target: str | None = Field(default=None, description="The true expression, if known.")
     # The checked columns, filled by `prepare`, so a worker need not read them twice.
     _columns: Columns | None = PrivateAttr(default=None)
+    # Per (target column, max_points): y, the variables and var(y) as (read-only) numpy
+    # arrays, built by the first verdict and reused by every later one on this reference.
+    _arrays: dict[tuple[str, int], tuple[Any, dict[str, Any], float]] = PrivateAttr(
+        default_factory=dict
+    )
 
 
 class SymbolicRegressionOptions(VerifierOptions):
@@ -75,7 +81,12 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
     )
     Reference: ClassVar[type[BaseModel]] = SymbolicRegressionReference
     Options: ClassVar[type[VerifierOptions]] = SymbolicRegressionOptions
-    judging_packages = ("sympy", "numpy", "math-verify", "latex2sympy2_extended")
+    conformance = Conformance(
+        full=Case("y = 2*x**2", {"data": {"x": [1, 2, 3, 4, 5], "y": [2, 8, 18, 32, 50]}}),
+        zero=Case("1/(x - 3)", {"data": {"x": [1, 2, 3, 4, 5], "y": [2, 8, 18, 32, 50]}}),
+        invalid=Case("2*x**2", {"data": {"x": [1, 2], "y": [1]}}),  # columns differ in length
+    )
+    judging_packages = ("sympy", "numpy", "math-verify", "latex2sympy2_extended", "pyarrow")
     # Its expressions are found and read by the math verifier's modules.
     source_modules = ("rewardgate.verifiers.math", "rewardgate.verifiers.qa")
 
@@ -120,17 +131,7 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
     ) -> Verdict:
         import numpy as np
 
-        target = options.target_column.lower()
-        columns = reference._columns
-        if columns is None or target not in columns:
-            columns = load(reference.data, self.env.asset_dir, target)
-        columns = dict(columns)
-        y = np.asarray(columns.pop(target))
-        if len(y) > options.max_points:
-            keep = np.linspace(0, len(y) - 1, options.max_points).round().astype(int)
-            y = y[keep]
-            columns = {k: list(np.asarray(v)[keep]) for k, v in columns.items()}
-        data = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
+        y, data, variance = _points(self, reference, options)
         worst = -options.nmse_cap if options.metric == "nmse" else 0.0
         text = find(response)
         details: dict[str, Any] = {"expression": text[:300], "points": len(y)}
@@ -145,7 +146,6 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
             return Verdict(worst, details={**details, "reason": str(exc)})
         details["parsed"] = str(expr)[:300]
         mse = float(np.mean((y - predicted) ** 2))
-        variance = float(np.var(y))
         nmse = mse / variance if variance > 0 else mse
         if not np.isfinite(nmse):
             return Verdict(worst, details={**details, "reason": "error overflows"})
@@ -164,6 +164,36 @@ class SymbolicRegressionVerifier(Verifier[SymbolicRegressionReference, SymbolicR
         penalty = options.complexity_penalty * size
         details["fit"], details["penalty"] = fit, penalty
         return Verdict(fit - penalty, details=details)
+
+
+def _points(
+    self: SymbolicRegressionVerifier,
+    reference: SymbolicRegressionReference,
+    options: SymbolicRegressionOptions,
+) -> tuple[Any, dict[str, Any], float]:
+    """y, the variables' columns and var(y), on at most `max_points` evenly spaced points."""
+    import numpy as np
+
+    target = options.target_column.lower()
+    key = (target, options.max_points)
+    cached = reference._arrays.get(key)
+    if cached is not None:
+        return cached
+    columns = reference._columns
+    if columns is None or target not in columns:
+        columns = load(reference.data, self.env.asset_dir, target)
+    columns = dict(columns)
+    y = np.asarray(columns.pop(target), dtype=float)
+    if len(y) > options.max_points:
+        keep = np.linspace(0, len(y) - 1, options.max_points).round().astype(int)
+        y = y[keep]
+        columns = {k: list(np.asarray(v)[keep]) for k, v in columns.items()}
+    data = {k: np.asarray(v, dtype=float) for k, v in columns.items()}
+    for array in (y, *data.values()):
+        array.flags.writeable = False
+    cached = (y, data, float(np.var(y)))
+    reference._arrays[key] = cached
+    return cached
 
 
 def _recovers(expr: Any, predicted: Any, target: Any, data: dict[str, Any]) -> bool:

@@ -1,9 +1,13 @@
-"""The data points of a symbolic-regression reference: inline columns or an uploaded CSV.
+"""The data points of a symbolic-regression reference: inline columns, or an uploaded CSV
+or Parquet file (told apart by Parquet's `PAR1` magic bytes; assets have no file name).
 
 Columns are named variables plus the target column (`y` by default). Names are
 lower-cased, as the expression reader lower-cases symbols, so `X1` in the data is `x1`
 in an answer. Every value must be a finite number and every column the same length;
-anything else is a malformed reference (`InvalidRequest`), not a verdict.
+anything else is a malformed reference (`InvalidRequest`), not a verdict. A Parquet
+file is held to the same rules and limits; its row and column counts and its column
+types (numbers only) are read from the footer before any column is, so a file built to
+expand in memory is refused unread.
 """
 
 from __future__ import annotations
@@ -17,18 +21,22 @@ from typing import Any
 from rewardgate.verifiers.assets import ASSET_PREFIX, AssetStore
 from rewardgate.verifiers.errors import InvalidRequest
 
-__all__ = ["MAX_COLUMNS", "MAX_ROWS", "Columns", "load", "resolve"]
+__all__ = ["MAX_COLUMNS", "MAX_DATA_BYTES", "MAX_ROWS", "Columns", "load", "resolve"]
 
 MAX_ROWS = 100_000
 MAX_COLUMNS = 32
-MAX_CSV_BYTES = 64 * 1024 * 1024
+MAX_DATA_BYTES = 64 * 1024 * 1024  # the file, CSV or Parquet
+MAX_CSV_BYTES = MAX_DATA_BYTES  # the older name
+PARQUET_MAGIC = b"PAR1"
 Columns = dict[str, list[float]]
 
 
 def resolve(data: str, asset_dir: Path | None) -> Path:
-    """The CSV file an `asset:<sha256>` reference names."""
+    """The CSV or Parquet file an `asset:<sha256>` reference names."""
     if not data.startswith(ASSET_PREFIX):
-        raise InvalidRequest("reference.data: columns, or a CSV uploaded as asset:<sha256>")
+        raise InvalidRequest(
+            "reference.data: columns, or a CSV or Parquet file uploaded as asset:<sha256>"
+        )
     if asset_dir is None:
         raise InvalidRequest("reference.data: an asset, but this server has no asset store")
     return AssetStore(asset_dir, 1, 1).resolve(data)
@@ -36,11 +44,17 @@ def resolve(data: str, asset_dir: Path | None) -> Path:
 
 def load(data: dict[str, Any] | str, asset_dir: Path | None, target: str) -> Columns:
     """The columns, checked: same lengths, finite numbers, the target column present."""
+    raw: dict[str, Any]
     if isinstance(data, str):
         path = resolve(data, asset_dir)
-        if path.stat().st_size > MAX_CSV_BYTES:
-            raise InvalidRequest(f"reference.data: CSV over {MAX_CSV_BYTES} bytes")
-        raw = _csv(path.read_text(encoding="utf-8", errors="replace"))
+        if path.stat().st_size > MAX_DATA_BYTES:
+            raise InvalidRequest(f"reference.data: file over {MAX_DATA_BYTES} bytes")
+        with path.open("rb") as file:
+            parquet = file.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+        if parquet:
+            raw = _parquet(path)
+        else:
+            raw = _csv(path.read_text(encoding="utf-8", errors="replace"))
     else:
         raw = data
     columns: Columns = {}
@@ -96,4 +110,46 @@ def _csv(text: str) -> dict[str, list[str]]:
             columns[name].append(value)
         if line > MAX_ROWS + 1:
             raise InvalidRequest(f"reference.data: more than {MAX_ROWS} points")
+    return columns
+
+
+def _parquet(path: Path) -> dict[str, list[Any]]:
+    """The columns of a Parquet file, its footer checked against the limits first."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+        meta = file.metadata
+        names = list(file.schema_arrow.names)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InvalidRequest(f"reference.data: unreadable Parquet file ({exc})") from None
+    if meta.num_columns > MAX_COLUMNS:
+        raise InvalidRequest(f"reference.data: more than {MAX_COLUMNS} columns")
+    if meta.num_rows > MAX_ROWS:
+        raise InvalidRequest(f"reference.data: more than {MAX_ROWS} points")
+    if len(set(names)) != len(names):
+        raise InvalidRequest("reference.data: Parquet file repeats a column name")
+    # Numbers only, checked on the schema before reading: with the row and column limits
+    # this bounds what reading can allocate (strings or lists could be any size).
+    for field in file.schema_arrow:
+        kind = field.type
+        if not (
+            pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+        ):
+            raise InvalidRequest(
+                f"reference.data.{field.name.lower()}: a {kind} column, not numbers"
+            )
+    try:
+        table = file.read()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InvalidRequest(f"reference.data: unreadable Parquet file ({exc})") from None
+    columns: dict[str, list[Any]] = {}
+    for name, column in zip(names, table.columns, strict=True):
+        if pa.types.is_decimal(column.type):
+            try:
+                column = column.cast(pa.float64())
+            except pa.ArrowException as exc:
+                raise InvalidRequest(f"reference.data.{name.lower()}: {exc}") from None
+        columns[name] = column.to_pylist()  # a null is None, refused as not a number
     return columns

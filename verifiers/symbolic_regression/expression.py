@@ -126,7 +126,8 @@ def evaluate(expr: Any, columns: dict[str, Any], rows: int) -> Any:
     if unknown:
         raise Unusable(f"unknown variables: {', '.join(unknown[:5])}")
     try:
-        function = sympy.lambdify(symbols, _floated(expr), modules="numpy")
+        # docstring_limit=0: no docstring, which would print the whole expression again
+        function = sympy.lambdify(symbols, _floated(expr), modules="numpy", docstring_limit=0)
         with np.errstate(all="ignore"):
             values = function(*(columns[n] for n in names))
             predicted = np.broadcast_to(np.asarray(values), (rows,))

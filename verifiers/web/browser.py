@@ -10,8 +10,8 @@ thing for the response and the target), is loaded with
 full-page PNG with animations stopped, then its context is closed.
 
 Every page call is time-limited. Past the limit, or when a page makes the browser
-hang, the browser is killed whole (its cgroups, else its jail's first process, which
-takes the jail's pid namespace along) and the next page starts a fresh one. A renderer
+hang, the browser is killed whole (`Process.kill`: its cgroups, else its sandbox's
+pid 1, which takes the pid namespace along) and the next page starts a fresh one. A renderer
 crash costs only the page; a browser that dies under a page is replaced and the page
 retried once, so only a page that kills two browsers in a row is blamed for it
 (`browser_crashed`). The page's faults come back as `RenderFailed` (a verdict for a
@@ -24,9 +24,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.util
+import json
 import os
+import select
 import shutil
-import signal
+import socket
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -37,22 +39,24 @@ from typing import TYPE_CHECKING, Any
 
 from rewardgate.verifiers.errors import VerifierError
 from rewardgate.verifiers.web.blocks import EXTRACT_JS, MAX_BLOCKS, MAX_TEXT_CHARS
-from rewardgate.verifiers.web.containment import find_chromium, jail_argv, write_launcher
+from rewardgate.verifiers.web.containment import (
+    browser_backend,
+    find_chromium,
+    spawn_jailed,
+    write_shim,
+)
 from rewardgate.verifiers.web.d2c_blocks import OFFSET, RECOLOUR_JS, TEXT_TAGS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
 
-    from rewardgate.sandbox.cgroups import RunGroup
+    from rewardgate.sandbox.api import Process
 
 __all__ = ["BrowserManager", "Capture", "RenderFailed", "browser_manager"]
 
 # The captured page is cut to this size (a page can claim any height).
 MAX_PAGE_WIDTH = 4096
 MAX_PAGE_HEIGHT = 8192
-# The browser's cgroup limits (all its processes and threads together).
-MEMORY_BYTES = 2 << 30
-TASKS = 2048
 LAUNCH_TIMEOUT_S = 30.0
 # How long a killed browser's pending call may take to notice it is gone.
 KILL_WAIT_S = 10.0
@@ -128,16 +132,21 @@ def _timed_out(timeout_s: float) -> RenderFailed:
 class BrowserManager:
     """A jailed Chromium kept warm for this process; see the module docstring."""
 
-    def __init__(self, chromium: str, bwrap: str) -> None:
+    def __init__(self, chromium: str, backend: str = "bwrap") -> None:
         self.chromium = chromium
-        self.bwrap = bwrap
+        self.backend = backend  # the sandbox backend its browsers run on
         self.pid = os.getpid()
         self.launches = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="rewardgate-web")
         self._folder = Path(tempfile.mkdtemp(prefix="rewardgate-web-"))
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(self._folder / "browser.sock"))
+        self._listener.listen(4)
+        self._shim = write_shim(self._folder, self._folder / "browser.sock")
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
-        self._group: RunGroup | None = None
+        self._process: Process | None = None
+        self._jail_failure = ""
         self._kill_lock = threading.Lock()
         # Set by a caller whose deadline passed: the page, not the browser, is at fault.
         self._deadline_passed = threading.Event()
@@ -150,7 +159,17 @@ class BrowserManager:
         """Load, read and capture `html`; raises `RenderFailed` or `VerifierError`.
 
         `design2code`: also capture the page recoloured as Design2Code recolours it.
+        The browser is started first, if it is not running: its start (seconds on a
+        loaded host) is not the page's time.
         """
+        started = self._executor.submit(self._ensure_browser)
+        try:
+            started.result(timeout=LAUNCH_TIMEOUT_S + DEADLINE_SLACK_S)
+        except FutureTimeout:
+            self._kill()
+            raise VerifierError(
+                f"the jailed Chromium did not start within {LAUNCH_TIMEOUT_S:g} s"
+            ) from None
         future = self._executor.submit(self._render, html, viewport, timeout_s, design2code)
         try:
             return future.result(timeout=timeout_s + DEADLINE_SLACK_S)
@@ -163,16 +182,8 @@ class BrowserManager:
 
     def browser_pids(self) -> set[int]:
         """The browser's processes now (tests check none outlives a replaced browser)."""
-        if self._group is not None:
-            return self._group.pids()
-        pid = self._jail_pid()
-        if pid is None:
-            return set()
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return set()
-        return {pid}
+        process = self._process
+        return process.pids() if process is not None else set()
 
     def close(self) -> None:
         """Kill the browser, stop Playwright and the thread; idempotent."""
@@ -187,6 +198,7 @@ class BrowserManager:
             with contextlib.suppress(Exception):
                 future.result(timeout=KILL_WAIT_S)
         self._executor.shutdown(wait=False)
+        self._listener.close()
         shutil.rmtree(self._folder, ignore_errors=True)
 
     # -- the browser thread --------------------------------------------------------------
@@ -297,16 +309,11 @@ class BrowserManager:
 
         if self._playwright is None:
             self._playwright = sync_playwright().start()
-        group = self._new_group()
-        launcher = write_launcher(
-            self._folder,
-            jail_argv(self.chromium, self.bwrap),
-            self._folder / "jail.pid",
-            group.procs_files if group is not None else [],
-        )
+        self._jail_failure = ""
+        threading.Thread(target=self._jailer, name="rewardgate-web-jail", daemon=True).start()
         try:
             self._browser = self._playwright.chromium.launch(
-                executable_path=str(launcher),
+                executable_path=str(self._shim),
                 args=[*BROWSER_ARGS],
                 timeout=LAUNCH_TIMEOUT_S * 1000,
                 handle_sigint=False,
@@ -315,24 +322,46 @@ class BrowserManager:
             )
         except Error as exc:
             self._forget_browser()
-            raise VerifierError(f"cannot start the jailed Chromium: {_first_line(exc)}") from None
+            why = self._jail_failure or _first_line(exc)
+            raise VerifierError(f"cannot start the jailed Chromium: {why}") from None
         self.launches += 1
         return self._browser
 
-    def _new_group(self) -> RunGroup | None:
-        """Fresh cgroups for the next browser, where the host lets us make them."""
-        from rewardgate.sandbox.cgroups import CgroupManager
-
-        manager = CgroupManager()
-        if not manager.parents():
-            return None
+    def _jailer(self) -> None:
+        """Serve one shim: spawn the jailed Chromium on its fds, then tell it the
+        browser's exit status when it ends (or close the browser if the shim dies)."""
+        self._listener.settimeout(LAUNCH_TIMEOUT_S)
         try:
-            group = manager.create()
-            group.set_limits(memory_bytes=MEMORY_BYTES, pids=TASKS)
-        except OSError:
-            return None
-        self._group = group
-        return group
+            conn, _ = self._listener.accept()
+        except TimeoutError:
+            self._jail_failure = "Playwright never started the browser shim"
+            return
+        conn.setblocking(True)
+        with conn:
+            message, fds, _, _ = socket.recv_fds(conn, 1 << 16, 5)
+            try:
+                if len(fds) != 5:
+                    raise VerifierError("the browser shim sent no descriptors")
+                argv = [self.chromium, *json.loads(message)]
+                stdio = (fds[0], fds[1], fds[2])
+                process = spawn_jailed(argv, fds[3:5], stdio, backend=self.backend)
+            except Exception as exc:
+                self._jail_failure = str(getattr(exc, "message", exc)) or type(exc).__name__
+                with contextlib.suppress(OSError):
+                    conn.sendall(b"125")
+                return
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            self._process = process
+            while True:
+                code = process.wait(0.2)
+                if code is not None:
+                    with contextlib.suppress(OSError):
+                        conn.sendall(str(code).encode())
+                    return
+                if select.select([conn], [], [], 0)[0]:  # the shim is gone
+                    process.close()
 
     def _forget_browser(self) -> None:
         """Drop a dead or killed browser: kill what is left of it, free its groups."""
@@ -341,11 +370,9 @@ class BrowserManager:
         if browser is not None:
             with contextlib.suppress(Exception):
                 browser.close()
-        group, self._group = self._group, None
-        if group is not None:
-            group.remove()
-        with contextlib.suppress(FileNotFoundError):
-            (self._folder / "jail.pid").unlink()
+        process, self._process = self._process, None
+        if process is not None:
+            process.close()
 
     def _stop(self) -> None:
         self._forget_browser()
@@ -356,23 +383,12 @@ class BrowserManager:
 
     # -- either thread -------------------------------------------------------------------
 
-    def _jail_pid(self) -> int | None:
-        try:
-            return int((self._folder / "jail.pid").read_text())
-        except (OSError, ValueError):
-            return None
-
     def _kill(self) -> None:
         """SIGKILL every process of the browser (safe from any thread)."""
         with self._kill_lock:
-            group = self._group
-            if group is not None and group.kill_all():
-                return
-            pid = self._jail_pid()
-            if pid is not None:
-                # The jail's first process; --die-with-parent takes the rest along.
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+            process = self._process
+            if process is not None:
+                process.kill()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -384,8 +400,9 @@ _managers: dict[tuple[int, str, str], BrowserManager] = {}
 _managers_lock = threading.Lock()
 
 
-def browser_manager(chromium: str | None = None, bwrap: str = "bwrap") -> BrowserManager:
-    """This process's browser for `chromium` (the configured binary, else Debian's)."""
+def browser_manager(chromium: str | None = None) -> BrowserManager:
+    """This process's browser for `chromium` (the configured binary, else Debian's), in
+    a sandbox of the backend `containment.use_backend` chose (bwrap unless told)."""
     if importlib.util.find_spec("playwright") is None:
         raise VerifierError('Playwright is not installed: pip install "rewardgate[render]"')
     found = find_chromium(chromium)
@@ -393,15 +410,15 @@ def browser_manager(chromium: str | None = None, bwrap: str = "bwrap") -> Browse
         raise VerifierError(
             f"Chromium not found ({chromium or 'chromium'}): apt-get install chromium"
         )
-    bwrap_path = shutil.which(bwrap)
-    if bwrap_path is None:
+    backend = browser_backend()
+    if backend == "bwrap" and shutil.which("bwrap") is None:
         raise VerifierError("bubblewrap not found: apt-get install bubblewrap")
-    key = (os.getpid(), found, bwrap_path)
+    key = (os.getpid(), found, backend)
     with _managers_lock:
         manager = _managers.get(key)
         if manager is None:
             for stale in [k for k in _managers if k[0] != key[0]]:
                 del _managers[stale]  # inherited over fork; the parent owns them
-            manager = _managers[key] = BrowserManager(found, bwrap_path)
+            manager = _managers[key] = BrowserManager(found, backend)
             atexit.register(manager.close)
         return manager

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rewardgate.verifiers.base import Verdict
 from rewardgate.verifiers.errors import InvalidRequest
+from rewardgate.verifiers.evidence_images import attach_images, wants_images
 from rewardgate.verifiers.image.compare import compare, mix
 from rewardgate.verifiers.image.perceptual import PerceptualMetric, load_metric, resolve
 from rewardgate.verifiers.image.presets import PIXEL_TERMS
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from rewardgate.verifiers.web.blocks import Block
+    from rewardgate.verifiers.web.scores import BlockScores
 
 __all__ = ["check_weights", "judge", "target_png_bytes"]
 
@@ -102,7 +104,9 @@ def judge(
     asset_dir: Path | None,
     chromium: str | None,
     configured: dict[str, Any],
+    max_image_bytes: int = 0,
 ) -> Verdict:
+    """The verdict; with `evidence: "images"` the screenshots too, within `max_image_bytes`."""
     html = extract_html(response)
     if html is None:
         return Verdict(LOWEST, details={"reason": "no_html"})
@@ -121,6 +125,7 @@ def judge(
         return Verdict(LOWEST, details={**details, "reason": exc.reason, "message": exc.message})
     details["page"] = {"width": page.width, "height": page.height, "truncated": page.truncated}
     terms: dict[str, float] = {}
+    scored: BlockScores | None = None
     if target_blocks is not None and any(t in weights for t in STRUCTURE_TERMS):
         scored = block_scores(page.blocks, target_blocks, options.block_reading)
         terms.update({t: v for t, v in scored.terms().items() if t in weights})
@@ -141,6 +146,10 @@ def judge(
         terms.update(scores.terms)
         details["metrics"] = scores.metrics
     reward = mix(terms, weights, LOWEST)
-    return Verdict(
-        reward, details={**details, "reason": "scored", "weights": weights, "terms": terms}
-    )
+    details = {**details, "reason": "scored", "weights": weights, "terms": terms}
+    if wants_images(options):
+        from rewardgate.verifiers.web.evidence import page_images
+
+        images = page_images(page, target_canvas, reference, options, chromium, scored)
+        attach_images(details, images, max_image_bytes)
+    return Verdict(reward, details=details)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rewardgate.verifiers.base import VerifierOptions
+from rewardgate.verifiers.evidence_images import EvidenceOptions
 from rewardgate.verifiers.web.presets import PRESETS, STRUCTURE_TERMS, PresetName
 
 __all__ = ["WebOptions", "WebReference"]
@@ -37,7 +37,7 @@ class WebReference(BaseModel):
         return self
 
 
-class WebOptions(VerifierOptions):
+class WebOptions(EvidenceOptions):
     """How pages are rendered and scored (see `rewardgate.verifiers.web.presets`)."""
 
     preset: PresetName = Field(

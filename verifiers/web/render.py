@@ -2,8 +2,8 @@
 
 Both sides go through here, so a response and an HTML target are drawn by the same
 browser under the same viewport and cut to the same canvas. Targets are cached per
-worker by (html, viewport, canvas size, chromium): a GRPO group sends the same target
-with every response.
+worker by (html, viewport, canvas size, chromium, sandbox backend): a GRPO group sends
+the same target with every response.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from rewardgate.verifiers.image.raster import image_to_canvas
 from rewardgate.verifiers.web.blocks import Block, parse_blocks
 from rewardgate.verifiers.web.browser import Capture, browser_manager
+from rewardgate.verifiers.web.containment import browser_backend
 from rewardgate.verifiers.web.d2c_blocks import d2c_blocks, has_body
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ def render_page(
     return _page(capture, size, html if design2code else None)
 
 
-@lru_cache(maxsize=CACHED_TARGETS)
 def rendered_target(
     html: str,
     viewport: tuple[int, int],
@@ -65,7 +65,20 @@ def rendered_target(
     chromium: str | None,
     reading: str = "dom",
 ) -> RenderedPage:
-    """`render_page` for a target, kept per worker."""
+    """`render_page` for a target, kept per worker (and per backend it was drawn on)."""
+    return _rendered_target(html, viewport, size, timeout_s, chromium, reading, browser_backend())
+
+
+@lru_cache(maxsize=CACHED_TARGETS)
+def _rendered_target(
+    html: str,
+    viewport: tuple[int, int],
+    size: int,
+    timeout_s: float,
+    chromium: str | None,
+    reading: str,
+    backend: str,
+) -> RenderedPage:
     page = render_page(html, viewport, size, timeout_s, chromium, reading)
     page.canvas.flags.writeable = False  # shared by every item of the group
     return page

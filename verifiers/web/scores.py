@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rewardgate.verifiers.evidence_images import Outline
 from rewardgate.verifiers.web.blocks import Block
 from rewardgate.verifiers.web.matching import (
     MIN_TEXT_SIMILARITY,
@@ -49,6 +50,10 @@ class BlockScores:
     target_blocks: int
     matched: int
     pairs: list[dict[str, Any]] = field(default_factory=list)
+    # Every (merged) block's box and whether it matched, per page: what evidence images
+    # outline. Not part of `details`.
+    pred_outlines: list[Outline] = field(default_factory=list)
+    target_outlines: list[Outline] = field(default_factory=list)
 
     def terms(self) -> dict[str, float]:
         return {
@@ -95,7 +100,9 @@ def block_scores(pred: list[Block], target: list[Block], reading: str = "dom") -
     if not pred and not target and not design2code:
         return BlockScores(1.0, 1.0, 1.0, 1.0, 0, 0, 0)
     if not pred or not target:
-        return BlockScores(0.0, 0.0, 0.0, 0.0, len(pred), len(target), 0)
+        result = BlockScores(0.0, 0.0, 0.0, 0.0, len(pred), len(target), 0)
+        _outline(result, pred, target, set())
+        return result
     kind = "difflib" if design2code else "indel"
     merged_pred, merged_target, matching = find_possible_merge(pred, target, kind)
     pairs = []
@@ -104,9 +111,10 @@ def block_scores(pred: list[Block], target: list[Block], reading: str = "dom") -
         if similarity >= MIN_TEXT_SIMILARITY:
             pairs.append((merged_pred[i], merged_target[j], similarity))
     result = BlockScores(0.0, 0.0, 0.0, 0.0, len(merged_pred), len(merged_target), len(pairs))
+    matched_ids = {id(p) for p, _, _ in pairs} | {id(t) for _, t, _ in pairs}
+    _outline(result, merged_pred, merged_target, matched_ids)
     if not pairs:
         return result
-    matched_ids = {id(p) for p, _, _ in pairs} | {id(t) for _, t, _ in pairs}
     unmatched = sum(b.area for b in (*merged_pred, *merged_target) if id(b) not in matched_ids)
     matched_area = sum(p.area + t.area for p, t, _ in pairs)
     colors = color_similarities([p.color for p, _, _ in pairs], [t.color for _, t, _ in pairs])
@@ -131,3 +139,10 @@ def block_scores(pred: list[Block], target: list[Block], reading: str = "dom") -
     result.position = sum(positions) / len(positions)
     result.color = sum(colors) / len(colors)
     return result
+
+
+def _outline(
+    result: BlockScores, pred: list[Block], target: list[Block], matched: set[int]
+) -> None:
+    result.pred_outlines = [(b.bbox, id(b) in matched) for b in pred]
+    result.target_outlines = [(b.bbox, id(b) in matched) for b in target]

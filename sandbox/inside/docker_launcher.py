@@ -1,8 +1,8 @@
 """Trusted launcher of one docker run, executed in the container by `docker exec`.
 
-Shipped as the source of `python3 -I -S -c` by `rewardgate.sandbox.docker` (so any
-image with a python3 works and an image never runs a stale copy); it must not import
-rewardgate and uses the standard library only.
+Started by `rewardgate.sandbox.docker` with `host_shipping.server_command(
+"docker_launcher", "-S")`, its source and this package's in the command (so any image
+with a python3 works and an image never runs a stale copy); standard library only.
 
 One exec of the launcher serves many runs, one at a time: the host writes a job on the
 exec's stdin (b"RGJ1", a 4-byte big-endian length, the job as JSON: argv, limits,
@@ -23,6 +23,9 @@ and a run in progress is killed with it. For each job the launcher
 - writes b"RGR1", a 4-byte length, a JSON summary (exit status, rusage, flags, whether
   anything was left behind) and the captured streams on its stdout.
 
+A job with `streams` (a program `Backend.spawn` started) has no summary: its program's
+descriptors are relayed as frames over the exec stream until it exits (`relay`).
+
 `prctl(PR_SET_DUMPABLE, 0)` keeps the program (same uid) out of /proc/<launcher>/fd,
 so it cannot write into the launcher's stdout (the exec stream to the host) nor the
 channel's read end; it can only kill or stop the launcher, which the host sees as a
@@ -34,18 +37,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import select
 import signal
 import struct
-import sys
 import time
+
+from rewardgate.sandbox.inside import limits as rlimits
+from rewardgate.sandbox.inside import loader, privileges, process, reaper
+from rewardgate.sandbox.inside.channel import write_all
 
 TYPE_CHECKING = False  # typing costs milliseconds per run; only mypy needs it
 if TYPE_CHECKING:
     from typing import Any
 
-WORKDIR = "/sandbox"
+WORKDIR = loader.WORKDIR
 MOUNTS = "/mnt"
 CHUNK = 1 << 16
 SCRATCH = ("/dev/shm", "/dev/mqueue")
@@ -60,12 +65,6 @@ def read_exact(fd: int, n: int) -> bytes:
         parts.append(chunk)
         n -= len(chunk)
     return b"".join(parts)
-
-
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def wipe(top: str) -> None:
@@ -93,32 +92,12 @@ ZYGOTES: dict[str, tuple[int, Any]] = {}  # entry key -> (pid, control socket)
 def others() -> list[int]:
     """Pids of the sandbox uid's live processes but this one and the warm zygotes
     (zygotes wait for the container's init to reap them)."""
-    spare = {os.getpid(), *(pid for pid, _ in ZYGOTES.values())}
-    uid, found = os.getuid(), []
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) not in spare:
-            try:
-                if os.stat("/proc/" + name).st_uid != uid:
-                    continue
-                with open("/proc/" + name + "/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                        found.append(int(name))
-            except OSError:
-                pass
-    return found
+    return reaper.others_of_uid(pid for pid, _ in ZYGOTES.values())
 
 
 def kill_all() -> bool:
     """SIGKILL every other process of this uid (the zygotes spared), until none is left."""
-    for _ in range(200):
-        alive = others()
-        if not alive:
-            return True
-        for pid in alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.001)
-    return False
+    return reaper.kill_uid(pid for pid, _ in ZYGOTES.values())
 
 
 def drop_zygotes() -> None:
@@ -144,9 +123,9 @@ def zygote(job: dict[str, Any]) -> Any:
     if pid == 0:
         try:
             os.dup2(theirs.fileno(), 3)
-            os.closerange(4, 1 << 16)
+            process.close_from(4)
             os.chdir(WORKDIR)
-            argv = ["python3", "-I", "-c", job["zygote"]]
+            argv = job["zygote"]
             os.execvpe(argv[0], argv, job["env"])
         finally:
             os._exit(127)
@@ -185,18 +164,15 @@ def spawn(job: dict[str, Any], fds: list[int]) -> int:
     if pid:
         return pid
     try:
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        os.closerange(len(fds), 1 << 16)
+        process.move_fds(fds)
+        process.close_from(len(fds))
         os.setsid()
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        cpu = limits["cpu_s"]
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        nofile = min(limits["open_files"], resource.getrlimit(resource.RLIMIT_NOFILE)[1])
-        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        fsize = limits["file_size_bytes"]
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        rlimits.set_limits(
+            cpu_s=limits["cpu_s"],
+            open_files=limits["open_files"],
+            file_bytes=limits["file_size_bytes"],
+        )
         os.chdir(WORKDIR)
         argv = job["argv"]
         os.execvpe(argv[0], argv, job["env"])
@@ -321,17 +297,8 @@ FILTERED = [False]
 def install_filter(program: bytes) -> None:
     """rewardgate's seccomp filter (sandbox/seccomp.py) on the launcher, so on every run
     and zygote it starts, on top of Docker's profile (which lets io_uring through before
-    Docker 25). The same few lines as zygote.py's: these scripts cannot import."""
-    import ctypes
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
-
-    buf = ctypes.create_string_buffer(program, len(program))
-    fprog = SockFprog(len(program) // 8, ctypes.addressof(buf))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, MODE_FILTER
-        raise OSError(ctypes.get_errno(), "seccomp")
+    Docker 25)."""
+    privileges.install_filter(program)
     FILTERED[0] = True
 
 
@@ -354,6 +321,14 @@ def serve(job: dict[str, Any]) -> None:
         wipe(MOUNTS)
     place(job, blobs)
     del blobs
+    if job.get("streams") is not None:  # spawned: no summary, its streams are relayed
+        from rewardgate.sandbox.inside import relay
+
+        relay.run(job, spawn, kill_all)
+        kill_all()
+        wipe(WORKDIR)
+        wipe(MOUNTS)
+        return
     status, rusage, timed_out, wall_ms, streams, truncated, left = supervise(job, stdin_data)
     clean = kill_all()
     wipe(WORKDIR)
@@ -373,11 +348,9 @@ def serve(job: dict[str, Any]) -> None:
     write_all(1, b"RGR1" + struct.pack(">I", len(head)) + head + b"".join(streams))
 
 
-def main() -> None:
+def serve_jobs() -> None:
     """Serve jobs until the host closes the stream (one exec serves many runs)."""
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
+    privileges.not_dumpable()
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     while True:
         first = os.read(0, 4)
@@ -390,9 +363,10 @@ def main() -> None:
         serve(json.loads(read_exact(0, size)))
 
 
-if __name__ == "__main__":
+def main() -> int:
     try:
-        main()
+        serve_jobs()
     except BaseException as exc:  # the launcher's own failure: the host reports it
         os.write(2, f"rewardgate launcher: {type(exc).__name__}: {exc}\n".encode())
-        sys.exit(70)
+        return 70
+    return 0

@@ -1,0 +1,100 @@
+"""The wire contract between trainers and verifiers (docs/architecture.md, "Layers").
+
+These models are all the light client imports, so this module must stay free of any
+server-side dependency: it needs pydantic and nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Status = Literal["ok", "invalid", "error", "timeout"]
+
+__all__ = ["RewardRequest", "RewardResult", "SessionRef", "Status", "StepReward"]
+
+
+class SessionRef(BaseModel):
+    """A live tool session whose files an item is scored on (a bare id is accepted).
+
+    The gateway holding the session reads its files when the item arrives and fills
+    `snapshot` (a digest of what it read); an item whose session was never read (scored
+    where no session lives) is `invalid`, never judged on an empty response.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    file: str | None = Field(
+        default=None, description="code: the session file holding the program (solution.py)."
+    )
+    snapshot: str | None = Field(default=None, description="Set by the server; leave it out.")
+
+
+class RewardRequest(BaseModel):
+    """One model output to score.
+
+    `reference` and `options` are domain-specific and are validated by the named
+    verifier's own models, not here, so a malformed reference becomes a per-item
+    `invalid` result instead of failing the whole batch.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    verifier: str
+    response: str
+    reference: Any = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = None
+    fallback_reward: float | None = None
+    # Score this live session's files now (never cached): service/session_rewards.py.
+    session: SessionRef | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _session_shorthand(cls, data: Any) -> Any:
+        """`"session": "<id>"` for `{"id": ...}`; a session item's response is read from
+        the session, so it may be left out."""
+        if isinstance(data, dict) and data.get("session") is not None:
+            data = dict(data)
+            if isinstance(data["session"], str):
+                data["session"] = {"id": data["session"]}
+            data.setdefault("response", "")
+        return data
+
+
+class StepReward(BaseModel):
+    """A reward for one step of a solution or one test of a program, in order."""
+
+    index: int
+    reward: float
+    label: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class RewardResult(BaseModel):
+    """The verdict on one item.
+
+    `reward` is meaningful only when `status == "ok"`; otherwise it is the request's
+    `fallback_reward` (by default the verifier's lowest reward) so that breaking the
+    checker never pays better than a wrong answer.
+    """
+
+    id: str | None = None
+    verifier: str
+    version: str | None = None
+    # The verdict fingerprint (version, source digest, judging tools' versions) of the
+    # judge that gave an `ok` verdict; see rewardgate.contract.fingerprint.
+    fingerprint: str | None = None
+    reward: float
+    status: Status
+    steps: list[StepReward] | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    elapsed_ms: float = 0.0
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
