@@ -5,7 +5,7 @@ scored by the `math` verifier, each through the real CLI in a subprocess:
 
 1. the local engine (`--engine local`, one worker per core);
 2. Ray Data on one node: a head started on 127.0.0.2 (loopback), the default actor
-   sizes (two workers per actor, as many actors as the node's CPUs allow);
+   sizes (one worker per actor, as many actors as the node's CPUs allow);
 3. with `--second-node`, the same after a second node joined on 127.0.0.3.
 
 Rounds alternate the local engine and Ray (one cluster kept up for all of them) and the
@@ -16,7 +16,10 @@ amortises it) and CPU-seconds (the command and its reaped children; for Ray also
 process of the cluster, idle ones included), and the ratio of Ray's items/s to the
 local engine's.
 
-    .venv/bin/python bench/scale.py [--rows 20000] [--rounds 3] [--second-node]
+    .venv/bin/python bench/scale.py [--rows 20000] [--long 100000] [--rounds 3] [--second-node]
+
+`--long` also scores a longer file each round and prints the marginal rate between the
+two sizes and each side's fixed start-up, which a 20,000-row run is mostly made of.
 
 Nodes on one machine share its cores, so the second node shows the cost of crossing
 nodes (its actors' blocks and lines travel between object stores) and of running twice
@@ -158,23 +161,29 @@ def join_second_node(address: str, cpus: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument(
+        "--long",
+        type=int,
+        default=0,
+        help="also score this many rows each round; prints the marginal rate between the sizes",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--second-node", action="store_true")
     options = parser.parse_args()
     cpus = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="rgscale-"))
-    source = work / "in.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in rows(options.rows)))
-    common = [str(source), "--verifier", "math", "--force"]
-    local_args = [*common, "-o", str(work / "local.jsonl")]
-    results: dict[str, list[tuple[float, float]]] = {}
+    sizes = [options.rows] + ([options.long] if options.long > options.rows else [])
+    for size in sizes:
+        source = work / f"in-{size}.jsonl"
+        source.write_text("".join(json.dumps(r) + "\n" for r in rows(size)))
+    # (setup, rows) -> [(seconds, CPU-seconds)] per round
+    results: dict[tuple[str, int], list[tuple[float, float]]] = {}
     temp_dir = tempfile.mkdtemp(prefix="rgsc-", dir="/tmp")
     try:
         address = start_cluster(temp_dir, cpus, False)
-        # Default actor sizes: two workers per actor, as many actors as the CPUs allow
-        # (one on a 2-core node: the local engine's two workers, in one actor).
-        ray_args = [*common, "-o", str(work / "ray.jsonl"), "--engine", "ray"]
-        ray_args += ["--ray-address", address]
+        # Default actor sizes: one worker per actor, as many actors as the CPUs allow
+        # (two on a 2-core node: the local engine's two workers, each with the actor's
+        # engine gateway of its own).
         setups = [("ray data, one node", False)]
         if options.second_node:
             setups.append(("ray data, two nodes", True))
@@ -184,18 +193,44 @@ def main() -> None:
             # Interleaved by round: the local engine, then Ray, so a noisy spell of the
             # machine hits both; the median of the rounds is printed.
             for _ in range(options.rounds):
-                results.setdefault("local engine", []).append(run_score(local_args, options.rows))
-                results.setdefault(name, []).append(run_score(ray_args, options.rows, temp_dir))
+                for size in sizes:
+                    common = [str(work / f"in-{size}.jsonl"), "--verifier", "math", "--force"]
+                    local_args = [*common, "-o", str(work / "local.jsonl")]
+                    ray_args = [*common, "-o", str(work / "ray.jsonl"), "--engine", "ray"]
+                    ray_args += ["--ray-address", address]
+                    for setup, args, cluster in (
+                        ("local engine", local_args, None),
+                        (name, ray_args, temp_dir),
+                    ):
+                        rate, cpu = run_score(args, size, cluster)
+                        results.setdefault((setup, size), []).append((size / rate, cpu))
     finally:
         stop_cluster(temp_dir)
         shutil.rmtree(work, ignore_errors=True)
-    base = statistics.median(rate for rate, _ in results["local engine"])
-    print(f"{options.rows} math rows, {cpus} cores, median of {options.rounds} rounds")
-    print(f"{'setup':<22}{'items/s':>10}{'CPU-s':>10}{'vs local':>10}")
-    for name, runs in results.items():
-        rate = statistics.median(r for r, _ in runs)
+    print(f"math rows, {cpus} cores, median of {options.rounds} rounds")
+    print(f"{'setup':<22}{'rows':>8}{'items/s':>10}{'CPU-s':>10}{'vs local':>10}")
+    median_s = {key: statistics.median(t for t, _ in runs) for key, runs in results.items()}
+    for (name, size), runs in results.items():
+        rate = size / median_s[(name, size)]
         cpu = statistics.median(c for _, c in runs)
-        print(f"{name:<22}{rate:>10.1f}{cpu:>10.1f}{rate / base:>9.2f}x")
+        base = size / median_s[("local engine", size)]
+        print(f"{name:<22}{size:>8}{rate:>10.1f}{cpu:>10.1f}{rate / base:>9.2f}x")
+    if len(sizes) == 2:
+        # The rate past the fixed start-up (a process, imports, the engine's warm-up;
+        # for Ray also connecting and the actors' processes): what a long run approaches.
+        short, long = sizes
+        print(f"\nmarginal rate, rows {short} to {long} (median seconds of each size)")
+        marginal = {
+            name: (long - short) / (median_s[(name, long)] - median_s[(name, short)])
+            for name, size in results
+            if size == long
+        }
+        for name, rate in marginal.items():
+            start_up = median_s[(name, short)] - short / rate
+            print(
+                f"{name:<22}{rate:>10.1f} items/s{rate / marginal['local engine']:>9.2f}x"
+                f"   start-up {start_up:5.1f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -248,9 +248,13 @@ def doctor(as_json: bool) -> None:
 @click.option(
     "--ray-workers-per-actor",
     type=click.IntRange(min=1),
-    default=2,
+    default=1,
     show_default=True,
-    help="Engine worker processes per actor; the actor reserves as many CPUs.",
+    help=(
+        "Engine worker processes per actor; the actor reserves as many CPUs. More than one "
+        "saves memory for slow verifiers; one keeps cheap verifiers from queueing behind "
+        "the actor's own (single-threaded) gateway."
+    ),
 )
 @click.option(
     "--ray-resource",

@@ -56,7 +56,13 @@ class RayOptions:
 
     address: str | None = None  # None: RAY_ADDRESS, else a local cluster is started
     actors: int | None = None  # None: as many as the cluster's CPUs allow
-    workers_per_actor: int = 2  # engine worker processes per actor = CPUs it reserves
+    # Engine worker processes per actor = CPUs it reserves. One by default: an actor's
+    # engine gateway (parsing, hooks, dispatch, encoding) is one Python thread, and with
+    # a cheap verifier it, not its workers, is the limit (math rows: one actor of two
+    # workers kept the actor at 87% of a core and each worker at 12%); one worker per
+    # actor gives every worker a gateway of its own. What it costs: one more warm
+    # process (its memory) per worker.
+    workers_per_actor: int = 1
     resources: dict[str, float] = field(default_factory=dict)  # custom, per actor
     batch_size: int = 256  # rows per request to an actor's engine (local mode's chunk)
     settings: dict[str, Any] = field(default_factory=dict)  # Settings overrides per actor
@@ -210,10 +216,11 @@ def build_dataset(
     datasource = RowsDatasource(
         source.path, fmt=source.format, filesystem=source.filesystem, skip=skip
     )
-    # One read pass, finished before the scoring actors start: the actors reserve every
-    # CPU their workers use, so a read still waiting for a CPU then would wait forever
-    # (on a 2-CPU node one actor of two workers holds both).
-    ds = rd.read_datasource(datasource, override_num_blocks=blocks).materialize()
+    # One read pass, streamed into the actors while they start (their engines take
+    # seconds to warm up). The read reserves no CPU: the actors reserve every CPU their
+    # workers use, so a read asking for one could wait for ever behind them (on a 2-CPU
+    # node two actors of one worker hold both); it is one short task a file.
+    ds = rd.read_datasource(datasource, override_num_blocks=blocks, ray_remote_args={"num_cpus": 0})
     scored = _score_on_actors(ds, fields, options, source.format, actors, whole_rows)
     return scored, total
 

@@ -414,9 +414,9 @@ def test_ray_job_submit_with_default_actor_sizes(
     ray_cluster: Cluster, small: tuple[Path, list[dict[str, object]]], tmp_path: Path
 ) -> None:
     """`ray job submit -- rewardgate score ...`: the job's driver finds the cluster through
-    the RAY_ADDRESS the job server sets. Default sizes (two workers per actor, as many
-    actors as the 4 CPUs allow) reserve every CPU of the cluster for the actors: the read
-    must be done before they start, or it waits for a CPU forever (it once did)."""
+    the RAY_ADDRESS the job server sets. Default sizes (one worker per actor, as many
+    actors as the 4 CPUs allow) reserve every CPU of the cluster for the actors: a read
+    that asked for a CPU would wait for one forever (it once did)."""
     source, expected = small
     output = tmp_path / "ray.jsonl"
     args = [*CLI, "score", str(source), "-o", str(output), "--verifier", "string"]
