@@ -12,9 +12,11 @@ Rounds alternate the local engine and Ray (one cluster kept up for all of them) 
 median of the rounds is printed.
 
 Prints items/s (wall time of the whole command, cluster start excluded: a long run
-amortises it) and CPU-seconds (the command and its reaped children; for Ray also every
-process of the cluster, idle ones included), and the ratio of Ray's items/s to the
-local engine's.
+amortises it) and CPU-seconds (the command and every process it starts; for Ray also
+every process of the cluster, idle ones included, and the actors' forked workers: each
+side's processes are counted from a cgroup of its own where this runs as root on cgroup
+v1, else from /proc, which misses processes that died before the command ended), and
+the ratio of Ray's items/s to the local engine's.
 
     .venv/bin/python bench/scale.py [--rows 20000] [--long 100000] [--rounds 3] [--second-node]
 
@@ -130,10 +132,44 @@ def stop_cluster(temp_dir: str) -> None:
     shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def run_score(args: list[str], n: int, temp_dir: str | None = None) -> tuple[float, float]:
-    """(items/s, CPU-seconds) of one `rewardgate score` command."""
+class CpuGroups:
+    """CPU of the cluster and of the commands, each from a cgroup of its own (cgroup v1
+    cpuacct, root), so no process is missed: an actor's forked engine workers die with
+    the job, and what dead processes used is gone from /proc. `enter(name)` moves this
+    process into that group; whatever it starts from then on is counted there."""
+
+    def __init__(self) -> None:
+        from rewardgate.sandbox.cgroups import CgroupManager
+
+        manager = CgroupManager()
+        if "cpuacct" not in manager.parents():
+            raise OSError(manager.problems.get("cpuacct", "no cpuacct controller"))
+        self.groups = {name: manager.create() for name in ("cluster", "commands")}
+
+    def enter(self, name: str) -> None:
+        (self.groups[name].dirs["cpuacct"] / "cgroup.procs").write_text(str(os.getpid()))
+
+    def seconds(self, name: str) -> float:
+        return (self.groups[name].cpu_ns() or 0) / 1e9
+
+
+def cpu_groups() -> CpuGroups | None:
+    try:
+        return CpuGroups()
+    except OSError as exc:
+        print(f"(no cgroup for CPU accounting, /proc is read instead: {exc})")
+        return None
+
+
+def run_score(
+    args: list[str], n: int, temp_dir: str | None = None, groups: CpuGroups | None = None
+) -> tuple[float, float]:
+    """(items/s, CPU-seconds) of one `rewardgate score` command; with `temp_dir`, the
+    cluster's CPU during it is added (with `groups`, from its cgroup)."""
+    if groups is not None:
+        cluster0, commands0 = groups.seconds("cluster"), groups.seconds("commands")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cluster_before = cluster_cpu_s(temp_dir) if temp_dir else 0.0
+    cluster_before = cluster_cpu_s(temp_dir) if temp_dir and groups is None else 0.0
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "rewardgate.service.cli", "score", *args, "--quiet"],
@@ -144,6 +180,11 @@ def run_score(args: list[str], n: int, temp_dir: str | None = None) -> tuple[flo
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(done.stderr[-2000:])
+    if groups is not None:
+        cpu = groups.seconds("commands") - commands0
+        if temp_dir:
+            cpu += groups.seconds("cluster") - cluster0
+        return n / seconds, cpu
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if temp_dir:
@@ -180,7 +221,12 @@ def main() -> None:
     results: dict[tuple[str, int], list[tuple[float, float]]] = {}
     temp_dir = tempfile.mkdtemp(prefix="rgsc-", dir="/tmp")
     try:
+        groups = cpu_groups()
+        if groups is not None:
+            groups.enter("cluster")
         address = start_cluster(temp_dir, cpus, False)
+        if groups is not None:
+            groups.enter("commands")
         # Default actor sizes: one worker per actor, as many actors as the CPUs allow
         # (two on a 2-core node: the local engine's two workers, each with the actor's
         # engine gateway of its own).
@@ -189,7 +235,11 @@ def main() -> None:
             setups.append(("ray data, two nodes", True))
         for name, second in setups:
             if second:
+                if groups is not None:
+                    groups.enter("cluster")
                 join_second_node(address, cpus)
+                if groups is not None:
+                    groups.enter("commands")
             # Interleaved by round: the local engine, then Ray, so a noisy spell of the
             # machine hits both; the median of the rounds is printed.
             for _ in range(options.rounds):
@@ -202,7 +252,7 @@ def main() -> None:
                         ("local engine", local_args, None),
                         (name, ray_args, temp_dir),
                     ):
-                        rate, cpu = run_score(args, size, cluster)
+                        rate, cpu = run_score(args, size, cluster, groups)
                         results.setdefault((setup, size), []).append((size / rate, cpu))
     finally:
         stop_cluster(temp_dir)
