@@ -13,6 +13,7 @@ from rewardgate import __version__
 from rewardgate.service.asset_store_s3 import asset_store
 from rewardgate.service.engine import Engine
 from rewardgate.service.errors import install_error_handlers
+from rewardgate.service.heap import serving_heap
 from rewardgate.service.metrics import Metrics
 from rewardgate.service.middleware import (
     AuthMiddleware,
@@ -41,11 +42,20 @@ __all__ = ["create_app", "verifier_env"]
 log = logging.getLogger("rewardgate.http")
 
 
-def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    registry: Registry | None = None,
+    *,
+    freeze_heap: bool = False,
+) -> FastAPI:
     """Build the service. `registry` defaults to every installed verifier.
 
     The worker pool starts in the app's lifespan and stops there, after uvicorn has
     drained in-flight requests on SIGTERM.
+
+    `freeze_heap` is for a process that serves this app and nothing else (`rewardgate
+    serve`, a Ray Serve replica): once the engine is warm, its collector is set up for
+    serving (service/heap.py).
     """
     settings = settings or Settings()
     registry = registry or Registry.from_entry_points(env=verifier_env(settings))
@@ -57,6 +67,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _log_start(settings)
         await anyio.to_thread.run_sync(engine.start)
+        if freeze_heap:
+            serving_heap()
         try:
             yield
         finally:

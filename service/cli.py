@@ -73,7 +73,7 @@ def run_server(settings: Settings, registry: Registry | None = None) -> None:
 
     configure_logging(settings.log_level)
     uvicorn.run(
-        create_app(settings, registry),
+        create_app(settings, registry, freeze_heap=True),
         host=settings.host,
         port=settings.port,
         log_config=None,

@@ -42,7 +42,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from pydantic import ValidationError
@@ -84,6 +84,29 @@ _worker_registry: Registry | None = None
 def _worker_init(registry: Registry) -> None:
     global _worker_registry
     _worker_registry = registry
+
+
+class _Token(Protocol):
+    """Whether the caller waiting for an item's hooks is gone (its future, or its batch's
+    `_Cancelled`): a hook thread skips the items nobody waits for any more."""
+
+    def done(self) -> bool: ...
+
+
+class _Cancelled:
+    """A batch's `_Token`: set when the batch is cancelled."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = False
+
+    def done(self) -> bool:
+        return self.value
+
+
+# An item of a batch on its way: its index, verifier, request and hooks.
+_Entry = tuple[int, Verifier, RewardRequest, "_Hooked"]
 
 
 @dataclass
@@ -336,12 +359,7 @@ class Engine:
         Waits in the admission line when the engine is full (`Overloaded` past it).
         """
         await self.admission.acquire(len(items))
-        tasks = self._start(items)
-        try:
-            return [result for _, result in await asyncio.gather(*tasks)]
-        finally:
-            for task in tasks:
-                task.cancel()
+        return await self._score_batch(items)
 
     def stream(self, items: Sequence[Any]) -> AsyncIterator[tuple[int, RewardResult]]:
         """Admit now or raise `Overloaded`, then yield `(index, result)` as done.
@@ -357,6 +375,326 @@ class Engine:
         await self.admission.acquire(len(items))
         return _as_completed(self._start(items))
 
+    async def _score_batch(self, items: Sequence[Any]) -> list[RewardResult]:
+        """Score admitted items together, stage by stage, with no task per item.
+
+        The stages are `_score_one`'s (validation, the gateway hooks, the cache and the
+        identical items in flight, a worker), each run once for the whole batch: the
+        hooks in a few thread chunks, the jobs chunked by `_dispatch` and awaited as one
+        group whose arrivals are settled turn by turn. A cheap item then costs the
+        gateway its own bookkeeping, not an asyncio task with its resumptions, which was
+        most of its cost. Each item keeps its own deadline, retry, `elapsed_ms`, metrics
+        and admission (released as it finishes); cancelling the caller cancels (and
+        kills) what is still running. `stream` keeps a task per item: it yields each
+        result as it comes.
+        """
+        start = time.perf_counter()
+        results: list[RewardResult | None] = [None] * len(items)
+        finished = released = 0
+        cancelled = _Cancelled()
+        owned: dict[str, tuple[int, asyncio.Future[RewardResult | None]]] = {}
+        running: list[Job] = []
+
+        # Latencies by (verifier, status), counted into the metrics as a turn ends.
+        latencies: dict[tuple[str, str], list[float]] = {}
+
+        def finish(index: int, result: RewardResult) -> None:
+            nonlocal finished
+            seconds = time.perf_counter() - start
+            result.elapsed_ms = seconds * 1000
+            finished += 1
+            label = result.verifier if result.verifier in self.registry else "unknown"
+            latencies.setdefault((label, result.status), []).append(seconds)
+            results[index] = result
+            if self.on_result is not None:
+                self.on_result(items[index], result)
+
+        def release() -> None:
+            """Free the finished items' admission and count them (once per turn)."""
+            nonlocal released
+            if finished > released:
+                self.admission.release(finished - released)
+                released = finished
+            for (label, status), seconds in latencies.items():
+                self.metrics.observe_items(label, status, seconds)
+            latencies.clear()
+
+        try:
+            todo: list[tuple[int, Verifier, RewardRequest]] = []
+            for index, raw in enumerate(items):
+                admitted = self._admit(raw)
+                if isinstance(admitted, RewardResult):
+                    finish(index, admitted)
+                else:
+                    todo.append((index, *admitted))
+            release()
+            judge: list[_Entry] = []
+            keyed: list[_Entry] = []
+            for (index, verifier, request), hooked in zip(
+                todo, await self._hooks_of(todo, cancelled), strict=True
+            ):
+                if isinstance(hooked, BaseException):  # a bug in a hook
+                    raise hooked
+                if hooked.error is not None:
+                    finish(index, self._failed(request, hooked.error, verifier, hooked.lowest))
+                else:
+                    (judge if hooked.key is None else keyed).append(
+                        (index, verifier, request, hooked)
+                    )
+            twins = await self._look_up(keyed, judge, owned, finish)
+            release()
+            await self._judge_batch(judge, finish, release, running)
+            await self._share(owned, results)
+            if twins:
+                await self._after_twins(twins, finish)
+            release()
+            done = [result for result in results if result is not None]
+            if len(done) != len(items):  # a bug here must fail loudly, never shift results
+                raise RuntimeError(f"{len(items) - len(done)} items of the batch have no result")
+            return done
+        except BaseException:
+            cancelled.value = True
+            for job in running:
+                job.cancel()
+            raise
+        finally:
+            for key, (_, shared) in owned.items():
+                if self._pending.get(key) is shared:
+                    del self._pending[key]
+                if not shared.done():
+                    shared.set_result(None)
+            if len(items) > released:
+                self.admission.release(len(items) - released)
+
+    async def _hooks_of(
+        self, todo: list[tuple[int, Verifier, RewardRequest]], cancelled: _Cancelled
+    ) -> list[_Hooked | BaseException]:
+        """The hooks of a batch's items, in up to `HOOK_THREADS` chunks off the loop."""
+        if not todo:
+            return []
+        size = -(-len(todo) // HOOK_THREADS)
+        chunks = [
+            [(verifier, request, cancelled) for _, verifier, request in todo[i : i + size]]
+            for i in range(0, len(todo), size)
+        ]
+        pool = self._hook_pool()
+        done = await asyncio.gather(
+            *(asyncio.wrap_future(pool.submit(self._run_hook_chunk, c)) for c in chunks)
+        )
+        return [outcome for outcomes in done for outcome in outcomes]
+
+    async def _look_up(
+        self,
+        keyed: list[_Entry],
+        judge: list[_Entry],
+        owned: dict[str, tuple[int, asyncio.Future[RewardResult | None]]],
+        finish: Callable[[int, RewardResult], None],
+    ) -> list[tuple[_Entry, asyncio.Future[RewardResult | None]]]:
+        """Settle the cached items, queue the rest to `judge`, and return the twins: the
+        items identical to one being judged (here or by another request), to wait for.
+
+        The first of identical items in the batch is judged and shared (`owned`).
+        """
+        if not keyed:
+            return []
+        hits = await self._cache_get_many([hooked.key or "" for _, _, _, hooked in keyed])
+        twins: list[tuple[_Entry, asyncio.Future[RewardResult | None]]] = []
+        loop = asyncio.get_running_loop()
+        served = 0
+        for entry, hit in zip(keyed, hits, strict=True):
+            index, _, request, hooked = entry
+            key = hooked.key
+            assert key is not None
+            if hit is not None:
+                served += 1
+                finish(index, hit.model_copy(update={"id": request.id, "cached": True}))
+            elif key in self._pending:
+                twins.append((entry, self._pending[key]))
+            else:
+                shared: asyncio.Future[RewardResult | None] = loop.create_future()
+                self._pending[key] = shared
+                owned[key] = (index, shared)
+                judge.append(entry)
+        if served:
+            self.metrics.cache_hits.inc(served)
+        if len(keyed) - served - len(twins):
+            self.metrics.cache_misses.inc(len(keyed) - served - len(twins))
+        return twins
+
+    async def _cache_get_many(self, keys: list[str]) -> list[RewardResult | None]:
+        """Cached verdicts of `keys` (None where absent or where the cache failed)."""
+        assert self.cache is not None
+        aget = getattr(self.cache, "aget", None)
+        found: list[Any]
+        if aget is not None:
+            found = await asyncio.gather(*(aget(key) for key in keys), return_exceptions=True)
+        else:
+            found = []
+            for key in keys:
+                try:
+                    found.append(self.cache.get(key))
+                except Exception as exc:
+                    found.append(exc)
+        hits: list[RewardResult | None] = []
+        for value in found:
+            if isinstance(value, BaseException):
+                if not isinstance(value, Exception):
+                    raise value
+                self._cache_failed("get", value)  # the cache is an optimisation
+                value = None
+            hits.append(value)
+        return hits
+
+    async def _share(
+        self,
+        owned: dict[str, tuple[int, asyncio.Future[RewardResult | None]]],
+        results: list[RewardResult | None],
+    ) -> None:
+        """Cache the batch's new `ok` verdicts and hand them to their waiting twins."""
+        assert not owned or self.cache is not None
+        aput = getattr(self.cache, "aput", None)
+        for key, (index, _) in list(owned.items()):
+            result = results[index]
+            if result is None or result.status != "ok":
+                continue
+            try:
+                if aput is not None:
+                    await aput(key, result)
+                else:
+                    assert self.cache is not None
+                    self.cache.put(key, result)
+            except Exception as exc:  # the cache is an optimisation
+                self._cache_failed("put", exc)
+        for key, (index, shared) in owned.items():
+            result = results[index]
+            if self._pending.get(key) is shared:
+                del self._pending[key]
+            if not shared.done():
+                shared.set_result(result if result is not None and result.status == "ok" else None)
+
+    async def _after_twins(
+        self,
+        twins: list[tuple[_Entry, asyncio.Future[RewardResult | None]]],
+        finish: Callable[[int, RewardResult], None],
+    ) -> None:
+        """Wait for the twins' verdicts; an item whose twin had none is judged itself."""
+        verdicts = await asyncio.gather(*(asyncio.shield(shared) for _, shared in twins))
+        alone: list[_Entry] = []
+        for (entry, _), verdict in zip(twins, verdicts, strict=True):
+            index, _, request, _ = entry
+            if verdict is not None:
+                self.metrics.cache_hits.inc()
+                finish(index, verdict.model_copy(update={"id": request.id, "cached": True}))
+            else:
+                self.metrics.cache_misses.inc()
+                alone.append(entry)
+
+        async def judged(entry: _Entry) -> None:
+            index, verifier, request, hooked = entry
+            key = hooked.key
+            assert key is not None
+            try:
+                result = await self._judge_and_share(key, verifier, request, hooked)
+            except RewardgateError as exc:
+                result = self._failed(request, exc, verifier, hooked.lowest)
+            finish(index, result)
+
+        await asyncio.gather(*(judged(entry) for entry in alone))
+
+    async def _judge_batch(
+        self,
+        entries: list[_Entry],
+        finish: Callable[[int, RewardResult], None],
+        release: Callable[[], None],
+        running: list[Job],
+    ) -> None:
+        """Judge the entries in the workers; those whose worker died, once more alone."""
+        retry = False
+        while entries:
+            pool = self._pool
+            if pool is None:
+                for index, verifier, request, hooked in entries:
+                    error = RewardgateError("engine is not started")
+                    finish(index, self._failed(request, error, verifier, hooked.lowest))
+                return
+            jobs = [
+                Job(_judge, (r.verifier, r.response, r.reference, r.options), hooked.budget_s)
+                for _, _, r, hooked in entries
+            ]
+            if retry or self.chunk_target_ms <= 0:
+                try:
+                    pool.submit_chunks([[job] for job in jobs], urgent=retry)
+                except PoolClosed:
+                    for index, verifier, request, hooked in entries:
+                        error = RewardgateError("engine is shutting down")
+                        finish(index, self._failed(request, error, verifier, hooked.lowest))
+                    return
+            else:
+                first = not self._outbox
+                self._outbox.extend(
+                    (r.verifier, job) for (_, _, r, _), job in zip(entries, jobs, strict=True)
+                )
+                if first:
+                    asyncio.get_running_loop().call_soon(self._dispatch)
+            for (_, _, request, _), job in zip(entries, jobs, strict=True):
+                self._judging.setdefault(request.verifier, set()).add(job)
+            running[:] = jobs
+            again: list[_Entry] = []
+
+            def arrived(
+                indices: list[int],
+                entries: list[_Entry] = entries,
+                jobs: list[Job] = jobs,
+                again: list[_Entry] = again,
+                retry: bool = retry,
+            ) -> None:
+                for i in indices:
+                    entry, job = entries[i], jobs[i]
+                    index, verifier, request, hooked = entry
+                    self._judging[request.verifier].discard(job)
+                    try:
+                        verdict = self._verdict(job, request, hooked.budget_s)
+                        result = verifier.result(verdict, request.id, hooked.fingerprint)
+                    except asyncio.CancelledError:
+                        continue  # only this batch cancels its jobs: it is being cancelled
+                    except WorkerDied as exc:
+                        self.metrics.worker_restarts.inc()
+                        if not retry:
+                            self.metrics.item_retries.inc()
+                            log.warning(
+                                "worker died judging an item (exit code %s); judging it once more",
+                                exc.exitcode,
+                                extra={"item_id": request.id},
+                            )
+                            again.append(entry)
+                            continue
+                        error = RewardgateError(
+                            f"the worker judging this item died twice (exit code {exc.exitcode})"
+                        )
+                        result = self._failed(request, error, verifier, hooked.lowest)
+                    except RewardgateError as exc:
+                        result = self._failed(request, exc, verifier, hooked.lowest)
+                    finish(index, result)
+                release()
+
+            try:
+                await self._completions().group([job.future for job in jobs], arrived)
+            finally:
+                for (_, _, request, _), job in zip(entries, jobs, strict=True):
+                    self._judging[request.verifier].discard(job)
+            entries, retry = again, True
+
+    @staticmethod
+    def _failed(
+        request: RewardRequest,
+        exc: RewardgateError,
+        verifier: Verifier | None,
+        lowest: float | None,
+    ) -> RewardResult:
+        return _failure(
+            request.id, request.verifier, request.fallback_reward, exc, verifier, lowest
+        )
+
     async def _score_admitted(self, raw: Any) -> RewardResult:
         start = time.perf_counter()
         try:
@@ -371,7 +709,8 @@ class Engine:
             self.on_result(raw, result)
         return result
 
-    async def _score_one(self, raw: Any) -> RewardResult:
+    def _admit(self, raw: Any) -> RewardResult | tuple[Verifier, RewardRequest]:
+        """The item's verifier and validated request, or its `invalid` result."""
         try:
             request = RewardRequest.model_validate(raw)
         except ValidationError as exc:
@@ -385,8 +724,6 @@ class Engine:
                 InvalidRequest(describe_validation_error("item", exc)),
                 self.registry.get(name) if name is not None and name in self.registry else None,
             )
-        verifier: Verifier | None = None
-        lowest: float | None = None
         try:
             if request.session is not None and request.session.snapshot is None:
                 # Read only by the gateway holding it (service/session_rewards.py).
@@ -395,7 +732,17 @@ class Engine:
                     "server that holds the session (POST /v1/rewards)"
                 )
             # On the loop: the registry builds instances lazily and is not thread-safe.
-            verifier = self.registry.get(request.verifier)
+            return self.registry.get(request.verifier), request
+        except RewardgateError as exc:
+            return _failure(request.id, request.verifier, request.fallback_reward, exc)
+
+    async def _score_one(self, raw: Any) -> RewardResult:
+        admitted = self._admit(raw)
+        if isinstance(admitted, RewardResult):
+            return admitted
+        verifier, request = admitted
+        lowest: float | None = None
+        try:
             hooked = await self._hooked(verifier, request)
             lowest = hooked.lowest
             if hooked.error is not None:
@@ -463,12 +810,12 @@ class Engine:
                     future.set_result(outcome)
 
     def _run_hook_chunk(
-        self, chunk: list[tuple[Verifier, RewardRequest, Any]]
+        self, chunk: Sequence[tuple[Verifier, RewardRequest, _Token]]
     ) -> list[_Hooked | BaseException]:
         outcomes: list[_Hooked | BaseException] = []
         shared: dict[tuple[str, bytes], _Shared] = {}
-        for verifier, request, future in chunk:
-            if future.done():  # cancelled: its request is gone; the result is dropped
+        for verifier, request, gone in chunk:
+            if gone.done():  # cancelled: its request is gone; the result is dropped
                 outcomes.append(RewardgateError("cancelled"))
                 continue
             try:
@@ -657,11 +1004,19 @@ class Engine:
         judging.add(job)
         try:
             await self._completions().waiter(job.future)
-            reward, steps, details = job.future.result()
-            return Verdict(reward=reward, steps=steps, details=details)
         except asyncio.CancelledError:
             job.cancel()
             raise
+        finally:
+            judging.discard(job)
+        return self._verdict(job, request, budget_s)
+
+    def _verdict(self, job: Job, request: RewardRequest, budget_s: float) -> Verdict:
+        """A finished job's verdict, or the error its item fails with (`WorkerDied`
+        is raised as it is: the caller decides on the retry)."""
+        try:
+            reward, steps, details = job.future.result(timeout=0)
+            return Verdict(reward=reward, steps=steps, details=details)
         except JobTimeout:
             self._observe_cost(request.verifier, budget_s)
             self.metrics.worker_restarts.inc()
@@ -686,7 +1041,6 @@ class Engine:
                 f"verifier {request.verifier!r} failed: {type(exc).__name__}: {exc}"
             ) from None
         finally:
-            judging.discard(job)
             if job.elapsed is not None:  # the worker finished it, with any outcome
                 self._observe_cost(request.verifier, job.elapsed)
 

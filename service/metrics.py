@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import collections
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -96,6 +98,35 @@ class Metrics:
             self._item_children[(verifier, status)] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def observe_items(self, verifier: str, status: str, seconds: list[float]) -> None:
+        """`observe_item` for several items of one verifier and status at once: one
+        increment of the count, of the sum and of each bucket touched, instead of three
+        locked increments per item (a batch's items finish together by the hundred)."""
+        if not seconds:
+            return
+        children = self._item_children.get((verifier, status))
+        if children is None:
+            self.observe_item(verifier, status, seconds[0])
+            children = self._item_children[(verifier, status)]
+            seconds = seconds[1:]
+            if not seconds:
+                return
+        counter, histogram = children
+        counter.inc(len(seconds))
+        bounds = getattr(histogram, "_upper_bounds", None)
+        buckets = getattr(histogram, "_buckets", None)
+        total = getattr(histogram, "_sum", None)
+        if bounds is None or buckets is None or total is None:  # another prometheus_client
+            for value in seconds:
+                histogram.observe(value)
+            return
+        # Buckets are stored per bound, not cumulative: each value counts in the first
+        # bound at or above it, as `Histogram.observe` does.
+        per_bucket = collections.Counter(bisect.bisect_left(bounds, value) for value in seconds)
+        total.inc(sum(seconds))
+        for index, count in per_bucket.items():
+            buckets[index].inc(count)
 
     def watch_verifiers(self, read: Callable[[], Mapping[str, tuple[int, int]]]) -> None:
         """Expose in-flight and queued items per verifier, read at each scrape.

@@ -50,6 +50,8 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from rewardgate.service.job_future import JobFuture
+
 __all__ = ["Job", "JobTimeout", "PoolClosed", "WorkerDied", "WorkerPool"]
 
 log = logging.getLogger("rewardgate.pool")
@@ -87,7 +89,8 @@ class Job:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     timeout: float | None
-    future: Future[Any] = field(default_factory=Future)
+    # A Future without a Condition of its own (service/job_future.py): made per job.
+    future: Future[Any] = field(default_factory=JobFuture)
     # Seconds the worker spent on the job, set before `future` resolves with its outcome
     # (None when it did not finish: a timeout, a death, a cancel).
     elapsed: float | None = None
@@ -449,11 +452,13 @@ def _settle(job: Job, value: Any = None, exc: BaseException | None = None) -> No
         return
     if exc is None and job._cancelled:
         exc = CancelledError()
-    with contextlib.suppress(Exception):
+    try:  # a plain try: `contextlib.suppress` cost as much as the rest, once per job
         if exc is not None:
             job.future.set_exception(exc)
         else:
             job.future.set_result(value)
+    except Exception:  # already settled by a racing cancel
+        pass
 
 
 _POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()

@@ -54,7 +54,7 @@ def _gateway_class() -> Any:
             from rewardgate.service.app import create_app
             from rewardgate.service.settings import Settings
 
-            self._app = create_app(Settings(**settings))
+            self._app = create_app(Settings(**settings), freeze_heap=True)
 
         def __serve_build_asgi_app__(self) -> Any:
             return self._app

@@ -403,15 +403,14 @@ class Verifier(ABC, Generic[RefT, OptT]):
     ) -> RewardResult:
         """The `ok` result carrying `verdict`, stamped with this verifier's name, version
         and the verdict fingerprint of the item."""
-        return RewardResult(
-            id=item_id,
-            verifier=self.name,
-            version=self.version,
-            fingerprint=fingerprint,
-            reward=verdict.reward,
-            status="ok",
-            steps=verdict.steps,
-            details=verdict.details,
+        return RewardResult.of_verdict(
+            item_id,
+            self.name,
+            self.version,
+            fingerprint,
+            verdict.reward,
+            verdict.steps,
+            verdict.details,
         )
 
 

@@ -90,3 +90,63 @@ async def test_a_future_already_done_resolves_its_waiter() -> None:
     future.set_result("done")
     await asyncio.wait_for(completions.waiter(future), timeout=10)
     assert future.result() == "done"
+
+
+async def test_a_group_resolves_once_all_are_in_and_reports_each_arrival_once() -> None:
+    completions = Completions(asyncio.get_running_loop())
+    futures: list[Future[int]] = [Future() for _ in range(300)]
+    arrivals: list[list[int]] = []
+    group = completions.group(futures, arrivals.append)
+    order = list(range(300))
+    random.Random(1).shuffle(order)
+
+    def resolve(part: list[int]) -> None:
+        for i in part:
+            futures[i].set_result(i)
+
+    first, second = order[:200], order[200:]
+    await asyncio.to_thread(resolve, first)
+    await asyncio.sleep(0)
+    assert not group.done()
+    await asyncio.to_thread(resolve, second)
+    await asyncio.wait_for(group, 10)
+    arrived = [i for turn in arrivals for i in turn]
+    assert len(arrived) == 300 and sorted(arrived) == list(range(300))  # each, once
+    assert set(first) <= set(arrived[: len(first)])  # reported as they came in
+
+
+async def test_a_group_of_nothing_is_done_and_a_cancelled_group_reports_nothing() -> None:
+    completions = Completions(asyncio.get_running_loop())
+    assert completions.group([]).done()
+    futures: list[Future[int]] = [Future() for _ in range(3)]
+    arrivals: list[list[int]] = []
+    group = completions.group(futures, arrivals.append)
+    group.cancel()
+    for future in futures:
+        future.set_result(0)
+    other: Future[int] = Future()
+    waiter = completions.waiter(other)
+    other.set_result(1)
+    await asyncio.wait_for(waiter, 10)  # delivery goes on for the others
+    assert arrivals == [] and all(f.result() == 0 for f in futures)
+
+
+async def test_a_failing_arrival_callback_fails_its_group_not_the_delivery() -> None:
+    completions = Completions(asyncio.get_running_loop())
+
+    def broken(_: list[int]) -> None:
+        raise ValueError("a bug in the batch")
+
+    bad: Future[int] = Future()
+    good: Future[int] = Future()
+    group = completions.group([bad], broken)
+    waiter = completions.waiter(good)
+    bad.set_result(0)
+    good.set_result(0)
+    await asyncio.wait_for(waiter, 10)
+    try:
+        await asyncio.wait_for(group, 10)
+    except ValueError as exc:
+        assert "a bug in the batch" in str(exc)
+    else:
+        raise AssertionError("the group should fail")
