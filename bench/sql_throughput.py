@@ -8,8 +8,9 @@ and the item) so no verdict is served from a cache. Prints items/s for
    EX), the cheapest honest checker;
 2. verifier: `SqlVerifier.verify` in this process (extraction, sqlglot safety parse,
    read-only engine with time limit and row cap, gold cache, spider semantics);
-3. engine: the service's engine with `--workers` worker processes, batches of 16,
-   result cache off (what a trainer gets from `rewardgate serve`, minus HTTP);
+3. engine: the service's engine with `--workers` worker processes, requests of
+   `--batch` items (16) one at a time, result cache off (what a trainer gets from
+   `rewardgate serve`, minus HTTP; the process's collector set up as the server's);
 
 and the ratios of (2) and (3) to (1). The three run interleaved, round by round
 (`--rounds`), each round on responses of its own; the table gives the median of the
@@ -20,6 +21,7 @@ included (the bench shares the machine with other work: CPU time drifts less tha
 time).
 
     .venv/bin/python bench/sql_throughput.py [--items 2000] [--workers 2] [--rounds 3]
+        [--batch 16]
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rewardgate.service.heap import serving_heap  # noqa: E402
 from rewardgate.testing import EngineHarness, start_engine  # noqa: E402
 from rewardgate.verifiers.base import VerifierEnv  # noqa: E402
 from rewardgate.verifiers.models import RewardRequest  # noqa: E402
@@ -83,7 +86,7 @@ def verifier(checker: SqlVerifier, work: list[tuple[str, str]]) -> float:
     return len(work) / (time.perf_counter() - start)
 
 
-def _batches(work: list[tuple[str, str]]) -> list[list[dict[str, Any]]]:
+def _batches(work: list[tuple[str, str]], size: int = 16) -> list[list[dict[str, Any]]]:
     return [
         [
             {
@@ -91,14 +94,14 @@ def _batches(work: list[tuple[str, str]]) -> list[list[dict[str, Any]]]:
                 "response": pred,
                 "reference": {"gold_sql": gold, "db": "chinook.sqlite"},
             }
-            for gold, pred in work[i : i + 16]
+            for gold, pred in work[i : i + size]
         ]
-        for i in range(0, len(work), 16)
+        for i in range(0, len(work), size)
     ]
 
 
-def engine(harness: EngineHarness, work: list[tuple[str, str]]) -> float:
-    batches = _batches(work)
+def engine(harness: EngineHarness, work: list[tuple[str, str]], size: int = 16) -> float:
+    batches = _batches(work, size)
     start = time.perf_counter()
     for batch in batches:
         results = harness.score(batch)
@@ -120,6 +123,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=16, help="items per engine request")
     args = parser.parse_args()
     cpu = cpu_meter()
     distinct_queries = len(PAIRS)
@@ -133,6 +137,9 @@ def main() -> None:
         try:
             for batch in _batches(workload(64, False, "warm")):
                 harness.score(batch)  # workers open the database, measure the cost
+            # The engine stands in for a server: its collector is set up as a server's
+            # (service/heap.py). The other sides share this process and its collector.
+            serving_heap()
             checker = SqlVerifier(env)
             checker.warmup()
             for title, distinct in (
@@ -168,7 +175,7 @@ def _rounds(
             elif name == "verifier":
                 rate = verifier(checker, work)
             else:
-                rate = engine(harness, work)
+                rate = engine(harness, work, args.batch)
             run[name] = (rate, ((cpu() if cpu else 0.0) - used) / len(work))
         runs.append(run)
         line = ", ".join(f"{name} {rate:7.1f}/s" for name, (rate, _) in run.items())

@@ -159,7 +159,7 @@ def _serve() -> None:
     port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, registry),
+            create_app(settings, registry, freeze_heap=True),
             log_config=None,
             log_level="warning",
             lifespan="on",

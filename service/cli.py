@@ -425,6 +425,7 @@ async def _score(
 
     from rewardgate.clients import AsyncLocalClient, AsyncRewardClient, Retry
     from rewardgate.service.batch import score_dataset
+    from rewardgate.service.heap import serving_heap
 
     progress = Progress(
         TextColumn("scoring"),
@@ -450,6 +451,10 @@ async def _score(
             )
         else:
             client = await stack.enter_async_context(AsyncLocalClient(batch_size=chunk_size))
+            # This process is the service for the run: its collector is set up as a
+            # server's is, once the engine is warm (service/heap.py).
+            await client.engine()
+            serving_heap()
         stack.enter_context(progress)
         task = progress.add_task("score", total=total, completed=sink.done, rate=0.0)
         started = time.perf_counter()

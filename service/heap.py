@@ -12,10 +12,13 @@ collects the youngest generation every `GATEWAY_GC_THRESHOLD` allocations instea
 (another 6 to 9 µs an item; in interleaved rounds of the trivial verifier over HTTP,
 16,000 → 20,500 items/s and 64 → 53 µs of service CPU an item against 700).
 
-Only for a process that is the service (`rewardgate serve`, a Ray Serve replica, a
-bench standing in for one): an embedding program (tests, a notebook, a trainer that
-imports the engine) keeps its collector as it is, since objects frozen there are never
-collected as cycles.
+Only for a process that is the service: `rewardgate serve`, a Ray Serve replica, a Ray
+Data actor, `rewardgate score`, `LocalClient`'s helper process, and the benches standing
+in for one. An embedding program (tests, a notebook, a trainer with a `LocalClient`)
+keeps its collector as it is, since objects frozen there are never collected as
+cycles. The collections it avoids ran on whichever thread allocated, the supervising
+threads of the worker pool included: with SQL items they doubled what those threads
+cost.
 """
 
 from __future__ import annotations

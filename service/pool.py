@@ -59,7 +59,7 @@ log = logging.getLogger("rewardgate.pool")
 # How often a worker sends the outcomes of a chunk's finished jobs: often enough that a
 # stream shows results as they come, rarely enough that a chunk of 0.01 ms jobs costs
 # the gateway a few messages, not one per job.
-FLUSH_S = 0.002
+FLUSH_S = 0.02
 
 # Pickle protocol 5 (out-of-band buffers, the fastest pickler for small tuples) for
 # every message on a worker's pipe; both ends are this process's code.

@@ -95,6 +95,7 @@ class Scorer:
         from concurrent.futures import ThreadPoolExecutor
 
         from rewardgate.clients.local import LocalClient
+        from rewardgate.service.heap import serving_heap
         from rewardgate.service.settings import Settings
 
         self.fields = fields
@@ -103,6 +104,7 @@ class Scorer:
         self.whole_rows = whole_rows
         self.client = LocalClient(Settings(**{"workers": workers, **settings}), batch_size=chunk)
         self.client._run(self.client._async.engine())  # fork the workers now
+        serving_heap()  # the actor's process is this engine's alone (service/heap.py)
         # Threads only wait for the engine's answers (it runs on the client's own loop).
         self.waiters = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rewardgate-chunk")
 
