@@ -653,7 +653,13 @@ class Engine:
                     index, verifier, request, hooked = entry
                     self._judging[request.verifier].discard(job)
                     try:
-                        verdict = self._verdict(job, request, hooked.budget_s)
+                        if job.future.succeeded():  # the common case, read directly
+                            reward, steps, details = job.future.result()
+                            if job.elapsed is not None:
+                                self._observe_cost(request.verifier, job.elapsed)
+                            verdict = Verdict(reward=reward, steps=steps, details=details)
+                        else:
+                            verdict = self._verdict(job, request, hooked.budget_s)
                         result = verifier.result(verdict, request.id, hooked.fingerprint)
                     except asyncio.CancelledError:
                         continue  # only this batch cancels its jobs: it is being cancelled

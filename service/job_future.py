@@ -55,6 +55,10 @@ class JobFuture(Future[Any]):
     def done(self) -> bool:
         return self._jstate >= _CANCELLED
 
+    def succeeded(self) -> bool:
+        """Done with a result: not cancelled, no exception (`result()` returns it)."""
+        return self._jstate == _FINISHED and self._jexception is None
+
     def result(self, timeout: float | None = None) -> Any:
         self._wait(timeout)
         if self._jstate == _CANCELLED:

@@ -42,7 +42,7 @@ import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
@@ -82,7 +82,7 @@ class PoolClosed(RuntimeError):
     """The pool was closed before the job finished."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Job:
     """One call of a function in a worker; `future` holds its outcome."""
 
@@ -90,7 +90,7 @@ class Job:
     args: tuple[Any, ...]
     timeout: float | None
     # A Future without a Condition of its own (service/job_future.py): made per job.
-    future: Future[Any] = field(default_factory=JobFuture)
+    future: JobFuture = field(default_factory=JobFuture)
     # Seconds the worker spent on the job, set before `future` resolves with its outcome
     # (None when it did not finish: a timeout, a death, a cancel).
     elapsed: float | None = None

@@ -127,7 +127,7 @@ class RewardResult(BaseModel):
             and type(verifier) is str
             and (version is None or type(version) is str)
             and (fingerprint is None or type(fingerprint) is str)
-            and all(type(key) is str for key in details)
+            and (not details or set(map(type, details)) == _STR)
         ):
             result = cls.__new__(cls)
             _set(
@@ -147,7 +147,7 @@ class RewardResult(BaseModel):
                     "cached": False,
                 },
             )
-            _set(result, "__pydantic_fields_set__", set(_VERDICT_FIELDS))
+            _set(result, "__pydantic_fields_set__", _VERDICT_FIELDS.copy())
             _set(result, "__pydantic_extra__", None)
             _set(result, "__pydantic_private__", None)
             return result
@@ -165,7 +165,15 @@ class RewardResult(BaseModel):
 
 _set = object.__setattr__
 
-# The fields `of_verdict` sets, as validation records them.
-_VERDICT_FIELDS = frozenset(
-    ("id", "verifier", "version", "fingerprint", "reward", "status", "steps", "details")
-)
+# The fields `of_verdict` sets, as validation records them (copied per result).
+_VERDICT_FIELDS = {
+    "id",
+    "verifier",
+    "version",
+    "fingerprint",
+    "reward",
+    "status",
+    "steps",
+    "details",
+}
+_STR = {str}
