@@ -9,7 +9,7 @@ and the item) so no verdict is served from a cache. Prints items/s for
 2. verifier: `SqlVerifier.verify` in this process (extraction, sqlglot safety parse,
    read-only engine with time limit and row cap, gold cache, spider semantics);
 3. engine: the service's engine with `--workers` worker processes, requests of
-   `--batch` items (16) one at a time, result cache off (what a trainer gets from
+   `--batch` items (16), `--inflight` at a time (1), result cache off (what a trainer gets from
    `rewardgate serve`, minus HTTP; the process's collector set up as the server's);
 
 and the ratios of (2) and (3) to (1). The three run interleaved, round by round
@@ -21,12 +21,13 @@ included (the bench shares the machine with other work: CPU time drifts less tha
 time).
 
     .venv/bin/python bench/sql_throughput.py [--items 2000] [--workers 2] [--rounds 3]
-        [--batch 16]
+        [--batch 16] [--inflight 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import sqlite3
 import sys
@@ -100,12 +101,24 @@ def _batches(work: list[tuple[str, str]], size: int = 16) -> list[list[dict[str,
     ]
 
 
-def engine(harness: EngineHarness, work: list[tuple[str, str]], size: int = 16) -> float:
+def engine(
+    harness: EngineHarness, work: list[tuple[str, str]], size: int = 16, inflight: int = 1
+) -> float:
+    """Requests of `size` items, `inflight` at a time (each waits for its answer)."""
     batches = _batches(work, size)
+
+    async def send_all() -> None:
+        line = asyncio.Semaphore(inflight)
+
+        async def send(batch: list[dict[str, Any]]) -> None:
+            async with line:
+                results = await harness.engine.score(batch)
+            assert all(r.status == "ok" for r in results), results
+
+        await asyncio.gather(*(send(batch) for batch in batches))
+
     start = time.perf_counter()
-    for batch in batches:
-        results = harness.score(batch)
-        assert all(r.status == "ok" for r in results), results
+    harness._loop.run_until_complete(send_all())
     return len(work) / (time.perf_counter() - start)
 
 
@@ -124,6 +137,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16, help="items per engine request")
+    parser.add_argument("--inflight", type=int, default=1, help="engine requests at a time")
     args = parser.parse_args()
     cpu = cpu_meter()
     distinct_queries = len(PAIRS)
@@ -175,7 +189,7 @@ def _rounds(
             elif name == "verifier":
                 rate = verifier(checker, work)
             else:
-                rate = engine(harness, work, args.batch)
+                rate = engine(harness, work, args.batch, args.inflight)
             run[name] = (rate, ((cpu() if cpu else 0.0) - used) / len(work))
         runs.append(run)
         line = ", ".join(f"{name} {rate:7.1f}/s" for name, (rate, _) in run.items())

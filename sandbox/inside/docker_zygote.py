@@ -20,6 +20,7 @@ container.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -62,6 +63,10 @@ def main() -> None:
         raw += chunk
     entry = json.loads(raw)
     namespace = loader.load_entry(entry["script"], entry["files"][entry["script"]], entry["files"])
+    # Every run inherits the preloaded heap: frozen, no collection in a run walks (and
+    # copies) it (zygote.py's `load_entry`).
+    gc.collect()
+    gc.freeze()
     control.send(b"ready")
     while True:
         message, fds, _, _ = socket.recv_fds(control, 1 << 16, 8)

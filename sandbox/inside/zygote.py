@@ -37,6 +37,7 @@ made for this run alone, so nothing of an earlier run can write into a later one
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import os
 import select
@@ -93,6 +94,11 @@ def load_entry(header: dict[str, Any], payload_fd: int) -> dict[str, Any]:
         files = dict(split_files(meta["files"], body))
         own = {name: files[name].decode() for name in header["entry_files"]}
         entries[key] = loader.load_entry(header["script"], files[header["script"]], own)
+        # What the entry preloaded (CadQuery: hundreds of MB) is inherited by every run:
+        # frozen, no collection in a run walks it, so a run neither pays for the walk nor
+        # copies the pages the walk would write to.
+        gc.collect()
+        gc.freeze()
     return entries[key]
 
 
