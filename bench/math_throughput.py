@@ -46,6 +46,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import checkout  # noqa: E402
 from bench.overhead import tree_cpu_s  # noqa: E402
 
 CASES = ROOT / "tests" / "data" / "math" / "math_verify_cases.jsonl"
@@ -237,11 +238,11 @@ def start_server(workers: int, tree: Path | None = None) -> tuple[subprocess.Pop
         "REWARDGATE_ASSET_DIR": tempfile.mkdtemp(),
         "REWARDGATE_LOG_LEVEL": "warning",
     }
-    if tree is not None:
-        env["PYTHONPATH"] = str(tree)
-    command = [sys.executable, "-m", "rewardgate.service.cli", "serve"]
-    command += ["--port", str(port), "--workers", str(workers)]
-    # `-m` puts the working directory first on the path: it picks the checkout.
+    serve = ["serve", "--port", str(port), "--workers", str(workers)]
+    if tree is None:
+        command = [sys.executable, "-m", "rewardgate.service.cli", *serve]
+    else:  # every subpackage from that checkout, not only `rewardgate` (bench/checkout.py)
+        command = checkout.command(tree, "rewardgate.service.cli", *serve)
     process = subprocess.Popen(command, env=env, cwd=tree or ROOT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):

@@ -8,7 +8,10 @@ process and its workers, from /proc) beside those of the load generator (this pr
 the HTTP client), which shares the cores.
 
     PYTHONPATH=. .venv/bin/python bench/overhead.py [--rounds 3] [--batches 20] [--batch 256]
-        [--workers 2] [--inflight 4]
+        [--workers 2] [--inflight 4] [--only engine|http] [--baseline-tree DIR]
+
+`--baseline-tree` adds, over HTTP, the chunked server of another checkout (an older
+version: `git worktree add /tmp/base <rev>`) to the same interleaved rounds.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import contextlib
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -27,8 +31,10 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import checkout
 from rewardgate.testing import start_engine
-from tests.service.live import start_server, stop_server
+from tests.conftest import LiveServer, free_port
+from tests.service.live import start_server, stop_server, wait_ready
 from tests.service.probes import PROBES
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -117,6 +123,25 @@ def in_process(args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
     return rounds
 
 
+def start_baseline(folder: Path, tree: Path, workers: int) -> LiveServer:
+    """The probe server of another checkout (bench/checkout.py), chunked, no cache."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    settings = [f"workers={workers}", "chunk_target_ms=10.0", "cache_size=0"]
+    settings.append(f"asset_dir={folder / 'assets'}")
+    log = folder / "server.log"
+    process = subprocess.Popen(
+        checkout.command(tree, "tests.service.serve_probes", str(port), *settings),
+        cwd=tree,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+    wait_ready(server)
+    return server
+
+
 def over_http(args: argparse.Namespace, folder: Path) -> dict[str, list[dict[str, float]]]:
     """`rewardgate serve` in its own process; this process is the load generator."""
     servers = {
@@ -125,7 +150,11 @@ def over_http(args: argparse.Namespace, folder: Path) -> dict[str, list[dict[str
         )
         for side, target in SIDES.items()
     }
-    rounds: dict[str, list[dict[str, float]]] = {side: [] for side in SIDES}
+    if args.baseline_tree is not None:
+        servers["baseline, chunked"] = start_baseline(
+            folder / "baseline", args.baseline_tree.resolve(), args.workers
+        )
+    rounds: dict[str, list[dict[str, float]]] = {side: [] for side in servers}
     try:
 
         async def session() -> None:
@@ -193,6 +222,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--inflight", type=int, default=4)
     parser.add_argument("--only", choices=("engine", "http"), default=None)
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="HTTP: also serve from this checkout (another version), in the same rounds",
+    )
     args = parser.parse_args()
     print(
         f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, workers={args.workers}, "

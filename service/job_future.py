@@ -119,19 +119,16 @@ class JobFuture(Future[Any]):
             return True
 
     def set_result(self, result: Any) -> None:
+        self._finish(result, None)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._finish(None, exception)
+
+    def _finish(self, result: Any, exception: BaseException | None) -> None:
         with self._jlock:
             if self._jstate >= _CANCELLED:
                 raise InvalidStateError(f"{self!r} is already done")
             self._jresult = result
-            self._jstate = _FINISHED
-            callbacks, self._jcallbacks = self._jcallbacks, None
-            event = self._jevent
-        self._settled(callbacks, event)
-
-    def set_exception(self, exception: BaseException | None) -> None:
-        with self._jlock:
-            if self._jstate >= _CANCELLED:
-                raise InvalidStateError(f"{self!r} is already done")
             self._jexception = exception
             self._jstate = _FINISHED
             callbacks, self._jcallbacks = self._jcallbacks, None
