@@ -66,9 +66,16 @@ def test_cheap_items_travel_in_chunks(verifier_engine: Factory) -> None:
     before = pool.messages
     results = harness.score([chunky(str(i % 10), answer="7", id=str(i)) for i in range(256)])
     assert [(r.id, r.reward) for r in results] == [(str(i), float(i % 10 == 7)) for i in range(256)]
-    # 256 items in a handful of messages, both workers used.
-    assert pool.messages - before <= 16
-    assert len({r.details["pid"] for r in results}) == 2
+    # 256 items in a handful of messages, cut so that each worker can take a share.
+    assert 2 <= pool.messages - before <= 16
+    # Which slot takes which chunk is scheduling: a slot whose thread is late can find
+    # both chunks taken by the other. Over a few batches both workers judge.
+    pids = {r.details["pid"] for r in results}
+    for _ in range(20):
+        if len(pids) == 2:
+            break
+        pids |= {r.details["pid"] for r in harness.score([chunky(str(i)) for i in range(256)])}
+    assert len(pids) == 2
 
 
 def test_a_hanging_item_in_a_chunk_times_out_alone(verifier_engine: Factory) -> None:
