@@ -72,6 +72,27 @@ class StepReward(BaseModel):
     label: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def trusted(
+        cls, index: int, reward: float, label: str | None, details: dict[str, Any]
+    ) -> StepReward:
+        """The step of these four values, not validated: for values that already have
+        the fields' types (an int, a float, a string or None, a dict with string keys).
+
+        The engine rebuilds a worker's steps from their tuples with it (the values were
+        validated when the worker made them: validating them again was a fifth of the
+        gateway loop's time on a SQL item), and a verifier whose steps it builds from
+        typed values may use it (`verifiers/sql/judge.py`). Every field is marked set.
+        """
+        step = cls.__new__(cls)
+        _set(
+            step, "__dict__", {"index": index, "reward": reward, "label": label, "details": details}
+        )
+        _set(step, "__pydantic_fields_set__", {"index", "reward", "label", "details"})
+        _set(step, "__pydantic_extra__", None)
+        _set(step, "__pydantic_private__", None)
+        return step
+
 
 class RewardResult(BaseModel):
     """The verdict on one item.
@@ -114,14 +135,15 @@ class RewardResult(BaseModel):
 
         Validating the eleven fields was a tenth of a cheap item's cost in the gateway.
         When every value already has the exact type validation would give it (a float
-        reward, no steps, a dict with string keys, strings), nothing is left for it to
-        convert or refuse, so the model is filled directly (`model_fields_set` as if
-        validated, `tests/contract/test_result_of_verdict.py` pins the equality); any
-        other value (an int reward, steps, a key that is not a string) is validated.
+        reward, no steps or a list of `StepReward` instances, which validation keeps as
+        they are, a dict with string keys, strings), nothing is left for it to convert
+        or refuse, so the model is filled directly (`model_fields_set` as if validated,
+        `tests/test_result_of_verdict.py` pins the equality); any other value (an int
+        reward, steps given as dicts, a key that is not a string) is validated.
         """
         if (
             type(reward) is float
-            and steps is None
+            and (steps is None or (type(steps) is list and _exact_steps(steps)))
             and type(details) is dict
             and (item_id is None or type(item_id) is str)
             and type(verifier) is str
@@ -140,7 +162,7 @@ class RewardResult(BaseModel):
                     "fingerprint": fingerprint,
                     "reward": reward,
                     "status": "ok",
-                    "steps": None,
+                    "steps": None if steps is None else list(steps),
                     "details": details,
                     "error": None,
                     "elapsed_ms": 0.0,
@@ -177,3 +199,8 @@ _VERDICT_FIELDS = {
     "details",
 }
 _STR = {str}
+
+
+def _exact_steps(steps: list[Any]) -> bool:
+    """Every item a `StepReward` itself (validation keeps such instances as they are)."""
+    return all(type(step) is StepReward for step in steps)

@@ -138,6 +138,46 @@ def test_a_changed_database_changes_the_verdict(tmp_path: Path) -> None:
     assert verifier.verify(RewardRequest.model_validate(request)).reward == 0.0
 
 
+def test_a_reference_resolves_its_databases_once_per_prepare(tmp_path: Path) -> None:
+    """`prepare` keeps what it resolved for the judgement that follows; a reference made
+    elsewhere, or prepared again, reads each file's current version."""
+    path = _shop(tmp_path, 3)
+    verifier = SqlVerifier(env_for(tmp_path))
+    reference = {"gold_sql": "SELECT COUNT(*) FROM t", "db": "shop.sqlite"}
+    first = verifier.prepare(reference, {}).reference
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO t VALUES (99)")
+    conn.commit()
+    conn.close()
+    again = verifier.prepare(reference, {}).reference
+    assert first == again, "what was resolved is not part of the reference's value"
+    assert verifier.fingerprints(first) != verifier.fingerprints(again)
+    made = type(first).model_validate(reference)
+    assert verifier.fingerprints(made) == verifier.fingerprints(again)
+
+
+def test_text_that_is_not_utf8_is_read_with_the_bad_bytes_dropped(tmp_path: Path) -> None:
+    """As Spider's evaluator decodes it: the result is read again leniently, and the
+    connection decodes strictly (and fast) again afterwards."""
+    path = tmp_path / "bytes.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x TEXT)")
+    conn.execute("INSERT INTO t VALUES (CAST(x'41ff42' AS TEXT)), ('é')")
+    conn.commit()
+    conn.close()
+    verifier = SqlVerifier(env_for(tmp_path))
+    from rewardgate.verifiers.models import RewardRequest
+
+    def score(response: str, gold: str) -> float:
+        reference = {"gold_sql": gold, "db": "bytes.sqlite"}
+        request = {"verifier": "sql", "response": response, "reference": reference}
+        return verifier.verify(RewardRequest.model_validate(request)).reward
+
+    assert score("SELECT x FROM t", "SELECT 'AB' UNION ALL SELECT 'é'") == 1.0
+    assert score("SELECT x FROM t WHERE x = 'é'", "SELECT 'é'") == 1.0
+    assert score("SELECT 'A' || x FROM t LIMIT 1", "SELECT 'AAB'") == 1.0
+
+
 QUERIES = [
     "SELECT a, COUNT(*) FROM t GROUP BY a ORDER BY 2 DESC -- note",
     "SELECT DISTINCT Name FROM Artist WHERE ArtistId IN (SELECT ArtistId FROM Album)",

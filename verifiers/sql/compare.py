@@ -123,6 +123,13 @@ def spider_equal(gold: Sequence[Row], pred: Sequence[Row], ordered: bool) -> boo
     width = len(gold[0])
     if len(pred[0]) != width:
         return False
+    gold_rows = list(gold)
+    if width == 1:
+        # One column: the quick rejection compares the rows themselves, and the only
+        # permutation is the identity.
+        return list(pred) == gold_rows if ordered else _bag_equal(gold_rows, pred)
+    # The quick rejection first, as the reference: it may reject results whose values
+    # are equal but print differently (2 and 2.0 sort apart from 2.5).
     gold_unordered = [_unorder(row) for row in gold]
     pred_unordered = [_unorder(row) for row in pred]
     if ordered:
@@ -130,7 +137,10 @@ def spider_equal(gold: Sequence[Row], pred: Sequence[Row], ordered: bool) -> boo
             return False
     elif set(gold_unordered) != set(pred_unordered):
         return False
-    gold_rows = list(gold)
+    # The columns in their own order are one of the permutations searched: when they
+    # make the results equal (most matches do), the search has its answer.
+    if (list(pred) == gold_rows) if ordered else _bag_equal(gold_rows, pred):
+        return True
     for tried, perm in enumerate(_permutations(_column_candidates(gold, pred, ordered))):
         if tried >= MAX_PERMUTATIONS:
             return False
@@ -154,13 +164,13 @@ def order_matters(gold_sql: str) -> bool:
 
 def _remove_distinct(sql: str, dialect: str) -> str:
     """Drop every DISTINCT keyword token, as test-suite-sql-eval does with sqlparse."""
+    if "distinct" not in sql.lower():
+        return sql
     from sqlglot.errors import SqlglotError
     from sqlglot.tokens import TokenType
 
     from rewardgate.verifiers.sql.safety import tokenize
 
-    if "distinct" not in sql.lower():
-        return sql
     try:
         tokens = tokenize(sql, dialect)
     except SqlglotError:
@@ -195,9 +205,10 @@ def first_difference(gold: Sequence[Row], pred: Sequence[Row], ordered: bool) ->
             "gold": gold[i] if i < len(gold) else None,
             "pred": pred[i] if i < len(pred) else None,
         }
-    missing = Counter(gold) - Counter(pred)
-    extra = Counter(pred) - Counter(gold)
+    # What `Counter(gold) - Counter(pred)` and its converse would list first, read
+    # from the two counts instead of building both differences.
+    gold_counts, pred_counts = Counter(gold), Counter(pred)
     return {
-        "gold_only": next(iter(missing), None),
-        "pred_only": next(iter(extra), None),
+        "gold_only": next((r for r, n in gold_counts.items() if n > pred_counts[r]), None),
+        "pred_only": next((r for r, n in pred_counts.items() if n > gold_counts[r]), None),
     }

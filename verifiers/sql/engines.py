@@ -138,8 +138,6 @@ class SqliteConnection:
             self._conn.execute(f"PRAGMA hard_heap_limit = {SQLITE_HEAP_LIMIT}")
         except sqlite3.Error as exc:
             raise QueryFailed("error", f"cannot open {Path(path).name}: {exc}") from None
-        # Spider's evaluator decodes text this way, so undecodable bytes never raise.
-        self._conn.text_factory = lambda b: b.decode(errors="ignore")
         if hasattr(self._conn, "setlimit"):
             self._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_LENGTH)
         self._deadline = 0.0
@@ -153,26 +151,50 @@ class SqliteConnection:
         import sqlite3
 
         self._deadline = time.monotonic() + timeout_s
+        try:
+            return self._rows(sql, max_rows)
+        except sqlite3.Warning as exc:  # "You can only execute one statement at a time."
+            raise QueryFailed("refused", str(exc)) from None
+        except sqlite3.Error as exc:
+            if not str(exc).startswith(_UNDECODABLE):
+                raise self._failed(exc, timeout_s) from None
+        # Spider's evaluator decodes text with errors ignored, so undecodable bytes never
+        # raise. Text is decoded in C (a Python text factory cost every value a call, a
+        # few per cent of a Chinook item); only a result that fails is read again so.
+        self._conn.text_factory = _lenient_text
+        try:
+            return self._rows(sql, max_rows)
+        except sqlite3.Error as exc:
+            raise self._failed(exc, timeout_s) from None
+        finally:
+            self._conn.text_factory = str
+
+    def _rows(self, sql: str, max_rows: int) -> Rows:
         cursor = self._conn.cursor()
         try:
             cursor.execute(sql)
             return _collect_sqlite(cursor, max_rows)
-        except sqlite3.Warning as exc:  # "You can only execute one statement at a time."
-            raise QueryFailed("refused", str(exc)) from None
-        except sqlite3.Error as exc:
-            if time.monotonic() > self._deadline and "interrupted" in str(exc):
-                raise QueryFailed("timeout", f"ran past {timeout_s:g} s") from None
-            message = str(exc)
-            refused = "not authorized" in message or "one statement at a time" in message
-            raise QueryFailed("refused" if refused else "error", message) from None
         finally:
             cursor.close()
+
+    def _failed(self, exc: Exception, timeout_s: float) -> QueryFailed:
+        message = str(exc)
+        if time.monotonic() > self._deadline and "interrupted" in message:
+            return QueryFailed("timeout", f"ran past {timeout_s:g} s")
+        refused = "not authorized" in message or "one statement at a time" in message
+        return QueryFailed("refused" if refused else "error", message)
 
     def close(self) -> None:
         self._conn.close()
 
 
 _SIZED = (str, bytes)
+# How the sqlite3 module's default text factory fails on bytes that are not UTF-8.
+_UNDECODABLE = "Could not decode to UTF-8"
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode(errors="ignore")
 
 
 def _collect_sqlite(cursor: Iterable[tuple[Any, ...]], max_rows: int) -> Rows:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator
 
 from rewardgate.contract.settings import VerifierSettings
 from rewardgate.verifiers.base import VerifierOptions
@@ -76,6 +76,30 @@ class SqlReference(BaseModel):
     test_dbs: tuple[DbName, ...] = Field(
         (), max_length=64, description="More databases the prediction must also match on."
     )
+    # The databases as `SqlVerifier.prepare` resolved them (`targets.Target`s), so that
+    # the judgement and the fingerprints that follow it do not stat each file again.
+    _targets: tuple[Any, ...] | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the fields are: what `prepare` resolved is not part of the value."""
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return type(other) is type(self) and other.__dict__ == self.__dict__
+
+    def __hash__(self) -> int:
+        return hash((self.gold_sql, self.db, self.test_dbs))
+
+    def targets(self, env: Any, settings: Any) -> tuple[Any, ...]:
+        """The `Target` of `db` and of each of `test_dbs`: as `prepare` resolved them,
+        else resolved now (and not kept: a reference held across calls sees each file's
+        current version)."""
+        # Read from the private dict: the attribute goes through pydantic's __getattr__.
+        known = self.__pydantic_private__.get("_targets") if self.__pydantic_private__ else None
+        if known is not None:
+            return known
+        from rewardgate.verifiers.sql.targets import resolve
+
+        return tuple(resolve(name, env, settings) for name in (self.db, *self.test_dbs))
 
 
 class RewardWeights(BaseModel):

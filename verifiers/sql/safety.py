@@ -183,20 +183,23 @@ def check_query(sql: str, engine: str) -> Checked:
     dialects' token streams (optimizer hints would be: `/*+` is a token of its own), so
     two queries of one shape are one query to the parser and to the engine.
     """
-    from sqlglot.errors import SqlglotError
-
-    dialect = _dialect(engine)
     try:
         tokens = tokenize(sql, DIALECTS[engine])
-    except SqlglotError as exc:
-        return Checked(parsed=False, parse_error=str(exc).splitlines()[0][:300])
     except RecursionError:
         return Checked(parsed=False, refusal="query nested too deeply to parse")
+    except Exception as exc:
+        # Imported here, not before the call: a function-level import costs every
+        # query about a microsecond.
+        from sqlglot.errors import SqlglotError
+
+        if not isinstance(exc, SqlglotError):
+            raise
+        return Checked(parsed=False, parse_error=str(exc).splitlines()[0][:300])
     shape = (engine, tuple((token.token_type, token.text) for token in tokens))
     known = _SHAPES.get(shape)
     if known is not None:
         return known
-    checked = _check_tokens(tokens, sql, dialect)
+    checked = _check_tokens(tokens, sql, _dialect(engine))
     if checked.parse_error is None:
         if len(_SHAPES) >= _SHAPES_MAX:
             _SHAPES.clear()  # a bound, not an LRU: refilled by the next groups
