@@ -1107,8 +1107,7 @@ class Engine:
             by_verifier.setdefault(name, []).append(job)
         chunks: list[list[Job]] = []
         for name, jobs in by_verifier.items():
-            size = self._chunk_size(name, len(jobs))
-            chunks.extend(jobs[i : i + size] for i in range(0, len(jobs), size))
+            chunks.extend(self._chunked(name, jobs))
         try:
             if self._pool is None:
                 raise PoolClosed("pool closed")
@@ -1131,6 +1130,28 @@ class Engine:
             -(-jobs // self.workers),
         )
         return max(1, size)
+
+    def _chunked(self, verifier: str, jobs: list[Job]) -> list[list[Job]]:
+        """`jobs` in chunks of `_chunk_size`; when that size is set by the cost target
+        (the chunks take milliseconds), shrinking towards the end of the batch.
+
+        Workers take chunks as they free up, so a batch ends when its last chunk does:
+        equal chunks of 10 ms left one worker idle for half a chunk on average at the
+        end of each batch. Each chunk here is at most half a worker's share of what
+        is left (never under a third of the full size), so the last ones are short
+        and the workers finish nearly together, for a few more messages.
+        """
+        size = self._chunk_size(verifier, len(jobs))
+        cost = self.cost_ms.get(verifier)
+        if cost is None or size < 4 or size < int(self.chunk_target_ms / max(cost, 1e-3)):
+            return [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        chunks, start, least = [], 0, max(1, size // 3)
+        while start < len(jobs):
+            share = -(-(len(jobs) - start) // (2 * self.workers))
+            step = min(size, max(least, share))
+            chunks.append(jobs[start : start + step])
+            start += step
+        return chunks
 
     def _observe_cost(self, verifier: str, seconds: float) -> None:
         ms = seconds * 1000

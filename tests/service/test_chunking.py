@@ -219,3 +219,22 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_chunks_of_milliseconds_shrink_towards_the_end(verifier_engine: Factory) -> None:
+    """Chunks sized by the cost target (0.3 ms items: 33 of them make 10 ms) shrink
+    towards the end of a batch, so no worker is left with a long last chunk; chunks
+    of cheap items (sized by the item cap or the equal share) are cut evenly."""
+    harness = verifier_engine(Chunky, workers=2, cache=None, chunk_target_ms=10.0)
+    engine = harness.engine
+    jobs: list[Any] = list(range(224))
+    engine.cost_ms["chunky"] = 0.3
+    chunks = engine._chunked("chunky", jobs)
+    sizes = [len(chunk) for chunk in chunks]
+    assert [job for chunk in chunks for job in chunk] == jobs
+    assert sizes[:3] == [33, 33, 33]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[-1] <= 11 and min(sizes[:-1]) >= 11
+    assert len(chunks) <= 12, "short chunks at the end only"
+    engine.cost_ms["chunky"] = 0.001
+    assert [len(chunk) for chunk in engine._chunked("chunky", jobs)] == [112, 112]
