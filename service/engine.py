@@ -73,6 +73,10 @@ log = logging.getLogger("rewardgate.engine")
 # threads let one slow first fingerprint proceed beside the cheap hooks of other items.
 HOOK_THREADS = 4
 
+# Below this measured cost per item (ms) a batch is one segment (`Engine._segments`):
+# the gateway's validation and hooks cost an item about 0.02 ms.
+PIPELINE_MIN_COST_MS = 0.05
+
 # Weight of the newest item in a verifier's running mean cost (see `Engine._chunk_size`).
 COST_WEIGHT = 0.1
 
@@ -441,7 +445,7 @@ class Engine:
         judging: list[asyncio.Future[None]] = []
         try:
             twins: list[tuple[_Entry, asyncio.Future[RewardResult | None]]] = []
-            for lo, hi in _segments(len(items), self.workers):
+            for lo, hi in self._segments(items):
                 todo: list[tuple[int, Verifier, RewardRequest]] = []
                 for index in range(lo, hi):
                     admitted = self._admit(items[index])
@@ -1131,6 +1135,25 @@ class Engine:
         )
         return max(1, size)
 
+    def _segments(self, items: Sequence[Any]) -> list[tuple[int, int]]:
+        """A batch's items as (start, end) ranges, each judged while the next is
+        validated and hooked.
+
+        The first is an eighth of the batch (at least a few items per worker): its jobs
+        reach the workers while the gateway validates and hooks the rest, instead of the
+        workers waiting for the whole batch (4 of a 51 ms batch of 256 SQL items,
+        bench/sql_throughput.py). One segment when that cannot pay: a small batch, or
+        items (as the first names its verifier) that cost a worker less than the
+        gateway's own share of an item (`PIPELINE_MIN_COST_MS`), where a second round of
+        hooks would cost more than the wait it saves.
+        """
+        first = max(4 * self.workers, len(items) // 8)
+        name = _loose_field(items[0], "verifier") if items else None
+        cost = self.cost_ms.get(name) if name is not None else None
+        if len(items) < 4 * first or (cost is not None and cost < PIPELINE_MIN_COST_MS):
+            return [(0, len(items))]
+        return [(0, first), (first, len(items))]
+
     def _chunked(self, verifier: str, jobs: list[Job]) -> list[list[Job]]:
         """`jobs` in chunks of `_chunk_size`; when that size is set by the cost target
         (the chunks take milliseconds), shrinking towards the end of the batch.
@@ -1157,20 +1180,6 @@ class Engine:
         ms = seconds * 1000
         mean = self.cost_ms.get(verifier)
         self.cost_ms[verifier] = ms if mean is None else mean + COST_WEIGHT * (ms - mean)
-
-
-def _segments(items: int, workers: int) -> list[tuple[int, int]]:
-    """A batch's items as (start, end) ranges, judged one after the other's hooks.
-
-    The first is an eighth of the batch (at least a few items per worker): its jobs
-    reach the workers while the gateway validates and hooks the rest, instead of the
-    workers waiting for the whole batch (4 of a 51 ms batch of 256 SQL items,
-    bench/sql_throughput.py). Batches too small to gain from it are one segment.
-    """
-    first = max(4 * workers, items // 8)
-    if items < 4 * first:
-        return [(0, items)]
-    return [(0, first), (first, items)]
 
 
 async def _as_completed(
