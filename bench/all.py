@@ -44,7 +44,7 @@ BENCHES = (
     Bench(
         "overhead",
         "overhead.py",
-        ("--rounds", "3"),
+        ("--rounds", "5", "--batches", "40"),
         ("--rounds", "1", "--batches", "2", "--batch", "64"),
         "the engine's own cost per item (trivial verifier), in-process and over HTTP",
     ),
@@ -58,14 +58,14 @@ BENCHES = (
     Bench(
         "math",
         "math_throughput.py",
-        ("--prompts", "200", "--group", "16"),
+        ("--prompts", "256", "--group", "16", "--rounds", "3", "--inflight", "16"),
         ("--prompts", "8", "--group", "4"),
         "math through HTTP against math-verify called directly",
     ),
     Bench(
         "sql",
         "sql_throughput.py",
-        ("--items", "2000", "--rounds", "3"),
+        ("--items", "4000", "--rounds", "5", "--batch", "256"),
         ("--items", "60", "--rounds", "1"),
         "SQL against a bare sqlite3 execute-and-compare loop",
     ),
@@ -134,7 +134,20 @@ def load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def run(bench: Bench, quick: bool, timeout_s: float) -> list[str]:
+@dataclass(frozen=True)
+class Ran:
+    """A bench's outcome: its section of the file and its line in the index."""
+
+    section: list[str]
+    status: str
+    wall_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "exit 0"
+
+
+def run(bench: Bench, quick: bool, timeout_s: float) -> Ran:
     """The bench's section: its command, status, wall time and stdout verbatim."""
     args = bench.quick if quick else bench.full
     command = [sys.executable, str(HERE / bench.script), *args]
@@ -151,12 +164,24 @@ def run(bench: Bench, quick: bool, timeout_s: float) -> list[str]:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
     wall = time.perf_counter() - started
-    lines = [f"## {bench.name}: {bench.what}", "", f"`{shown}` — {status}, {wall:.0f} s", ""]
+    lines = [f"## {bench.name}", "", bench.what, "", f"`{shown}` — {status}, {wall:.0f} s", ""]
     lines += ["```", out.rstrip() or "(no output)", "```", ""]
     if status != "exit 0":
         tail = err.strip().splitlines()[-15:]
         lines += ["Its last lines on stderr:", "", "```", *tail, "```", ""]
-    return lines
+    return Ran(lines, status, wall)
+
+
+def index(chosen: list[Bench], ran: list[Ran]) -> list[str]:
+    """One table of every bench of the run: what it measures, how it ended, how long it
+    took (a bench not reached yet, when the file is written as the run goes, says so)."""
+    lines = ["| bench | measures | outcome | seconds |", "|---|---|---|---:|"]
+    for i, bench in enumerate(chosen):
+        done = ran[i] if i < len(ran) else None
+        outcome = done.status if done is not None else "not run yet"
+        seconds = f"{done.wall_s:.0f}" if done is not None else ""
+        lines.append(f"| [{bench.name}](#{bench.name}) | {bench.what} | {outcome} | {seconds} |")
+    return [*lines, ""]
 
 
 def main() -> int:
@@ -174,14 +199,15 @@ def main() -> int:
     lines += [f"- Command: `{command}`", f"- Load average before: {load()}", ""]
     if args.quick:
         lines += ["Smoke sizes (`--quick`): these check that each bench runs; not figures.", ""]
-    failed = 0
+    ran: list[Ran] = []
     for bench in chosen:
         print(f"bench/all.py: {bench.name} ...", file=sys.stderr, flush=True)
-        section = run(bench, args.quick, args.timeout)
-        failed += not section[2].split(" — ")[1].startswith("exit 0")
-        lines += section
-    lines += [f"Load average after: {load()}", ""]
-    args.output.write_text("\n".join(lines))
+        ran.append(run(bench, args.quick, args.timeout))
+        # Written after each bench: a run cut short keeps what it measured.
+        sections = [line for done in ran for line in done.section]
+        after = [f"Load average after: {load()}", ""] if len(ran) == len(chosen) else []
+        args.output.write_text("\n".join([*lines, *index(chosen, ran), *sections, *after]))
+    failed = sum(not done.ok for done in ran)
     print(f"bench/all.py: wrote {args.output} ({failed} of {len(chosen)} failed)", file=sys.stderr)
     return 1 if failed else 0
 

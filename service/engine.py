@@ -1143,14 +1143,15 @@ class Engine:
         reach the workers while the gateway validates and hooks the rest, instead of the
         workers waiting for the whole batch (4 of a 51 ms batch of 256 SQL items,
         bench/sql_throughput.py). One segment when that cannot pay: a small batch, or
-        items (as the first names its verifier) that cost a worker less than the
-        gateway's own share of an item (`PIPELINE_MIN_COST_MS`), where a second round of
-        hooks would cost more than the wait it saves.
+        items (as the first names its verifier) not yet measured or that cost a worker
+        less than the gateway's own share of an item (`PIPELINE_MIN_COST_MS`), where a
+        second round of hooks (and of cache look-ups: one Redis MGET a segment) would
+        cost more than the wait it saves.
         """
         first = max(4 * self.workers, len(items) // 8)
         name = _loose_field(items[0], "verifier") if items else None
         cost = self.cost_ms.get(name) if name is not None else None
-        if len(items) < 4 * first or (cost is not None and cost < PIPELINE_MIN_COST_MS):
+        if len(items) < 4 * first or cost is None or cost < PIPELINE_MIN_COST_MS:
             return [(0, len(items))]
         return [(0, first), (first, len(items))]
 

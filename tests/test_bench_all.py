@@ -23,8 +23,11 @@ def test_the_chosen_benches_tables_land_in_one_file_with_the_machine(tmp_path: P
     text = out.read_text()
     assert text.startswith("# rewardgate benches")
     assert "logical cores" in text and "Load average before" in text
-    assert "## cheap_verifiers:" in text and "## patch:" in text
-    assert "## sql:" not in text  # not asked for
+    assert "\n## cheap_verifiers\n" in text and "\n## patch\n" in text
+    assert "## sql" not in text  # not asked for
+    # One index of the run: each bench, what it measures, how it ended.
+    assert "| bench | measures | outcome | seconds |" in text
+    assert "| [patch](#patch) | patch rewards against the bare difflib loop | exit 0 |" in text
     assert "bench/cheap_verifiers.py --items 100 --rounds 1` — exit 0" in text
     # The benches' own tables, verbatim: the ratio columns a reader looks for.
     assert "preference labels" in text and "rewardgate / bare throughput" in text
@@ -35,3 +38,4 @@ def test_a_bench_that_overruns_is_reported_and_fails_the_run(tmp_path: Path) -> 
     done = bench_all("--quick", "--only", "patch", "--timeout", "0.05", out=out)
     assert done.returncode == 1
     assert "— stopped after 0.05 s" in out.read_text()
+    assert "| stopped after 0.05 s |" in out.read_text()

@@ -10,6 +10,9 @@ import math
 import time
 from typing import Any
 
+import pytest
+
+from rewardgate.service import engine as engine_module
 from rewardgate.service.cache import MemoryCache
 from rewardgate.service.metrics import Metrics
 from tests.service.probes import PROBES
@@ -36,13 +39,22 @@ def counts(metrics: Metrics) -> dict[tuple[str, ...], float]:
     return found
 
 
-def test_a_batch_gives_what_item_by_item_scoring_gives(verifier_engine: Factory) -> None:
+@pytest.mark.parametrize("segments", [1, 2], ids=["one_segment", "two_segments"])
+def test_a_batch_gives_what_item_by_item_scoring_gives(
+    verifier_engine: Factory, monkeypatch: pytest.MonkeyPatch, segments: int
+) -> None:
+    """Both ways a batch goes: as one segment (a cheap verifier) and in two, the first
+    judged while the rest is hooked (any verifier costing more than
+    `PIPELINE_MIN_COST_MS`; here every verifier does)."""
+    if segments == 2:
+        monkeypatch.setattr(engine_module, "PIPELINE_MIN_COST_MS", 0.0)
     items = mixed_items(600) + [chunky(str(i % 9), id=f"twin{i}") for i in range(60)]
     outcomes = []
     for path in ("batch", "stream"):
         harness = verifier_engine(*PROBES, Chunky, workers=2, cache=MemoryCache(10_000))
         warm(harness)
         harness.score([{"verifier": "faulty", "response": "w", "reference": {}}])
+        assert len(harness.engine._segments(items)) == segments
         before = counts(harness.engine.metrics)
         results = harness.score(items) if path == "batch" else streamed(harness, items)
         after = counts(harness.engine.metrics)
@@ -85,6 +97,37 @@ def test_a_cancelled_batch_leaves_nothing_behind_and_its_twins_judge_themselves(
     assert time.monotonic() - start < 20
     assert engine.inflight == 0 and not engine._pending
     assert harness.score([chunky("7")])[0].reward == 1.0
+
+
+def test_cancelling_a_segmented_batch_kills_the_jobs_of_both_segments(
+    verifier_engine: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled while its first segment is judged and its second queued behind it: every
+    job of both is cancelled, the hung ones killed, nothing is left admitted."""
+    monkeypatch.setattr(engine_module, "PIPELINE_MIN_COST_MS", 0.0)
+    harness = verifier_engine(Chunky, workers=2, cache=None)
+    warm(harness)
+    engine = harness.engine
+    items = [chunky("hang", id=str(i), options={"timeout_s": 60}) for i in range(64)]
+    assert len(engine._segments(items)) == 2
+    restarts = engine._pool.spawned
+
+    async def scenario() -> None:
+        batch = asyncio.ensure_future(engine.score(items))
+        while sum(len(jobs) for jobs in engine._judging.values()) < len(items):
+            await asyncio.sleep(0.01)  # both segments handed to the pool
+        await asyncio.sleep(0.2)
+        batch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await batch
+
+    start = time.monotonic()
+    harness._loop.run_until_complete(scenario())
+    assert engine.inflight == 0
+    assert harness.score([chunky("7")])[0].reward == 1.0
+    assert time.monotonic() - start < 30, "the hung jobs were killed, not waited for"
+    assert engine._pool.spawned > restarts, "the workers on hung jobs were replaced"
+    assert not any(engine._judging.values())
 
 
 def test_a_batch_of_failures_alone_never_reaches_the_workers(verifier_engine: Factory) -> None:
