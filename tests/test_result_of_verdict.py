@@ -120,7 +120,7 @@ def test_steps_cross_the_worker_pipe_as_tuples_and_come_back_equal() -> None:
     class Special(StepReward):
         pass
 
-    plain = [StepReward(index=i, reward=r, label=l, details=d) for i, r, l, d in STEPS]
+    plain = [StepReward(index=i, reward=r, label=name, details=d) for i, r, name, d in STEPS]
     packed = _pack_steps(plain)
     assert packed is not None and all(type(step) is tuple for step in packed)
     back = _unpacked(pickle.loads(pickle.dumps((0.5, packed, {"a": 1}))))
