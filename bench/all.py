@@ -80,7 +80,7 @@ BENCHES = (
         "native",
         "native_throughput.py",
         ("--backends", "bwrap,docker"),
-        ("--backends", "bwrap", "--variants", "1", "--languages", "c,go"),
+        ("--backends", "bwrap", "--variants", "1", "--languages", "cpp,go"),
         "compiled and scripted languages against the unsandboxed compile-and-run",
     ),
     Bench(
