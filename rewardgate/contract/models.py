@@ -6,11 +6,12 @@ server-side dependency: it needs pydantic and nothing else.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal["ok", "invalid", "error", "timeout"]
+_M = TypeVar("_M", bound=BaseModel)
 
 __all__ = ["RewardRequest", "RewardResult", "SessionRef", "Status", "StepReward"]
 
@@ -84,14 +85,8 @@ class StepReward(BaseModel):
         gateway loop's time on a SQL item), and a verifier whose steps it builds from
         typed values may use it (`verifiers/sql/judge.py`). Every field is marked set.
         """
-        step = cls.__new__(cls)
-        _set(
-            step, "__dict__", {"index": index, "reward": reward, "label": label, "details": details}
-        )
-        _set(step, "__pydantic_fields_set__", {"index", "reward", "label", "details"})
-        _set(step, "__pydantic_extra__", None)
-        _set(step, "__pydantic_private__", None)
-        return step
+        values = {"index": index, "reward": reward, "label": label, "details": details}
+        return _filled(cls, values, set(values))
 
 
 class RewardResult(BaseModel):
@@ -151,10 +146,8 @@ class RewardResult(BaseModel):
             and (fingerprint is None or type(fingerprint) is str)
             and (not details or set(map(type, details)) == _STR)
         ):
-            result = cls.__new__(cls)
-            _set(
-                result,
-                "__dict__",
+            return _filled(
+                cls,
                 {
                     "id": item_id,
                     "verifier": verifier,
@@ -168,11 +161,8 @@ class RewardResult(BaseModel):
                     "elapsed_ms": 0.0,
                     "cached": False,
                 },
+                _VERDICT_FIELDS.copy(),
             )
-            _set(result, "__pydantic_fields_set__", _VERDICT_FIELDS.copy())
-            _set(result, "__pydantic_extra__", None)
-            _set(result, "__pydantic_private__", None)
-            return result
         return cls(
             id=item_id,
             verifier=verifier,
@@ -186,6 +176,18 @@ class RewardResult(BaseModel):
 
 
 _set = object.__setattr__
+
+
+def _filled(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
+    """An instance of `cls` holding `values` as validation would leave them (no extra,
+    no private state), with `fields_set` as its `model_fields_set`."""
+    model = cls.__new__(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", fields_set)
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
 
 # The fields `of_verdict` sets, as validation records them (copied per result).
 _VERDICT_FIELDS = {
